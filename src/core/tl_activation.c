@@ -1,0 +1,167 @@
+/*
+ * tl_activation.c — Keras activation functions.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "tl_activation.h"
+
+static const struct
+{
+	const char *name;
+	tl_act_fn	fn;
+}			act_names[] =
+{
+	{"linear", TL_ACT_LINEAR},
+	{"relu", TL_ACT_RELU},
+	{"sigmoid", TL_ACT_SIGMOID},
+	{"tanh", TL_ACT_TANH},
+	{"softmax", TL_ACT_SOFTMAX},
+	{"elu", TL_ACT_ELU},
+	{"selu", TL_ACT_SELU},
+	{"softplus", TL_ACT_SOFTPLUS},
+	{"softsign", TL_ACT_SOFTSIGN},
+	{"swish", TL_ACT_SWISH},
+	{"silu", TL_ACT_SWISH},
+	{"gelu", TL_ACT_GELU},
+	{"exponential", TL_ACT_EXPONENTIAL},
+};
+
+int
+tl_act_parse(const char *name, int keras_major, tl_act *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->max_value = -1.0f;
+	a->axis = -1;
+	a->alpha = 0.0f;
+	if (name == NULL)
+		return -1;
+	if (strcmp(name, "hard_sigmoid") == 0)
+	{
+		/* Keras 3 redefined hard_sigmoid as relu6(x + 3) / 6. */
+		a->fn = keras_major >= 3 ? TL_ACT_HARD_SIGMOID_K3 : TL_ACT_HARD_SIGMOID_K2;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(act_names) / sizeof(act_names[0]); i++)
+	{
+		if (strcmp(name, act_names[i].name) == 0)
+		{
+			a->fn = act_names[i].fn;
+			if (a->fn == TL_ACT_ELU)
+				a->alpha = 1.0f;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static inline float
+sigmoidf(float x)
+{
+	if (x >= 0)
+		return 1.0f / (1.0f + expf(-x));
+	else
+	{
+		float		e = expf(x);
+
+		return e / (1.0f + e);
+	}
+}
+
+float
+tl_act_scalar(const tl_act *a, float x)
+{
+	switch (a->fn)
+	{
+		case TL_ACT_LINEAR:
+		case TL_ACT_SOFTMAX:	/* not element-wise; never called for it */
+			return x;
+		case TL_ACT_RELU:
+			{
+				/* Keras: x above the threshold (capped), a slope below it */
+				if (x > a->threshold)
+					return a->max_value >= 0 ? fminf(fmaxf(x, 0.0f), a->max_value) : x;
+				return a->alpha * (x - a->threshold);
+			}
+		case TL_ACT_SIGMOID:
+			return sigmoidf(x);
+		case TL_ACT_HARD_SIGMOID_K2:
+			return fminf(1.0f, fmaxf(0.0f, 0.2f * x + 0.5f));
+		case TL_ACT_HARD_SIGMOID_K3:
+			return fminf(1.0f, fmaxf(0.0f, x / 6.0f + 0.5f));
+		case TL_ACT_TANH:
+			return tanhf(x);
+		case TL_ACT_ELU:
+			return x > 0 ? x : a->alpha * expm1f(x);
+		case TL_ACT_SELU:
+			{
+				const float scale = 1.05070098735548049342f;
+				const float alpha = 1.67326324235437728482f;
+
+				return scale * (x > 0 ? x : alpha * expm1f(x));
+			}
+		case TL_ACT_SOFTPLUS:
+			/* log(1 + e^x) without overflow */
+			return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+		case TL_ACT_SOFTSIGN:
+			return x / (1.0f + fabsf(x));
+		case TL_ACT_SWISH:
+			return x * sigmoidf(x);
+		case TL_ACT_GELU:
+			/* Keras' default is the exact form, not the tanh approximation. */
+			return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+		case TL_ACT_EXPONENTIAL:
+			return expf(x);
+		case TL_ACT_THRESHOLDED:
+			return x > a->threshold ? x : 0.0f;
+	}
+	return x;
+}
+
+static void
+softmax_strided(float *x, int64_t len, int64_t stride)
+{
+	float		mx = -INFINITY;
+	double		sum = 0;
+
+	for (int64_t i = 0; i < len; i++)
+		mx = fmaxf(mx, x[i * stride]);
+	for (int64_t i = 0; i < len; i++)
+	{
+		float		e = expf(x[i * stride] - mx);
+
+		x[i * stride] = e;
+		sum += e;
+	}
+	for (int64_t i = 0; i < len; i++)
+		x[i * stride] = (float) (x[i * stride] / sum);
+}
+
+void
+tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inner)
+{
+	int64_t		total = outer * len * inner;
+
+	switch (a->fn)
+	{
+		case TL_ACT_LINEAR:
+			return;
+		case TL_ACT_SOFTMAX:
+			for (int64_t o = 0; o < outer; o++)
+				for (int64_t i = 0; i < inner; i++)
+					softmax_strided(x + o * len * inner + i, len, inner);
+			return;
+		case TL_ACT_RELU:
+			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
+			{
+				for (int64_t i = 0; i < total; i++)
+					x[i] = x[i] > 0 ? x[i] : 0.0f;
+				return;
+			}
+			break;
+		default:
+			break;
+	}
+	for (int64_t i = 0; i < total; i++)
+		x[i] = tl_act_scalar(a, x[i]);
+}

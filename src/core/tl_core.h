@@ -1,0 +1,162 @@
+/*
+ * tl_core.h — public interface of the tensorlens core.
+ *
+ * The core loads Keras models and runs them; it knows nothing of PostgreSQL.
+ * It never longjmps and never prints: every function that can fail takes a
+ * tl_status, fills it and returns a failure value.  The SQL layer turns a
+ * status into ereport(ERROR) with the matching SQLSTATE.
+ *
+ * Memory comes from tl_malloc() and friends, which call the allocator set
+ * with tl_set_allocator() (malloc by default; palloc in a memory context
+ * inside the server).  An allocator may return NULL: the core then fails
+ * with TL_ERR_NOMEM and frees what it holds.
+ */
+#ifndef TL_CORE_H
+#define TL_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TL_MAX_DIMS 6
+#define TL_MSG_LEN 512
+
+typedef enum tl_code
+{
+	TL_OK = 0,
+	TL_ERR_FORMAT,				/* bytes are not a readable model file */
+	TL_ERR_MODEL,				/* readable, but inconsistent (weights, config) */
+	TL_ERR_UNSUPPORTED,			/* a layer or option the runtime lacks */
+	TL_ERR_INPUT,				/* input does not fit the model */
+	TL_ERR_RANGE,				/* a value outside its domain (token id) */
+	TL_ERR_NAN,					/* NaN or infinity where numbers are needed */
+	TL_ERR_ARG,					/* an invalid argument */
+	TL_ERR_NOT_FOUND,			/* a named thing does not exist */
+	TL_ERR_LIMIT,				/* a configured resource limit was hit */
+	TL_ERR_NOMEM				/* allocation failed */
+} tl_code;
+
+typedef struct tl_status
+{
+	tl_code		code;
+	char		msg[TL_MSG_LEN];
+} tl_status;
+
+/* Records a failure in st (first failure wins) and returns -1. */
+int			tl_fail(tl_status *st, tl_code code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+void		tl_status_clear(tl_status *st);
+
+/* ---- memory ---------------------------------------------------------- */
+typedef struct tl_allocator
+{
+	void	   *(*alloc) (size_t size, void *arg);	/* NULL on failure */
+	void	   *(*realloc) (void *ptr, size_t size, void *arg);
+	void		(*free) (void *ptr, void *arg);
+	void	   *arg;
+} tl_allocator;
+
+void		tl_set_allocator(const tl_allocator *a);	/* NULL: malloc */
+void	   *tl_malloc(size_t size);
+void	   *tl_calloc(size_t n, size_t size);	/* zeroed, overflow-checked */
+void	   *tl_realloc(void *ptr, size_t size);
+void		tl_free(void *ptr);
+char	   *tl_strdup(const char *s);
+
+/*
+ * Long loops call tl_check_interrupt() between units of work.  The hook may
+ * not return (the server's CHECK_FOR_INTERRUPTS longjmps): the core calls it
+ * only where it holds nothing but tl_malloc'd memory, which the server's
+ * memory contexts reclaim.
+ */
+void		tl_set_interrupt_hook(void (*hook) (void));
+void		tl_check_interrupt(void);
+
+/* ---- shapes ---------------------------------------------------------- */
+/* A per-sample shape (the batch dimension is not included); -1 = any. */
+typedef struct tl_shape
+{
+	int			nd;
+	int			d[TL_MAX_DIMS];
+} tl_shape;
+
+int64_t		tl_shape_count(const tl_shape *s);	/* -1 if any dim unknown */
+int			tl_shape_format(const tl_shape *s, char *buf, size_t len);
+
+/* ---- models ---------------------------------------------------------- */
+typedef struct tl_limits
+{
+	size_t		max_file_bytes;		/* whole model file (and unzipped parts) */
+	size_t		max_weight_bytes;	/* all weights, as float32 */
+} tl_limits;
+
+typedef struct tl_model tl_model;
+
+typedef struct tl_layer_info
+{
+	const char *name;
+	const char *class_name;
+	tl_shape	out_shape;
+	int64_t		params;
+	int			n_inputs;
+	const int  *inputs;			/* indices of the layers feeding this one */
+} tl_layer_info;
+
+/* Parses a Keras .h5 (legacy) or .keras (zip) image held in memory. */
+tl_model   *tl_model_load(const void *data, size_t len, const tl_limits *lim,
+						  tl_status *st);
+void		tl_model_free(tl_model *m);
+
+const char *tl_model_format(const tl_model *m); /* "keras_h5" or "keras_v3" */
+const char *tl_model_keras_version(const tl_model *m);	/* "" if unknown */
+const char *tl_model_config_json(const tl_model *m);
+const char *tl_model_training_config_json(const tl_model *m);	/* or NULL */
+size_t		tl_model_bytes(const tl_model *m);	/* memory held */
+int			tl_model_takes_tokens(const tl_model *m);
+int			tl_model_vocab_size(const tl_model *m); /* Embedding input_dim */
+tl_shape	tl_model_input_shape(const tl_model *m);
+tl_shape	tl_model_output_shape(const tl_model *m);
+int			tl_model_n_layers(const tl_model *m);
+void		tl_model_layer_info(const tl_model *m, int i, tl_layer_info *info);
+int			tl_model_find_layer(const tl_model *m, const char *name);	/* -1 */
+int			tl_model_output_layer(const tl_model *m);
+
+/*
+ * Checks an input against the model's input shape and returns the concrete
+ * per-sample shape.  dims/ndim describe the array as given (ndim 1 = flat);
+ * size-1 dimensions are ignored when matching a multi-dimensional array.
+ * Token sequences are not resized here (see tl_fit_tokens).
+ */
+int			tl_model_fit_input(const tl_model *m, const int *dims, int ndim,
+							   int64_t n_elems, tl_shape *out, tl_status *st);
+
+/*
+ * Fits a token sequence to a model with a fixed sequence length the way
+ * Keras' pad_sequences does by default: pre-padding with 0, pre-truncation
+ * (the last `len` tokens are kept).  Writes exactly `len` floats.
+ */
+void		tl_fit_tokens(const int64_t *ids, int n, float *out, int len);
+
+/* ---- running --------------------------------------------------------- */
+typedef struct tl_runner tl_runner;
+
+/* max_batch_bytes bounds the activations held for one batch. */
+tl_runner  *tl_runner_new(const tl_model *m, size_t max_batch_bytes,
+						  tl_status *st);
+void		tl_runner_free(tl_runner *r);
+
+/* How many samples of this shape one batch may hold (>= 1), or -1. */
+int			tl_runner_batch_capacity(tl_runner *r, const tl_shape *in,
+									 tl_status *st);
+
+/*
+ * Runs n samples (batch-major, each of shape `in`; token ids as floats) and
+ * keeps every layer's output until the next call.  n must not exceed the
+ * batch capacity.
+ */
+int			tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x,
+							  int n, tl_status *st);
+
+/* Output of layer i (-1: the model output) of the last forward, batch-major. */
+const float *tl_runner_output(const tl_runner *r, int layer, tl_shape *shape);
+
+#endif							/* TL_CORE_H */

@@ -1,0 +1,235 @@
+/*
+ * tl_pool.c — Max/AveragePooling 1D/2D and the global poolings.
+ *
+ * 'same' padding follows TensorFlow: padded positions are ignored, so an
+ * average near the border divides by the number of real inputs.
+ */
+#include <float.h>
+#include <string.h>
+
+#include "tl_layer.h"
+
+static int
+pool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
+{
+	const char *cls = l->class_name;
+	int			rank = strstr(cls, "1D") ? 1 : 2;
+	json_t	   *strides = json_object_get(cfg, "strides");
+
+	(void) cx;
+	l->u.pool.rank = rank;
+	l->u.pool.is_max = strncmp(cls, "Max", 3) == 0;
+	if (tl_cfg_channels_last(cfg, l, st) < 0 ||
+		tl_cfg_ints(cfg, "pool_size", rank, 2, l->u.pool.k, l, st) < 0 ||
+		tl_cfg_padding(cfg, 0, &l->u.pool.pad, l, st) < 0)
+		return -1;
+	/* strides default to the pool size */
+	if (strides == NULL || json_is_null(strides))
+		memcpy(l->u.pool.s, l->u.pool.k, sizeof(l->u.pool.s));
+	else if (tl_cfg_ints(cfg, "strides", rank, 1, l->u.pool.s, l, st) < 0)
+		return -1;
+	if (rank == 1)
+	{
+		l->u.pool.k[1] = l->u.pool.k[0];
+		l->u.pool.s[1] = l->u.pool.s[0];
+		l->u.pool.k[0] = l->u.pool.s[0] = 1;
+	}
+	return 0;
+}
+
+static int
+pool_dims(const tl_layer *l, const tl_shape *s, int *h, int *w, int *c, tl_status *st)
+{
+	int			rank = l->u.pool.rank;
+
+	if (s->nd != rank + 1)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\" (%s): expected an input of rank %d, got %d",
+					   l->name, l->class_name, rank + 2, s->nd + 1);
+	*h = rank == 1 ? 1 : s->d[0];
+	*w = s->d[rank - 1];
+	*c = s->d[rank];
+	return 0;
+}
+
+static int
+pool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
+		   tl_status *st)
+{
+	int			h = 0,
+				w = 0,
+				c = 0,
+				oh,
+				ow;
+
+	(void) n_in;
+	if (pool_dims(l, &in[0], &h, &w, &c, st) < 0)
+		return -1;
+	oh = h < 0 ? -1 : tl_window_out(h, l->u.pool.k[0], l->u.pool.s[0], 1, l->u.pool.pad);
+	ow = w < 0 ? -1 : tl_window_out(w, l->u.pool.k[1], l->u.pool.s[1], 1, l->u.pool.pad);
+	if (oh == 0 || ow == 0)
+		return tl_fail(st, TL_ERR_INPUT,
+					   "layer \"%s\" (%s): the input is smaller than the pool",
+					   l->name, l->class_name);
+	*out = in[0];
+	if (l->u.pool.rank == 1)
+		out->d[0] = ow;
+	else
+	{
+		out->d[0] = oh;
+		out->d[1] = ow;
+	}
+	return 0;
+}
+
+static int
+pool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+			 int n, tl_status *st)
+{
+	int			h = 0,
+				w = 0,
+				c = 0;
+	int			kh = l->u.pool.k[0],
+				kw = l->u.pool.k[1];
+	int			sh = l->u.pool.s[0],
+				sw = l->u.pool.s[1];
+	int			oh,
+				ow,
+				ph,
+				pw;
+
+	(void) ex;
+	(void) out_shape;
+	if (pool_dims(l, &in_shape[0], &h, &w, &c, st) < 0)
+		return -1;
+	oh = tl_window_out(h, kh, sh, 1, l->u.pool.pad);
+	ow = tl_window_out(w, kw, sw, 1, l->u.pool.pad);
+	ph = tl_window_pad_before(h, kh, sh, 1, l->u.pool.pad);
+	pw = tl_window_pad_before(w, kw, sw, 1, l->u.pool.pad);
+	for (int b = 0; b < n; b++)
+	{
+		const float *src = in[0] + (int64_t) b * h * w * c;
+		float	   *dst = out + (int64_t) b * oh * ow * c;
+
+		for (int y = 0; y < oh; y++)
+			for (int x = 0; x < ow; x++)
+			{
+				float	   *o = dst + ((int64_t) y * ow + x) * c;
+				int			y0 = y * sh - ph,
+							x0 = x * sw - pw;
+				int			cnt = 0;
+
+				for (int k = 0; k < c; k++)
+					o[k] = l->u.pool.is_max ? -FLT_MAX : 0.0f;
+				for (int i = y0; i < y0 + kh; i++)
+				{
+					if (i < 0 || i >= h)
+						continue;
+					for (int j = x0; j < x0 + kw; j++)
+					{
+						const float *p;
+
+						if (j < 0 || j >= w)
+							continue;
+						p = src + ((int64_t) i * w + j) * c;
+						cnt++;
+						if (l->u.pool.is_max)
+						{
+							for (int k = 0; k < c; k++)
+								if (p[k] > o[k])
+									o[k] = p[k];
+						}
+						else
+							for (int k = 0; k < c; k++)
+								o[k] += p[k];
+					}
+				}
+				if (!l->u.pool.is_max)
+					for (int k = 0; k < c; k++)
+						o[k] /= cnt;
+			}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_pool = {"pool", pool_configure, pool_shape, NULL, NULL, pool_forward, 0};
+
+/* ---- GlobalAverage/GlobalMax Pooling 1D/2D ---------------------------------- */
+static int
+gpool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
+{
+	(void) cx;
+	l->u.gpool.rank = strstr(l->class_name, "1D") ? 1 : 2;
+	l->u.gpool.is_max = strncmp(l->class_name, "GlobalMax", 9) == 0;
+	if (tl_cfg_channels_last(cfg, l, st) < 0 ||
+		tl_cfg_bool(cfg, "keepdims", 0, &l->u.gpool.keepdims, l, st) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+gpool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
+			tl_status *st)
+{
+	int			rank = l->u.gpool.rank;
+
+	(void) n_in;
+	if (in[0].nd != rank + 1)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\" (%s): expected an input of rank %d, got %d",
+					   l->name, l->class_name, rank + 2, in[0].nd + 1);
+	out->nd = 0;
+	if (l->u.gpool.keepdims)
+		for (int i = 0; i < rank; i++)
+			out->d[out->nd++] = 1;
+	out->d[out->nd++] = in[0].d[rank];
+	return 0;
+}
+
+static int
+gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			  const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+			  int n, tl_status *st)
+{
+	int			c = in_shape[0].d[in_shape[0].nd - 1];
+	int64_t		steps = tl_shape_count(&in_shape[0]) / c;
+
+	(void) ex;
+	(void) out_shape;
+	(void) st;
+	for (int b = 0; b < n; b++)
+	{
+		const float *src = in[0] + b * steps * c;
+		float	   *o = out + (int64_t) b * c;
+
+		if (l->u.gpool.is_max)
+		{
+			memcpy(o, src, sizeof(float) * c);
+			for (int64_t t = 1; t < steps; t++)
+				for (int k = 0; k < c; k++)
+					if (src[t * c + k] > o[k])
+						o[k] = src[t * c + k];
+		}
+		else
+		{
+			/* accumulate in double: 5000-step averages lose bits in float */
+			double		acc[512];
+
+			for (int k0 = 0; k0 < c; k0 += 512)
+			{
+				int			kn = c - k0 < 512 ? c - k0 : 512;
+
+				memset(acc, 0, sizeof(double) * kn);
+				for (int64_t t = 0; t < steps; t++)
+					for (int k = 0; k < kn; k++)
+						acc[k] += src[t * c + k0 + k];
+				for (int k = 0; k < kn; k++)
+					o[k0 + k] = (float) (acc[k] / steps);
+			}
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_shape, NULL, NULL, gpool_forward, 0};

@@ -1,0 +1,380 @@
+/*
+ * tl_recurrent.c — SimpleRNN, LSTM, GRU and Bidirectional.
+ *
+ * The input projection x·W (+ input bias) of every time step is one sgemm
+ * over all samples and steps; each step then adds h·U (one sgemm for the
+ * batch) and applies the gates.  Keras gate orders: LSTM i, f, c, o;
+ * GRU z, r, h.  GRU comes in two forms: reset_after=False applies the reset
+ * gate before the recurrent product (one bias vector), reset_after=True
+ * after it (a bias for the input and one for the recurrent product).
+ * With go_backwards the sequence is read from the end and a returned
+ * sequence comes out in reading order, as in Keras.
+ */
+#include <string.h>
+#include <cblas.h>
+
+#include "tl_layer.h"
+
+/* Scratch budget per chunk of samples, in floats (16 MiB). */
+#define RNN_SCRATCH (4 * 1024 * 1024)
+
+static int
+gates_of(tl_cell cell)
+{
+	return cell == TL_CELL_LSTM ? 4 : cell == TL_CELL_GRU ? 3 : 1;
+}
+
+static int
+rnn_cfg_read(tl_layer *l, json_t *cfg, const char *cls, const tl_cfgctx *cx,
+			 tl_rnn_cfg *r, tl_status *st)
+{
+	int			flag;
+
+	if (strcmp(cls, "SimpleRNN") == 0)
+		r->cell = TL_CELL_SIMPLE;
+	else if (strcmp(cls, "LSTM") == 0)
+		r->cell = TL_CELL_LSTM;
+	else if (strcmp(cls, "GRU") == 0)
+		r->cell = TL_CELL_GRU;
+	else
+		return tl_fail(st, TL_ERR_UNSUPPORTED,
+					   "layer \"%s\" (%s): wrapped layer class %s is not supported (SimpleRNN, LSTM, GRU are)",
+					   l->name, l->class_name, cls);
+	if (tl_cfg_int(cfg, "units", 0, &r->units, l, st) < 0 ||
+		tl_cfg_bool(cfg, "use_bias", 1, &r->use_bias, l, st) < 0 ||
+		tl_cfg_bool(cfg, "return_sequences", 0, &r->return_sequences, l, st) < 0 ||
+		tl_cfg_bool(cfg, "go_backwards", 0, &r->go_backwards, l, st) < 0 ||
+		tl_cfg_bool(cfg, "reset_after", cx->keras_major >= 3, &r->reset_after, l, st) < 0 ||
+		tl_cfg_activation(cfg, "activation", "tanh", cx, &r->act, l, st) < 0 ||
+		tl_cfg_activation(cfg, "recurrent_activation", "sigmoid", cx, &r->rec_act, l, st) < 0)
+		return -1;
+	if (r->units < 1)
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): units must be >= 1", l->name, l->class_name);
+	if (r->cell != TL_CELL_GRU)
+		r->reset_after = 0;
+	if (tl_cfg_bool(cfg, "return_state", 0, &flag, l, st) < 0)
+		return -1;
+	if (flag)
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\" (%s): return_state=True is not supported",
+					   l->name, l->class_name);
+	if (tl_cfg_bool(cfg, "stateful", 0, &flag, l, st) < 0)
+		return -1;
+	if (flag)
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\" (%s): stateful=True is not supported",
+					   l->name, l->class_name);
+	if (tl_cfg_bool(cfg, "time_major", 0, &flag, l, st) < 0)
+		return -1;
+	if (flag)
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\" (%s): time_major=True is not supported",
+					   l->name, l->class_name);
+	return 0;
+}
+
+static int
+rnn_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
+{
+	json_t	   *inner,
+			   *icfg;
+	const char *mode;
+
+	if (strcmp(l->class_name, "Bidirectional") != 0)
+		return rnn_cfg_read(l, cfg, l->class_name, cx, &l->u.rnn.dir[0], st);
+
+	l->u.rnn.bidirectional = 1;
+	inner = json_object_get(cfg, "layer");
+	icfg = json_object_get(inner, "config");
+	if (!json_is_object(icfg))
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (Bidirectional): config has no wrapped layer",
+					   l->name);
+	if (rnn_cfg_read(l, icfg, tl_cfg_str(inner, "class_name", "?"), cx, &l->u.rnn.dir[0], st) < 0)
+		return -1;
+	/* Keras builds the backward layer as a copy reading the other way. */
+	l->u.rnn.dir[1] = l->u.rnn.dir[0];
+	l->u.rnn.dir[1].go_backwards = !l->u.rnn.dir[0].go_backwards;
+	inner = json_object_get(cfg, "backward_layer");
+	icfg = json_object_get(inner, "config");
+	if (json_is_object(icfg) &&
+		rnn_cfg_read(l, icfg, tl_cfg_str(inner, "class_name", "?"), cx, &l->u.rnn.dir[1], st) < 0)
+		return -1;
+	if (l->u.rnn.dir[1].return_sequences != l->u.rnn.dir[0].return_sequences)
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (Bidirectional): both directions must agree on return_sequences",
+					   l->name);
+	mode = tl_cfg_str(cfg, "merge_mode", NULL);
+	if (mode == NULL)
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\" (Bidirectional): merge_mode=None is not supported",
+					   l->name);
+	if (strcmp(mode, "concat") == 0)
+		l->u.rnn.merge = TL_MERGE_CONCAT;
+	else if (strcmp(mode, "sum") == 0)
+		l->u.rnn.merge = TL_MERGE_ADD;
+	else if (strcmp(mode, "mul") == 0)
+		l->u.rnn.merge = TL_MERGE_MUL;
+	else if (strcmp(mode, "ave") == 0)
+		l->u.rnn.merge = TL_MERGE_AVG;
+	else
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\" (Bidirectional): merge_mode \"%s\" is not supported",
+					   l->name, mode);
+	if (l->u.rnn.merge != TL_MERGE_CONCAT && l->u.rnn.dir[0].units != l->u.rnn.dir[1].units)
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (Bidirectional): merge_mode \"%s\" needs equal units",
+					   l->name, mode);
+	return 0;
+}
+
+static int
+rnn_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
+		  tl_status *st)
+{
+	const tl_rnn_cfg *r = &l->u.rnn.dir[0];
+	int			units = r->units;
+
+	(void) n_in;
+	if (in[0].nd != 2 || in[0].d[1] < 1)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\" (%s): expected an input of shape (batch, steps, features)",
+					   l->name, l->class_name);
+	if (l->u.rnn.bidirectional && l->u.rnn.merge == TL_MERGE_CONCAT)
+		units += l->u.rnn.dir[1].units;
+	out->nd = r->return_sequences ? 2 : 1;
+	if (r->return_sequences)
+		out->d[0] = in[0].d[0];
+	out->d[out->nd - 1] = units;
+	return 0;
+}
+
+static int
+rnn_n_weights(const tl_layer *l)
+{
+	int			n = 2 + l->u.rnn.dir[0].use_bias;
+
+	if (l->u.rnn.bidirectional)
+		n += 2 + l->u.rnn.dir[1].use_bias;
+	return n;
+}
+
+static int
+rnn_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
+{
+	int			w = 0;
+
+	(void) n_in;
+	for (int d = 0; d <= l->u.rnn.bidirectional; d++)
+	{
+		tl_rnn_cfg *r = &l->u.rnn.dir[d];
+		int			gu = gates_of(r->cell) * r->units;
+		int			k[2] = {in[0].d[1], gu};
+		int			rk[2] = {r->units, gu};
+		int			b2[2] = {2, gu};
+
+		r->w = w;
+		if (tl_expect_weight(l, w++, "kernel", 2, k, st) < 0 ||
+			tl_expect_weight(l, w++, "recurrent_kernel", 2, rk, st) < 0)
+			return -1;
+		if (r->use_bias &&
+			(r->reset_after ? tl_expect_weight(l, w, "bias", 2, b2, st)
+			 : tl_expect_weight(l, w, "bias", 1, &gu, st)) < 0)
+			return -1;
+		w += r->use_bias;
+	}
+	return 0;
+}
+
+/*
+ * Runs one direction over m samples of T steps: out receives (m, T, u) when
+ * returning sequences, else (m, u).  work holds m*(T*gu + gu + 3u) floats.
+ */
+static void
+rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
+			  int T, int in_dim, float *out, float *work)
+{
+	int			u = r->units;
+	int			gu = gates_of(r->cell) * u;
+	const float *W = l->w[r->w].data;
+	const float *U = l->w[r->w + 1].data;
+	const float *b = r->use_bias ? l->w[r->w + 2].data : NULL;
+	const float *b_rec = (b && r->reset_after) ? b + gu : NULL;
+	float	   *xw = work;
+	float	   *rec = xw + (int64_t) m * T * gu;
+	float	   *h = rec + (int64_t) m * gu;
+	float	   *c = h + (int64_t) m * u;
+	float	   *rh = c + (int64_t) m * u;
+
+	/* input projection of all steps at once, onto the input bias */
+	for (int64_t row = 0; row < (int64_t) m * T; row++)
+	{
+		if (b)
+			memcpy(xw + row * gu, b, sizeof(float) * gu);
+		else
+			memset(xw + row * gu, 0, sizeof(float) * gu);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m * T, gu, in_dim,
+				1.0f, x, in_dim, W, gu, 1.0f, xw, gu);
+	memset(h, 0, sizeof(float) * m * u);
+	memset(c, 0, sizeof(float) * m * u);
+
+	for (int s = 0; s < T; s++)
+	{
+		int			t = r->go_backwards ? T - 1 - s : s;
+
+		/* recurrent product h·U (GRU without reset_after: z and r only) */
+		for (int i = 0; i < m; i++)
+		{
+			if (b_rec)
+				memcpy(rec + (int64_t) i * gu, b_rec, sizeof(float) * gu);
+			else
+				memset(rec + (int64_t) i * gu, 0, sizeof(float) * gu);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+					(r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
+					1.0f, h, u, U, gu, 1.0f, rec, gu);
+
+		if (r->cell == TL_CELL_GRU && !r->reset_after)
+		{
+			/* candidate uses (r * h)·U_h, so r is needed first */
+			for (int i = 0; i < m; i++)
+			{
+				const float *xt = xw + ((int64_t) i * T + t) * gu;
+				float	   *ri = rec + (int64_t) i * gu;
+
+				for (int k = 0; k < u; k++)
+				{
+					ri[u + k] = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
+					rh[(int64_t) i * u + k] = ri[u + k] * h[(int64_t) i * u + k];
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, u, u,
+						1.0f, rh, u, U + 2 * u, gu, 0.0f, rec + 2 * u, gu);
+		}
+
+		for (int i = 0; i < m; i++)
+		{
+			const float *xt = xw + ((int64_t) i * T + t) * gu;
+			float	   *ri = rec + (int64_t) i * gu;
+			float	   *hi = h + (int64_t) i * u;
+			float	   *ci = c + (int64_t) i * u;
+
+			switch (r->cell)
+			{
+				case TL_CELL_SIMPLE:
+					for (int k = 0; k < u; k++)
+						hi[k] = tl_act_scalar(&r->act, xt[k] + ri[k]);
+					break;
+				case TL_CELL_LSTM:
+					for (int k = 0; k < u; k++)
+					{
+						float		ig = tl_act_scalar(&r->rec_act, xt[k] + ri[k]);
+						float		fg = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
+						float		cg = tl_act_scalar(&r->act, xt[2 * u + k] + ri[2 * u + k]);
+						float		og = tl_act_scalar(&r->rec_act, xt[3 * u + k] + ri[3 * u + k]);
+
+						ci[k] = fg * ci[k] + ig * cg;
+						hi[k] = og * tl_act_scalar(&r->act, ci[k]);
+					}
+					break;
+				case TL_CELL_GRU:
+					for (int k = 0; k < u; k++)
+					{
+						float		z = tl_act_scalar(&r->rec_act, xt[k] + ri[k]);
+						float		hh;
+
+						if (r->reset_after)
+						{
+							float		rg = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
+
+							hh = tl_act_scalar(&r->act, xt[2 * u + k] + rg * ri[2 * u + k]);
+						}
+						else
+							hh = tl_act_scalar(&r->act, xt[2 * u + k] + ri[2 * u + k]);
+						hi[k] = z * hi[k] + (1.0f - z) * hh;
+					}
+					break;
+			}
+			if (r->return_sequences)
+				memcpy(out + ((int64_t) i * T + s) * u, hi, sizeof(float) * u);
+		}
+		tl_check_interrupt();
+	}
+	if (!r->return_sequences)
+		memcpy(out, h, sizeof(float) * m * u);
+}
+
+static int
+rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+			int n, tl_status *st)
+{
+	int			T = in_shape[0].d[0],
+				in_dim = in_shape[0].d[1];
+	int			bi = l->u.rnn.bidirectional;
+	int64_t		out_len = tl_shape_count(out_shape);
+	int64_t		per_sample = 0;
+	int64_t		chunk;
+	float	   *work;
+
+	for (int d = 0; d <= bi; d++)
+	{
+		const tl_rnn_cfg *r = &l->u.rnn.dir[d];
+		int64_t		gu = gates_of(r->cell) * r->units;
+		int64_t		need = (int64_t) T * gu + gu + 3 * r->units;
+
+		if (need > per_sample)
+			per_sample = need;
+	}
+	if (bi)
+	{
+		int64_t		steps = l->u.rnn.dir[0].return_sequences ? T : 1;
+
+		per_sample += steps * (l->u.rnn.dir[0].units + l->u.rnn.dir[1].units);
+	}
+	chunk = RNN_SCRATCH / per_sample;
+	if (chunk < 1)
+		chunk = 1;
+	if (chunk > n)
+		chunk = n;
+	work = tl_scratch(ex, (size_t) (chunk * per_sample), st);
+	if (work == NULL)
+		return -1;
+
+	for (int b0 = 0; b0 < n; b0 += (int) chunk)
+	{
+		int			m = n - b0 < chunk ? n - b0 : (int) chunk;
+		const float *x = in[0] + (int64_t) b0 * T * in_dim;
+		float	   *o = out + b0 * out_len;
+
+		if (!bi)
+			rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work);
+		else
+		{
+			const tl_rnn_cfg *f = &l->u.rnn.dir[0],
+					   *bw = &l->u.rnn.dir[1];
+			int			seq = f->return_sequences;
+			int64_t		steps = seq ? T : 1;
+			float	   *of = work + chunk * per_sample - steps * m * (f->units + bw->units);
+			float	   *ob = of + steps * m * f->units;
+
+			rnn_direction(l, f, x, m, T, in_dim, of, work);
+			rnn_direction(l, bw, x, m, T, in_dim, ob, work);
+			for (int i = 0; i < m; i++)
+				for (int64_t t = 0; t < steps; t++)
+				{
+					/* the backward sequence is re-reversed to line up in time */
+					const float *pf = of + ((int64_t) i * steps + t) * f->units;
+					const float *pb = ob + ((int64_t) i * steps + (seq ? steps - 1 - t : 0)) * bw->units;
+					float	   *po = o + (int64_t) i * out_len + t * (out_len / steps);
+
+					if (l->u.rnn.merge == TL_MERGE_CONCAT)
+					{
+						memcpy(po, pf, sizeof(float) * f->units);
+						memcpy(po + f->units, pb, sizeof(float) * bw->units);
+					}
+					else
+						for (int k = 0; k < f->units; k++)
+							po[k] = l->u.rnn.merge == TL_MERGE_ADD ? pf[k] + pb[k] :
+								l->u.rnn.merge == TL_MERGE_MUL ? pf[k] * pb[k] :
+								(pf[k] + pb[k]) * 0.5f;
+				}
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_rnn = {"recurrent", rnn_configure, rnn_shape, rnn_n_weights, rnn_bind, rnn_forward, 0};

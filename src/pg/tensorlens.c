@@ -1,0 +1,53 @@
+/*
+ * tensorlens.c — module entry: settings and one-time set-up.
+ */
+#include "tl_pg.h"
+
+#include <cblas.h>
+
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+int			tl_guc_blas_threads = 1;
+int			tl_guc_max_model_size_mb = 512;
+int			tl_guc_max_batch_memory_mb = 64;
+int			tl_guc_model_cache_size_mb = 256;
+
+void		_PG_init(void);
+
+static void
+assign_blas_threads(int newval, void *extra)
+{
+	(void) extra;
+	openblas_set_num_threads(newval);
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("tensorlens.blas_threads",
+							"OpenBLAS threads per backend.",
+							"Parallel workers already spread work over cores; "
+							"one thread per backend avoids oversubscription.",
+							&tl_guc_blas_threads, 1, 1, 64,
+							PGC_USERSET, 0, NULL, assign_blas_threads, NULL);
+	DefineCustomIntVariable("tensorlens.max_model_size",
+							"Largest model file (and its weights as float32) tensorlens will parse.",
+							NULL, &tl_guc_max_model_size_mb, 512, 1, 16384,
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.max_batch_memory",
+							"Memory for the layer outputs of one batch.",
+							"Batches are sized to fit; one sample that does not fit is an error.",
+							&tl_guc_max_batch_memory_mb, 64, 1, 4096,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.model_cache_size",
+							"Memory for parsed models cached in each backend.",
+							"Least recently used models are dropped beyond it.",
+							&tl_guc_model_cache_size_mb, 256, 1, 65536,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("tensorlens");
+
+	openblas_set_num_threads(tl_guc_blas_threads);
+	tl_pg_install_hooks();
+}

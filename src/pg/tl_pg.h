@@ -1,0 +1,74 @@
+/*
+ * tl_pg.h — the SQL layer: glue between fmgr and the core.
+ */
+#ifndef TL_PG_H
+#define TL_PG_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "tl_core.h"
+
+/* GUCs (tensorlens.c) */
+extern int	tl_guc_blas_threads;
+extern int	tl_guc_max_model_size_mb;
+extern int	tl_guc_max_batch_memory_mb;
+extern int	tl_guc_model_cache_size_mb;
+
+/* Errors (pg_errors.c): raises st as an ERROR with the matching SQLSTATE. */
+void		tl_pg_raise(const tl_status *st, const char *model) pg_attribute_noreturn();
+int			tl_pg_sqlstate(tl_code code);
+
+/* Core calls made with memory in the current memory context (pg_memory.c). */
+void		tl_pg_install_hooks(void);
+tl_limits	tl_pg_limits(void);
+
+/* The per-backend model cache (pg_model_cache.c). */
+typedef struct tl_cached_model
+{
+	char	   *name;
+	int32		revision;
+	uint8		sha256[32];
+	MemoryContext cxt;
+	tl_model   *model;
+	size_t		bytes;
+	uint64		last_used;
+	struct tl_cached_model *next;
+} tl_cached_model;
+
+/*
+ * Resolves "name" or "name@revision" and returns the parsed model; fn_oid is
+ * the calling SQL function (its schema holds tl_model).
+ */
+tl_cached_model *tl_model_get(Oid fn_oid, const char *spec);
+
+/*
+ * A model resolved once per query execution and kept in fn_extra, with a
+ * runner for it.  Valid for one execution of one call site (a STABLE
+ * function sees one snapshot, so the model row cannot change meanwhile).
+ */
+typedef struct tl_call_model
+{
+	char	   *spec;
+	tl_cached_model *entry;
+	uint64		cache_epoch;
+	tl_runner  *runner;
+	MemoryContext cxt;			/* fn_mcxt: lives as long as the call site */
+} tl_call_model;
+
+tl_call_model *tl_call_model_get(FunctionCallInfo fcinfo, text *spec);
+tl_runner  *tl_call_runner(tl_call_model *cm);
+/* Runs n samples through the call site's runner (buffers live in cm->cxt). */
+void		tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n);
+
+/* Arrays (pg_arrays.c). */
+/* Converts a SQL input array for model m; returns palloc'd floats. */
+float	   *tl_array_to_input(ArrayType *a, const tl_model *m, const char *model,
+							  tl_shape *shape);
+ArrayType  *tl_floats_to_array(const float *v, int64 n);
+ArrayType  *tl_shape_to_array(const tl_shape *s);
+/* Every element of a real[]/float8[] as floats; NULLs and NaN are errors. */
+float	   *tl_array_to_floats(ArrayType *a, const char *what, int *n);
+
+#endif							/* TL_PG_H */

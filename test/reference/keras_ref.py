@@ -1,0 +1,654 @@
+#!/usr/bin/python3
+"""keras_ref.py - independent numpy reference forward pass for Keras models.
+
+Written from the documented Keras layer semantics (not from the extension's
+C code) to produce expected values for the tensorlens tests.  numpy + h5py
+only (zipfile/json from the standard library).
+
+Supported files
+  * legacy Keras HDF5 (.h5): root attr ``model_config`` (JSON), weights in
+    ``model_weights/<layer>/`` in the order of the group's ``weight_names``
+    attr.  Keras 2 names look like ``dense_1/kernel:0``; Keras 3 legacy .h5
+    names look like ``sequential/dense/kernel`` - both are simply looked up
+    relative to the layer group.
+  * Keras 3 ``.keras`` zips: ``config.json`` + ``model.weights.h5`` with
+    weights at ``layers/<key>/vars/<i>`` (recurrent layers: ``.../cell/vars``,
+    Bidirectional: ``.../forward_layer/...`` then ``.../backward_layer/...``).
+    Keras 3 names the per-layer key after the layer *class* in snake case
+    (``conv2d``, ``conv2d_1``, ...), uniquified in order; the layer's own
+    name is used as a fallback.
+  * Sequential (config ``layers`` list, or Keras <=2.1 where ``config`` is the
+    list itself) and Functional models (Keras 2 ``inbound_nodes`` lists and
+    Keras 3 ``args``/``keras_history`` dicts).
+
+Use
+  m = load(path); acts = m.forward(x)      # OrderedDict layer -> ndarray
+  acts["__output__"]                      # model output (list if several)
+  /usr/bin/python3 keras_ref.py MODEL INPUT.npy [--layers]
+
+Everything is computed in float64; activations are returned as float64.
+Only channels_last data formats are supported (the Keras default).
+"""
+import io
+import json
+import math
+import re
+import sys
+import zipfile
+from collections import OrderedDict
+
+import h5py
+import numpy as np
+
+OUTPUT_KEY = "__output__"
+
+
+# --------------------------------------------------------------------------
+# activations
+# --------------------------------------------------------------------------
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))          # overflow-free logistic
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def activation_fn(name, keras_major=2):
+    """Return the numpy function for a Keras activation identifier."""
+    if isinstance(name, dict):                        # Keras 3 serialised fn
+        cfg = name.get("config")
+        name = cfg if isinstance(cfg, str) else name.get("class_name")
+    if name is None:
+        name = "linear"
+    name = name.lower()
+    if name == "hard_sigmoid":
+        if keras_major >= 3:                          # relu6(x + 3) / 6
+            return lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+        return lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0)
+    table = {
+        "linear": lambda x: x,
+        "relu": lambda x: np.maximum(x, 0.0),
+        "relu6": lambda x: np.clip(x, 0.0, 6.0),
+        "sigmoid": _sigmoid,
+        "tanh": np.tanh,
+        "softmax": _softmax,
+        "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+        "selu": lambda x: SELU_SCALE * np.where(
+            x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
+        "softplus": lambda x: np.logaddexp(0.0, x),
+        "softsign": lambda x: x / (1.0 + np.abs(x)),
+        "swish": lambda x: x * _sigmoid(x),
+        "silu": lambda x: x * _sigmoid(x),
+        "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+        "exponential": np.exp,
+    }
+    if name not in table:
+        raise NotImplementedError("activation %r" % name)
+    return table[name]
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def _tuple(v, n):
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return tuple(int(a) for a in v)
+    return (int(v),) * n
+
+
+def _same_pads(size, k_eff, stride):
+    """TF 'same': out = ceil(size/stride); extra padding goes to the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_spatial(x, cfg_pad, ks, strides, dil, fill=0.0):
+    """Pad the spatial axes (1..n) of a channels_last tensor for conv/pool."""
+    pads = [(0, 0)]
+    for ax, (k, s, d) in enumerate(zip(ks, strides, dil), start=1):
+        k_eff = d * (k - 1) + 1
+        if cfg_pad == "valid":
+            pads.append((0, 0))
+        elif cfg_pad == "same":
+            pads.append(_same_pads(x.shape[ax], k_eff, s))
+        elif cfg_pad == "causal":
+            pads.append((k_eff - 1, 0))
+        else:
+            raise NotImplementedError("padding %r" % cfg_pad)
+    pads.append((0, 0))
+    return np.pad(x, pads, constant_values=fill), pads
+
+
+def _windows(xp, ks, strides, dil):
+    """Yield (tap_index, strided view) for every kernel tap position."""
+    n = len(ks)
+    outs = [(xp.shape[1 + a] - (dil[a] * (ks[a] - 1) + 1)) // strides[a] + 1
+            for a in range(n)]
+    if min(outs) <= 0:
+        raise ValueError("input too small for kernel")
+    for tap in np.ndindex(*ks):
+        sl = [slice(None)]
+        for a in range(n):
+            start = tap[a] * dil[a]
+            sl.append(slice(start, start + strides[a] * (outs[a] - 1) + 1,
+                            strides[a]))
+        yield tap, xp[tuple(sl)]
+
+
+def _check_channels_last(cfg):
+    df = cfg.get("data_format")
+    if df not in (None, "channels_last"):
+        raise NotImplementedError("data_format %r" % df)
+
+
+# --------------------------------------------------------------------------
+# recurrent cells (all batched over the first axis)
+# --------------------------------------------------------------------------
+def _run_rnn(cls, cfg, w, x, keras_major):
+    """x: (B, T, F).  Returns (B, units) or (B, T, units)."""
+    units = int(cfg["units"])
+    act = activation_fn(cfg.get("activation", "tanh"), keras_major)
+    ract = activation_fn(cfg.get("recurrent_activation", "sigmoid"),
+                         keras_major)
+    kernel, rkernel = w[0], w[1]
+    bias = w[2] if len(w) > 2 else None
+    B, T, _ = x.shape
+    if cfg.get("go_backwards"):
+        x = x[:, ::-1, :]
+    h = np.zeros((B, units))
+    c = np.zeros((B, units))
+    seq = []
+    if cls == "GRU":
+        reset_after = cfg.get("reset_after", keras_major >= 3)
+        if bias is None:
+            b_in, b_rec = np.zeros(3 * units), np.zeros(3 * units)
+        elif bias.ndim == 2:                            # (2, 3u): input, recurrent
+            b_in, b_rec = bias[0], bias[1]
+        else:
+            b_in, b_rec = bias, np.zeros(3 * units)
+        xw = x @ kernel + b_in                          # (B, T, 3u)
+        for t in range(T):
+            xz, xr, xh = np.split(xw[:, t], 3, axis=-1)
+            if reset_after:
+                hz, hr, hh = np.split(h @ rkernel + b_rec, 3, axis=-1)
+                z = ract(xz + hz)
+                r = ract(xr + hr)
+                cand = act(xh + r * hh)
+            else:
+                u = units
+                z = ract(xz + h @ rkernel[:, :u])
+                r = ract(xr + h @ rkernel[:, u:2 * u])
+                cand = act(xh + (r * h) @ rkernel[:, 2 * u:])
+            h = z * h + (1.0 - z) * cand
+            seq.append(h)
+    elif cls == "LSTM":
+        xw = x @ kernel + (bias if bias is not None else 0.0)
+        for t in range(T):
+            zi, zf, zc, zo = np.split(xw[:, t] + h @ rkernel, 4, axis=-1)
+            i, f, o = ract(zi), ract(zf), ract(zo)
+            c = f * c + i * act(zc)
+            h = o * act(c)
+            seq.append(h)
+    elif cls == "SimpleRNN":
+        xw = x @ kernel + (bias if bias is not None else 0.0)
+        for t in range(T):
+            h = act(xw[:, t] + h @ rkernel)
+            seq.append(h)
+    else:
+        raise NotImplementedError(cls)
+    if cfg.get("return_sequences"):
+        return np.stack(seq, axis=1)                   # processing order
+    return h
+
+
+RNN_CLASSES = ("SimpleRNN", "LSTM", "GRU")
+
+
+# --------------------------------------------------------------------------
+# layers
+# --------------------------------------------------------------------------
+IDENTITY = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
+            "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+            "AlphaDropout", "ActivityRegularization"}
+MERGE = {"Concatenate", "Add", "Subtract", "Multiply", "Average",
+         "Maximum", "Minimum"}
+
+
+class Layer:
+    def __init__(self, cls, cfg, keras_major):
+        self.cls, self.cfg, self.keras_major = cls, cfg, keras_major
+        self.name = cfg.get("name")
+        self.weights = []
+        self.inbound = []         # names of input layers (Functional)
+
+    def n_weights(self):
+        return len(self.weights)
+
+    def __call__(self, inputs):
+        c, cfg, w, km = self.cls, self.cfg, self.weights, self.keras_major
+        if c in MERGE:
+            return self._merge(inputs)
+        if len(inputs) != 1:
+            raise ValueError("%s expects one input" % self.name)
+        x = inputs[0]
+        if c in IDENTITY:
+            return x
+        if c == "Embedding":
+            if cfg.get("mask_zero"):
+                raise NotImplementedError("mask_zero=True")
+            ids = np.asarray(x).astype(np.int64)
+            if ids.min() < 0 or ids.max() >= w[0].shape[0]:
+                raise ValueError("embedding index out of range")
+            return w[0][ids]
+        x = np.asarray(x, dtype=np.float64)
+        if c == "Dense":
+            y = x @ w[0]
+            if cfg.get("use_bias", True):
+                y = y + w[1]
+            return activation_fn(cfg.get("activation"), km)(y)
+        if c == "Activation":
+            return activation_fn(cfg["activation"], km)(x)
+        if c == "Flatten":
+            _check_channels_last(cfg)
+            return x.reshape(x.shape[0], -1)
+        if c == "Reshape":
+            return x.reshape((x.shape[0],) + tuple(cfg["target_shape"]))
+        if c == "Permute":
+            return np.transpose(x, (0,) + tuple(int(d) for d in cfg["dims"]))
+        if c in ("Conv1D", "Conv2D"):
+            return self._conv(x)
+        if c in ("MaxPooling1D", "MaxPooling2D",
+                 "AveragePooling1D", "AveragePooling2D"):
+            return self._pool(x)
+        if c.startswith("Global") and c[-2:] in ("1D", "2D"):
+            _check_channels_last(cfg)
+            axes = (1,) if c.endswith("1D") else (1, 2)
+            f = np.mean if "Average" in c else np.max
+            return f(x, axis=axes, keepdims=bool(cfg.get("keepdims", False)))
+        if c == "BatchNormalization":
+            return self._batchnorm(x)
+        if c == "LayerNormalization":
+            return self._layernorm(x)
+        if c == "ReLU":
+            mv = cfg.get("max_value")
+            ns = float(cfg.get("negative_slope") or 0.0)
+            th = float(cfg.get("threshold") or 0.0)
+            y = np.where(x >= th, x, ns * (x - th))
+            return y if mv is None else np.where(x >= mv, float(mv), y)
+        if c == "LeakyReLU":
+            a = cfg.get("negative_slope", cfg.get("alpha", 0.3))
+            return np.where(x >= 0, x, float(a) * x)
+        if c == "ELU":
+            a = float(cfg.get("alpha", 1.0))
+            return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
+        if c == "ThresholdedReLU":
+            return np.where(x > float(cfg.get("theta", 1.0)), x, 0.0)
+        if c == "Softmax":
+            ax = cfg.get("axis", -1)
+            return _softmax(x, tuple(ax) if isinstance(ax, list) else ax)
+        if c in RNN_CLASSES:
+            return _run_rnn(c, cfg, w, x, km)
+        if c == "Bidirectional":
+            return self._bidirectional(x)
+        raise NotImplementedError("layer class %r" % c)
+
+    # -- pieces -----------------------------------------------------------
+    def _conv(self, x):
+        cfg, w = self.cfg, self.weights
+        _check_channels_last(cfg)
+        n = 1 if self.cls == "Conv1D" else 2
+        if int(cfg.get("groups", 1)) != 1:
+            raise NotImplementedError("grouped convolution")
+        kernel = w[0]                                    # (*ks, Cin, Cout)
+        ks = kernel.shape[:n]
+        strides = _tuple(cfg.get("strides", 1), n)
+        dil = _tuple(cfg.get("dilation_rate", 1), n)
+        xp, _ = _pad_spatial(x, cfg.get("padding", "valid"), ks, strides, dil)
+        y = 0.0
+        for tap, view in _windows(xp, ks, strides, dil):
+            y = y + view @ kernel[tap]
+        if cfg.get("use_bias", True):
+            y = y + w[1]
+        return activation_fn(cfg.get("activation"), self.keras_major)(y)
+
+    def _pool(self, x):
+        cfg = self.cfg
+        _check_channels_last(cfg)
+        n = 1 if self.cls.endswith("1D") else 2
+        ks = _tuple(cfg.get("pool_size", 2), n)
+        strides = _tuple(cfg.get("strides"), n) or ks
+        one = (1,) * n
+        pad = cfg.get("padding", "valid")
+        is_max = self.cls.startswith("Max")
+        xp, _ = _pad_spatial(x, pad, ks, strides, one,
+                             fill=-np.inf if is_max else 0.0)
+        if is_max:
+            return np.max([v for _, v in _windows(xp, ks, strides, one)],
+                          axis=0)
+        # average: TF 'same' pooling divides by the count of real elements
+        mask, _ = _pad_spatial(np.ones((1,) + x.shape[1:]), pad, ks, strides,
+                               one)
+        tot = sum(v for _, v in _windows(xp, ks, strides, one))
+        cnt = sum(v for _, v in _windows(mask, ks, strides, one))
+        return tot / cnt
+
+    def _norm_axes(self, x, axis):
+        axes = axis if isinstance(axis, (list, tuple)) else [axis]
+        return sorted(a % x.ndim for a in axes)
+
+    def _batchnorm(self, x):
+        cfg, w = self.cfg, list(self.weights)
+        axes = self._norm_axes(x, cfg.get("axis", -1))
+        gamma = w.pop(0) if cfg.get("scale", True) else 1.0
+        beta = w.pop(0) if cfg.get("center", True) else 0.0
+        mean, var = w[0], w[1]
+        shape = [1] * x.ndim
+        for a in axes:
+            shape[a] = x.shape[a]
+        r = lambda v: np.reshape(v, shape) if np.ndim(v) else v
+        eps = float(cfg.get("epsilon", 1e-3))
+        return (x - r(mean)) / np.sqrt(r(var) + eps) * r(gamma) + r(beta)
+
+    def _layernorm(self, x):
+        cfg, w = self.cfg, list(self.weights)
+        if cfg.get("rms_scaling"):
+            raise NotImplementedError("rms_scaling")
+        axes = tuple(self._norm_axes(x, cfg.get("axis", -1)))
+        gamma = w.pop(0) if cfg.get("scale", True) else 1.0
+        beta = w.pop(0) if cfg.get("center", True) else 0.0
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        shape = [1] * x.ndim
+        for a in axes:
+            shape[a] = x.shape[a]
+        r = lambda v: np.reshape(v, shape) if np.ndim(v) else v
+        eps = float(cfg.get("epsilon", 1e-3))
+        return (x - mean) / np.sqrt(var + eps) * r(gamma) + r(beta)
+
+    def _bidirectional(self, x):
+        cfg, km = self.cfg, self.keras_major
+        inner = cfg["layer"]
+        cls, fcfg = inner["class_name"], dict(inner["config"])
+        if cls not in RNN_CLASSES:
+            raise NotImplementedError("Bidirectional(%s)" % cls)
+        if "backward_layer" in cfg and cfg["backward_layer"]:
+            bcfg = dict(cfg["backward_layer"]["config"])
+        else:
+            bcfg = dict(fcfg, go_backwards=not fcfg.get("go_backwards"))
+        half = len(self.weights) // 2
+        yf = _run_rnn(cls, fcfg, self.weights[:half], x, km)
+        yb = _run_rnn(cls, bcfg, self.weights[half:], x, km)
+        if fcfg.get("return_sequences"):
+            yb = yb[:, ::-1]                     # back to input time order
+        mode = cfg.get("merge_mode", "concat")
+        if mode == "concat":
+            return np.concatenate([yf, yb], axis=-1)
+        if mode == "sum":
+            return yf + yb
+        if mode == "mul":
+            return yf * yb
+        if mode == "ave":
+            return (yf + yb) / 2.0
+        raise NotImplementedError("merge_mode %r" % mode)
+
+    def _merge(self, xs):
+        xs = [np.asarray(v, dtype=np.float64) for v in xs]
+        c = self.cls
+        if c == "Concatenate":
+            return np.concatenate(xs, axis=int(self.cfg.get("axis", -1)))
+        if c == "Subtract":
+            return xs[0] - xs[1]
+        out = xs[0]
+        for v in xs[1:]:
+            if c in ("Add", "Average"):
+                out = out + v
+            elif c == "Multiply":
+                out = out * v
+            elif c == "Maximum":
+                out = np.maximum(out, v)
+            elif c == "Minimum":
+                out = np.minimum(out, v)
+        return out / len(xs) if c == "Average" else out
+
+
+# --------------------------------------------------------------------------
+# model
+# --------------------------------------------------------------------------
+class Model:
+    def __init__(self, layers, inputs, outputs, keras_version):
+        self.layers = layers                 # OrderedDict name -> Layer
+        self.input_names = inputs            # names of input layers
+        self.output_names = outputs
+        self.keras_version = keras_version
+
+    def forward(self, x):
+        """x: array (one input) or list/dict of arrays.  Returns an
+        OrderedDict {layer name: activation} in execution order plus
+        OUTPUT_KEY -> final output (a list when the model has several)."""
+        if isinstance(x, dict):
+            feeds = [x[n] for n in self.input_names]
+        elif isinstance(x, (list, tuple)):
+            feeds = list(x)
+        else:
+            feeds = [x]
+        if len(feeds) != len(self.input_names):
+            raise ValueError("model takes %d inputs" % len(self.input_names))
+        acts = OrderedDict()
+        for name, v in zip(self.input_names, feeds):
+            v = np.asarray(v)
+            first = self._consumer(name)
+            if not (first is not None and first.cls == "Embedding"):
+                v = v.astype(np.float64)
+            acts[name] = v
+        for name, layer in self.layers.items():
+            if name in acts:
+                if layer.cls == "InputLayer":
+                    continue
+                # Sequential without InputLayer: the first layer's input
+                src = [acts.pop(name)]
+                acts[name] = layer(src)
+                continue
+            acts[name] = layer([acts[s] for s in layer.inbound])
+        outs = [acts[n] for n in self.output_names]
+        acts[OUTPUT_KEY] = outs[0] if len(outs) == 1 else outs
+        return acts
+
+    def predict(self, x):
+        return self.forward(x)[OUTPUT_KEY]
+
+    def _consumer(self, name):
+        layer = self.layers.get(name)
+        if layer is not None and layer.cls != "InputLayer":
+            return layer
+        for l in self.layers.values():
+            if name in l.inbound:
+                return l
+        return None
+
+
+def _keras_major(version):
+    if isinstance(version, bytes):
+        version = version.decode()
+    m = re.match(r"\s*(\d+)", str(version or ""))
+    return int(m.group(1)) if m else 2
+
+
+def _history_names(obj):
+    """Keras 3 node args: collect keras_history layer names in order."""
+    out = []
+    if isinstance(obj, dict):
+        if "keras_history" in obj.get("config", {}):
+            out.append(obj["config"]["keras_history"][0])
+        else:
+            for v in obj.values():
+                out.extend(_history_names(v))
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            out.extend(_history_names(v))
+    return out
+
+
+def _inbound_names(entry):
+    nodes = entry.get("inbound_nodes") or []
+    if not nodes:
+        return []
+    if len(nodes) > 1:
+        raise NotImplementedError("shared layer %r" % entry.get("name"))
+    node = nodes[0]
+    if isinstance(node, dict):                               # Keras 3
+        return _history_names(node.get("args", []))
+    return [t[0] for t in node]                              # Keras 2
+
+
+def _io_names(spec):
+    if spec and isinstance(spec[0], str):                    # single ["n",0,0]
+        spec = [spec]
+    return [s[0] for s in spec]
+
+
+def build_model(config, keras_version):
+    """Create a Model (without weights) from a parsed model_config."""
+    km = _keras_major(keras_version)
+    cls, cfg = config["class_name"], config["config"]
+    layers = OrderedDict()
+    if cls == "Sequential":
+        entries = cfg if isinstance(cfg, list) else cfg["layers"]
+        prev = None
+        inputs = []
+        for i, e in enumerate(entries):
+            l = Layer(e["class_name"], e["config"], km)
+            if l.name is None:
+                l.name = "layer_%d" % i
+            if prev is None:
+                inputs = [l.name]
+            else:
+                l.inbound = [prev]
+            layers[l.name] = l
+            prev = l.name
+        return Model(layers, inputs, [prev], keras_version)
+    if cls in ("Model", "Functional"):
+        for e in cfg["layers"]:
+            l = Layer(e["class_name"], e["config"], km)
+            l.name = e.get("name", l.name)
+            if l.cls in ("Sequential", "Model", "Functional"):
+                raise NotImplementedError("nested model %r" % l.name)
+            l.inbound = _inbound_names(e)
+            layers[l.name] = l
+        return Model(layers, _io_names(cfg["input_layers"]),
+                     _io_names(cfg["output_layers"]), keras_version)
+    raise NotImplementedError("model class %r" % cls)
+
+
+def _as_str(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, np.ndarray) and v.shape == ():
+        return _as_str(v[()])
+    return str(v)
+
+
+def _weight(ds):
+    """Keras only ever stores floating-point weights; reject anything else."""
+    if ds.dtype.kind != "f":
+        raise TypeError("weight %s has non-float dtype %s" % (ds.name, ds.dtype))
+    return np.asarray(ds[()], dtype=np.float64)
+
+
+def _load_h5(path):
+    with h5py.File(path, "r") as f:
+        if "model_config" not in f.attrs:
+            raise ValueError("%s: no model_config attribute" % path)
+        config = json.loads(_as_str(f.attrs["model_config"]))
+        version = _as_str(f.attrs.get("keras_version", "2"))
+        model = build_model(config, version)
+        mw = f["model_weights"] if "model_weights" in f else f
+        for name, layer in model.layers.items():
+            if name not in mw:
+                continue
+            g = mw[name]
+            wn = g.attrs.get("weight_names", [])
+            layer.weights = [_weight(g[_as_str(n)]) for n in wn]
+    return model
+
+
+def _snake(name):
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _collect_vars(g):
+    """Variables of one .keras layer group, then its sub-layers'."""
+    out = []
+    if "vars" in g:
+        v = g["vars"]
+        out += [_weight(v[k]) for k in sorted(v.keys(), key=int)]
+    for sub in ("forward_layer", "backward_layer", "cell"):
+        if sub in g:
+            out += _collect_vars(g[sub])
+    return out
+
+
+def _load_keras_zip(path):
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        if "config.json" not in names:
+            raise ValueError("%s: no config.json in archive" % path)
+        config = json.loads(z.read("config.json"))
+        version = "3"
+        if "metadata.json" in names:
+            version = json.loads(z.read("metadata.json")).get(
+                "keras_version", "3")
+        wbytes = z.read("model.weights.h5")
+    model = build_model(config, version)
+    with h5py.File(io.BytesIO(wbytes), "r") as f:
+        root = f["layers"] if "layers" in f else f
+        used = {}
+        for name, layer in model.layers.items():
+            key = _snake(layer.cls)
+            if key in used:
+                used[key] += 1
+                key = "%s_%d" % (key, used[key])
+            else:
+                used[key] = 0
+            g = root[key] if key in root else root.get(name)
+            if g is not None:
+                layer.weights = _collect_vars(g)
+    return model
+
+
+def load(path):
+    """Load a Keras model file (.h5 legacy or .keras zip)."""
+    if zipfile.is_zipfile(path):
+        return _load_keras_zip(path)
+    return _load_h5(path)
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("input", help=".npy file (batch first)")
+    ap.add_argument("--layers", action="store_true",
+                    help="print every layer's activation, not just output")
+    a = ap.parse_args(argv)
+    model = load(a.model)
+    acts = model.forward(np.load(a.input))
+    np.set_printoptions(precision=9, suppress=False, linewidth=120)
+    items = acts.items() if a.layers else [(OUTPUT_KEY, acts[OUTPUT_KEY])]
+    for k, v in items:
+        print("%s %s\n%s" % (k, np.shape(v), np.asarray(v)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
