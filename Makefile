@@ -19,7 +19,7 @@ DEPS_PKG    = hdf5 openblas jansson libzip
 PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
+REGRESS      = model_store infer errors layers conformance real_models
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
 EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core
@@ -33,6 +33,9 @@ include $(PGXS)
 
 $(DATA_built): $(SQL_PARTS)
 	cat $^ > $@
+
+# PGXS does not track headers: every object depends on all of them.
+$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
 CORE_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Wno-unused-parameter \

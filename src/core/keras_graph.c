@@ -58,6 +58,64 @@ declared_input_shape(json_t *cfg, tl_shape *out, const char *layer, tl_status *s
 	return 1;
 }
 
+/*
+ * Keras 3 saves a layer's weights under layers/<snake_case class name>,
+ * numbered _1, _2... in the order the model lists its layers (InputLayers
+ * excluded) — not under the layer's own name.
+ */
+static void
+snake_case(const char *cls, char *out, size_t len)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; cls[i] && o + 2 < len; i++)
+	{
+		char		c = cls[i];
+		int			upper = (c >= 'A' && c <= 'Z');
+
+		if (!((c >= 'a' && c <= 'z') || upper || (c >= '0' && c <= '9') || c == '_'))
+			continue;
+		/* "aB" → "a_b"; "xAbc" (an upper letter opening a word) → "x_abc" */
+		if (upper && i > 0 &&
+			((cls[i - 1] >= 'a' && cls[i - 1] <= 'z') ||
+			 (cls[i + 1] >= 'a' && cls[i + 1] <= 'z')))
+			out[o++] = '_';
+		out[o++] = upper ? (char) (c - 'A' + 'a') : c;
+	}
+	out[o] = '\0';
+}
+
+static int
+assign_store_names(tl_layer *layers, int n, const int *config_order, tl_status *st)
+{
+	for (int k = 0; k < n; k++)
+	{
+		tl_layer   *l = &layers[config_order ? config_order[k] : k];
+		char		base[256],
+					name[300];
+		int			seen = 0;
+
+		if (l->ops == &tl_ops_input)
+			continue;
+		snake_case(l->class_name, base, sizeof(base));
+		for (int j = 0; j < k; j++)
+		{
+			tl_layer   *p = &layers[config_order ? config_order[j] : j];
+
+			if (p->ops != &tl_ops_input && strcmp(p->class_name, l->class_name) == 0)
+				seen++;
+		}
+		if (seen)
+			snprintf(name, sizeof(name), "%s_%d", base, seen);
+		else
+			snprintf(name, sizeof(name), "%s", base);
+		l->store_name = tl_strdup(name);
+		if (l->store_name == NULL)
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static const char *
 layer_name(json_t *entry)
 {
@@ -169,7 +227,7 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 		in->out = shape;
 	}
 	m->output = m->n_layers - 1;
-	return 0;
+	return assign_store_names(m->layers, m->n_layers, NULL, st);
 }
 
 /* ---- Functional models --------------------------------------------------- */
@@ -420,7 +478,7 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 		}
 		m->output = pos[oi];
 	}
-	rc = 0;
+	rc = assign_store_names(m->layers, n, pos, st);
 out:
 	if (producers)
 		for (int i = 0; i < n; i++)

@@ -264,9 +264,11 @@ read_dataset(hid_t loc, const char *path, const char *layer, tl_weight *w,
 		goto corrupt;
 	if (H5Tget_class(t) != H5T_FLOAT)
 	{
+		H5T_class_t cls = H5Tget_class(t);
+
 		tl_fail(st, TL_ERR_MODEL,
-				"layer \"%s\": weight \"%s\" is not floating point (element class %d)",
-				layer, path, (int) H5Tget_class(t));
+				"layer \"%s\": weight \"%s\" holds %s, not floating-point numbers",
+				layer, path, cls == H5T_INTEGER ? "integers" : cls == H5T_STRING ? "strings" : "non-numeric data");
 		goto done;
 	}
 	nd = H5Sget_simple_extent_ndims(sp);
@@ -442,13 +444,15 @@ tl_h5_read_weights(tl_h5 *h, tl_model *m, int v3, size_t max_bytes, tl_status *s
 			continue;
 		if (v3)
 		{
-			char		p[512];
+			/* Keras 3 names the group after the class; older writers used the name */
+			const char *p = l->store_name;
 
-			snprintf(p, sizeof(p), "%s", l->name);
+			if (H5LTpath_valid(root, p, 1) <= 0)
+				p = l->name;
 			if (H5LTpath_valid(root, p, 1) <= 0)
 				rc = tl_fail(st, TL_ERR_MODEL,
 							 "layer \"%s\" (%s): its weights are missing (no group layers/%s)",
-							 l->name, l->class_name, l->name);
+							 l->name, l->class_name, l->store_name);
 			else if (read_v3_group(root, p, l, 0, &budget, st) < 0)
 				rc = -1;
 			else if (l->n_w != expected)

@@ -93,6 +93,7 @@ struct tl_layer
 {
 	char	   *name;
 	char	   *class_name;
+	char	   *store_name;		/* .keras weight group: snake_case class, numbered */
 	const tl_layer_ops *ops;
 	int			n_in;
 	int		   *in;				/* producer layer indices */

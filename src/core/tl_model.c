@@ -211,6 +211,7 @@ tl_model_free(tl_model *m)
 
 		tl_free(l->name);
 		tl_free(l->class_name);
+		tl_free(l->store_name);
 		tl_free(l->in);
 		tl_free(l->aux);
 		for (int k = 0; k < TL_MAX_WEIGHTS; k++)

@@ -1,0 +1,22 @@
+# contrib/packages.sh — the Debian packages tensorlens needs, and a function
+# that installs the missing ones (sourced by the demo and the test runner).
+TL_PG_VERSION=15
+TL_PG_BIN=/usr/lib/postgresql/$TL_PG_VERSION/bin
+TL_PACKAGES="postgresql-$TL_PG_VERSION postgresql-server-dev-$TL_PG_VERSION
+  libhdf5-dev libopenblas-dev libjansson-dev libzip-dev pkg-config make gcc
+  python3-numpy python3-h5py"
+
+tl_install_packages() {
+  local missing="" p
+  for p in $TL_PACKAGES "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "tensorlens: missing Debian packages:$missing — run as root (or install them)" >&2
+    return 1
+  fi
+  echo "tensorlens: installing$missing"
+  apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}

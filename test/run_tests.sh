@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# test/run_tests.sh — the whole test suite (`make test`; CI runs it).
+#
+# Installs missing packages, builds and installs the extension, runs the core
+# unit tests, prepares the reference fixtures from ../shared/data when it is
+# there (TL_DATA_DIR overrides), starts a throwaway cluster owned by a
+# non-root user, runs pg_regress, stops the cluster and prints
+# "N passed, N failed".  Exits non-zero on any failure.
+set -u
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+. contrib/packages.sh
+
+DATA_DIR=${TL_DATA_DIR:-$REPO/../shared/data}
+PORT=${TL_TEST_PORT:-54398}
+PASSED=0
+FAILED=0
+
+tl_install_packages || exit 1
+make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- core unit tests ------------------------------------------------------
+echo "== core unit tests"
+unit_out=$(make -s unit 2>&1)
+echo "$unit_out" | grep -v '^test/unit' | tail -20
+line=$(echo "$unit_out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$line" ]; then
+  PASSED=$((PASSED + $(echo "$line" | cut -d' ' -f1)))
+  FAILED=$((FAILED + $(echo "$line" | cut -d' ' -f3)))
+else
+  FAILED=$((FAILED + 1))
+fi
+
+# ---- a throwaway cluster owned by a non-root user --------------------------
+TMP=$(mktemp -d /tmp/tensorlens-test.XXXXXX)
+chmod 755 "$TMP"
+RUN_AS=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$TMP"
+  RUN_AS=(runuser -u postgres --)
+fi
+stop_cluster() {
+  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -m immediate stop >/dev/null 2>&1
+  rm -rf "$TMP"
+}
+trap stop_cluster EXIT
+
+# fixtures the server reads (tl_model_load) must be readable by its user
+cp -r test/fixtures "$TMP/fixtures"
+chmod -R a+rX "$TMP/fixtures"
+export TL_FIXTURES="$TMP/fixtures"
+if [ -d "$DATA_DIR/models" ]; then
+  DATA_DIR=$(cd "$DATA_DIR" && pwd)
+  if ! "${RUN_AS[@]}" test -r "$DATA_DIR/models/imdb/imdb_conv1d__datadonk23.h5"; then
+    cp -r "$DATA_DIR" "$TMP/shared_data" && chmod -R a+rX "$TMP/shared_data"
+    DATA_DIR="$TMP/shared_data"
+  fi
+  echo "== preparing reference outputs from $DATA_DIR (numpy, test/reference)"
+  mkdir -p "$TMP/prep"
+  if /usr/bin/python3 test/reference/prep_fixtures.py --data "$DATA_DIR" --out "$TMP/prep" 2>"$TMP/prep.log"; then
+    chmod -R a+rX "$TMP/prep"
+    export TL_DATA="$DATA_DIR" TL_PREP="$TMP/prep"
+    grep -i accuracy "$TMP/prep.log" | sed 's/^/   reference: /'
+  else
+    echo "reference preparation failed:"; tail -20 "$TMP/prep.log"
+    FAILED=$((FAILED + 1))
+  fi
+else
+  echo "== NOTICE: shared data not found at $DATA_DIR: tests on real models are skipped"
+fi
+
+"${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >"$TMP/initdb.log" 2>&1 ||
+  { cat "$TMP/initdb.log"; echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
+"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
+  -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off" start >/dev/null ||
+  { cat "$TMP/server.log"; echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
+
+echo "== pg_regress"
+rm -rf test/out
+regress_out=$(make -s PG_CONFIG=$TL_PG_BIN/pg_config installcheck \
+  PGHOST="$TMP" PGPORT=$PORT PGUSER=postgres 2>&1)
+echo "$regress_out" | grep -E '^(test| |ok|not ok|All|=)' | grep -v '^ *$'
+ok=$(echo "$regress_out" | grep -cE '\.\.\. ok|^ok ')
+bad=$(echo "$regress_out" | grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok ')
+if [ "$ok" = 0 ] && [ "$bad" = 0 ]; then bad=1; echo "$regress_out" | tail -20; fi
+PASSED=$((PASSED + ok))
+FAILED=$((FAILED + bad))
+if [ "$bad" != 0 ] && [ -f test/out/regression.diffs ]; then
+  echo "== regression.diffs"
+  head -300 test/out/regression.diffs
+fi
+if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then
+  echo "== a backend crashed:"; grep -E 'terminated' "$TMP/server.log"
+  FAILED=$((FAILED + 1))
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]

@@ -1,0 +1,253 @@
+/*
+ * test_core.c — unit tests of the tensorlens core, outside PostgreSQL.
+ *
+ * Usage: test_core FIXTURE_DIR.  Every expected number here is derived by
+ * hand (in the comment beside it) or is a property (e.g. softmax sums to 1).
+ * Prints one line per failed check and a final "N passed, N failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_core.h"
+#include "tl_activation.h"
+#include "tl_layer.h"
+
+static int passed,
+			failed;
+static const char *fixtures;
+
+#define CHECK(cond, ...) do { \
+	if (cond) passed++; \
+	else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
+} while (0)
+
+#define CHECK_NEAR(a, b, tol) CHECK(fabs((double) (a) - (double) (b)) <= (tol), \
+	"%s = %.9g, expected %.9g (tol %g)", #a, (double) (a), (double) (b), (double) (tol))
+
+static char *
+read_file(const char *name, size_t *len)
+{
+	char		path[1024];
+	FILE	   *f;
+	char	   *buf;
+	long		n;
+
+	snprintf(path, sizeof(path), "%s/%s", fixtures, name);
+	f = fopen(path, "rb");
+	if (f == NULL)
+	{
+		printf("FAIL cannot open fixture %s\n", path);
+		failed++;
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n ? n : 1);
+	if (fread(buf, 1, n, f) != (size_t) n)
+		n = 0;
+	fclose(f);
+	*len = (size_t) n;
+	return buf;
+}
+
+static tl_model *
+load(const char *name, tl_status *st)
+{
+	size_t		len;
+	char	   *buf = read_file(name, &len);
+	tl_limits	lim = {64 << 20, 64 << 20};
+	tl_model   *m;
+
+	tl_status_clear(st);
+	if (buf == NULL)
+		return NULL;
+	m = tl_model_load(buf, len, &lim, st);
+	free(buf);
+	return m;
+}
+
+static void
+test_activations(void)
+{
+	tl_act		a;
+	float		v[3] = {1.0f, 2.0f, 3.0f};
+
+	tl_act_parse("sigmoid", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 0.0f), 0.5, 1e-7);
+	CHECK_NEAR(tl_act_scalar(&a, -100.0f), 0.0, 1e-30);	/* no overflow */
+	/* Keras 2 hard_sigmoid: 0.2 * 1 + 0.5 = 0.7; Keras 3: 1/6 + 0.5 */
+	tl_act_parse("hard_sigmoid", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 0.7, 1e-7);
+	CHECK_NEAR(tl_act_scalar(&a, 3.0f), 1.0, 0);
+	tl_act_parse("hard_sigmoid", 3, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 0.5 + 1.0 / 6.0, 1e-7);
+	tl_act_parse("elu", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, -1.0f), exp(-1.0) - 1.0, 1e-7);
+	tl_act_parse("selu", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 1.0507009873554805, 1e-6);
+	tl_act_parse("softplus", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 0.0f), log(2.0), 1e-7);
+	CHECK_NEAR(tl_act_scalar(&a, 100.0f), 100.0, 1e-5);	/* no overflow */
+	tl_act_parse("softsign", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 0.5, 1e-7);
+	tl_act_parse("swish", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 1.0 / (1.0 + exp(-1.0)), 1e-7);
+	tl_act_parse("gelu", 2, &a);
+	/* exact GELU(1) = 0.5 (1 + erf(1/sqrt 2)) */
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), 0.5 * (1.0 + erf(1.0 / sqrt(2.0))), 1e-6);
+	tl_act_parse("exponential", 2, &a);
+	CHECK_NEAR(tl_act_scalar(&a, 1.0f), exp(1.0), 1e-6);
+	CHECK(tl_act_parse("no_such_activation", 2, &a) < 0, "unknown activation accepted");
+
+	/* softmax of (1, 2, 3) = e^k / (e + e^2 + e^3) */
+	tl_act_parse("softmax", 2, &a);
+	tl_act_apply(&a, v, 1, 3, 1);
+	CHECK_NEAR(v[0] + v[1] + v[2], 1.0, 1e-6);
+	CHECK_NEAR(v[2], exp(3.0) / (exp(1.0) + exp(2.0) + exp(3.0)), 1e-6);
+
+	/* Keras ReLU layer(max_value 1.4, threshold 0.2, negative_slope 0.2) */
+	memset(&a, 0, sizeof(a));
+	a.fn = TL_ACT_RELU;
+	a.max_value = 1.4f;
+	a.threshold = 0.2f;
+	a.alpha = 0.2f;
+	CHECK_NEAR(tl_act_scalar(&a, 2.0f), 1.4, 1e-7);
+	CHECK_NEAR(tl_act_scalar(&a, 0.5f), 0.5, 1e-7);
+	CHECK_NEAR(tl_act_scalar(&a, -1.0f), 0.2 * (-1.0 - 0.2), 1e-7);
+}
+
+static void
+test_windows(void)
+{
+	/* valid: (10 - 3) / 1 + 1 = 8; dilation 2 spans 5: (10 - 5) / 1 + 1 = 6 */
+	CHECK(tl_window_out(10, 3, 1, 1, TL_PAD_VALID) == 8, "valid window");
+	CHECK(tl_window_out(10, 3, 1, 2, TL_PAD_VALID) == 6, "dilated window");
+	/* same: ceil(10 / 3) = 4; total pad = (4-1)*3 + 4 - 10 = 3, 1 before */
+	CHECK(tl_window_out(10, 4, 3, 1, TL_PAD_SAME) == 4, "same window");
+	CHECK(tl_window_pad_before(10, 4, 3, 1, TL_PAD_SAME) == 1, "same padding");
+	/* causal: (k - 1) * d zeros before, output ceil(len / s) */
+	CHECK(tl_window_pad_before(16, 3, 1, 2, TL_PAD_CAUSAL) == 4, "causal padding");
+	CHECK(tl_window_out(16, 3, 2, 1, TL_PAD_CAUSAL) == 8, "causal output");
+	CHECK(tl_window_out(2, 3, 1, 1, TL_PAD_VALID) == 0, "too short");
+}
+
+static void
+test_fit(void)
+{
+	int64_t		ids[5] = {1, 2, 3, 4, 5};
+	float		out[3];
+	float		pad[7];
+
+	/* pad_sequences defaults: pre-truncation keeps the last ids */
+	tl_fit_tokens(ids, 5, out, 3);
+	CHECK(out[0] == 3 && out[1] == 4 && out[2] == 5, "pre-truncation");
+	tl_fit_tokens(ids, 5, pad, 7);
+	CHECK(pad[0] == 0 && pad[1] == 0 && pad[2] == 1 && pad[6] == 5, "pre-padding");
+}
+
+static void
+test_tiny_dense(void)
+{
+	tl_status	st;
+	tl_model   *m = load("tiny_dense.h5", &st);
+	tl_runner  *r;
+	tl_shape	in,
+				os;
+	int			dims[2] = {1, 3};
+	float		x[6] = {1, 0, -1, 0, 0, 0};
+	const float *y;
+
+	CHECK(m != NULL, "tiny_dense.h5 does not load: %s", st.msg);
+	if (m == NULL)
+		return;
+	CHECK(tl_model_n_layers(m) == 3, "layer count %d", tl_model_n_layers(m));
+	CHECK(tl_model_fit_input(m, dims, 2, 3, &in, &st) == 0, "fit [1][3]: %s", st.msg);
+	CHECK(tl_model_fit_input(m, dims, 1, 4, &in, &st) < 0 && st.code == TL_ERR_INPUT,
+		  "4 values accepted for 3 inputs");
+	tl_status_clear(&st);
+	tl_model_fit_input(m, NULL, 1, 3, &in, &st);
+	r = tl_runner_new(m, 1 << 20, &st);
+	CHECK(tl_runner_forward(r, &in, x, 2, &st) == 0, "forward: %s", st.msg);
+	y = tl_runner_output(r, -1, &os);
+	/*
+	 * hidden = [1,0,-1]·[[1,2],[3,4],[5,6]] + [0.5,-0.5] = [-3.5, -4.5];
+	 * out = sigmoid(-3.5 + 4.5) = sigmoid(1).  Zeros: hidden = [0.5,-0.5],
+	 * out = sigmoid(0.5 + 0.5) = sigmoid(1) as well.
+	 */
+	CHECK_NEAR(y[0], 1.0 / (1.0 + exp(-1.0)), 1e-6);
+	CHECK_NEAR(y[1], 1.0 / (1.0 + exp(-1.0)), 1e-6);
+	y = tl_runner_output(r, 1, &os);
+	CHECK_NEAR(y[0], -3.5, 1e-6);
+	CHECK_NEAR(y[1], -4.5, 1e-6);
+	tl_runner_free(r);
+	tl_model_free(m);
+}
+
+static void
+test_bad_files(void)
+{
+	static const struct
+	{
+		const char *file;
+		tl_code		code;
+	}			cases[] =
+	{
+		{"bad/empty.h5", TL_ERR_FORMAT},
+		{"bad/random.bin", TL_ERR_FORMAT},
+		{"bad/truncated.h5", TL_ERR_FORMAT},
+		{"bad/not_keras.h5", TL_ERR_FORMAT},
+		{"bad/bad_json.h5", TL_ERR_FORMAT},
+		{"bad/missing_weight.h5", TL_ERR_MODEL},
+		{"bad/wrong_shape.h5", TL_ERR_MODEL},
+		{"bad/int_weights.h5", TL_ERR_MODEL},
+		{"bad/unsupported_layer.h5", TL_ERR_UNSUPPORTED},
+		{"bad/zip_no_config.keras", TL_ERR_FORMAT},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		tl_status	st;
+		tl_model   *m = load(cases[i].file, &st);
+
+		CHECK(m == NULL && st.code == cases[i].code,
+			  "%s: code %d (%s), expected %d", cases[i].file, st.code, st.msg, cases[i].code);
+		tl_model_free(m);
+	}
+}
+
+static void
+test_limits(void)
+{
+	size_t		len;
+	char	   *buf = read_file("tiny_dense.h5", &len);
+	tl_status	st = {0};
+	tl_limits	lim = {len - 1, 1 << 20};
+
+	if (buf == NULL)
+		return;
+	CHECK(tl_model_load(buf, len, &lim, &st) == NULL && st.code == TL_ERR_LIMIT,
+		  "file size limit not enforced");
+	tl_status_clear(&st);
+	lim.max_file_bytes = len;
+	lim.max_weight_bytes = 8;	/* the first kernel alone is 24 bytes */
+	CHECK(tl_model_load(buf, len, &lim, &st) == NULL && st.code == TL_ERR_LIMIT,
+		  "weight budget not enforced: %s", st.msg);
+	free(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	fixtures = argc > 1 ? argv[1] : "test/fixtures";
+	test_activations();
+	test_windows();
+	test_fit();
+	test_tiny_dense();
+	test_bad_files();
+	test_limits();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
