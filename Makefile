@@ -19,7 +19,7 @@ DEPS_PKG    = hdf5 openblas jansson libzip
 PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-REGRESS      = model_store infer errors layers conformance real_models
+REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
 EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core
