@@ -110,6 +110,19 @@ if [ "$bad" != 0 ] && [ -f test/out/regression.diffs ]; then
   echo "== regression.diffs"
   head -300 test/out/regression.diffs
 fi
+# Perception vectors must survive a server restart bit for bit: 10_perception
+# saved some; restart and recompute them in a fresh backend.
+PSQL=(psql -X -At -h "$TMP" -p $PORT -U postgres -d contrib_regression)
+if [ "$("${PSQL[@]}" -c "SELECT to_regclass('perception_saved') IS NOT NULL" 2>/dev/null)" = t ]; then
+  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -w -m fast restart >/dev/null 2>&1
+  same=$("${PSQL[@]}" -c "SELECT count(*) > 0 AND bool_and(s.v = tl_perception(s.model, r.input))
+                            FROM perception_saved s JOIN imdb_ref r USING (model, id)" 2>&1)
+  if [ "$same" = t ]; then
+    echo "test perception after a restart ... ok"; PASSED=$((PASSED + 1))
+  else
+    echo "test perception after a restart ... FAILED: $same"; FAILED=$((FAILED + 1))
+  fi
+fi
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then
   echo "== a backend crashed:"; grep -E 'terminated' "$TMP/server.log"
   FAILED=$((FAILED + 1))

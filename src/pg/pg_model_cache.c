@@ -223,13 +223,20 @@ tl_call_model_get(FunctionCallInfo fcinfo, text *spec_text)
 		return cm;
 	}
 	entry = tl_model_get(fcinfo->flinfo->fn_oid, spec);
-	if (cm->entry != entry && cm->runner)
+	if (cm->entry != entry)
 	{
+		/* runner and plan belong to the previous model */
 		MemoryContext old = MemoryContextSwitchTo(cm->cxt);
 
 		tl_runner_free(cm->runner);
+		if (cm->plan)
+			cm->plan_free(cm->plan);
 		MemoryContextSwitchTo(old);
 		cm->runner = NULL;
+		cm->plan = NULL;
+		if (cm->plan_key)
+			pfree(cm->plan_key);
+		cm->plan_key = NULL;
 	}
 	if (cm->spec)
 		pfree(cm->spec);

@@ -13,6 +13,7 @@ int			tl_guc_blas_threads = 1;
 int			tl_guc_max_model_size_mb = 512;
 int			tl_guc_max_batch_memory_mb = 64;
 int			tl_guc_model_cache_size_mb = 256;
+int			tl_guc_perception_max_width = 4096;
 
 void		_PG_init(void);
 
@@ -46,6 +47,10 @@ _PG_init(void)
 							"Least recently used models are dropped beyond it.",
 							&tl_guc_model_cache_size_mb, 256, 1, 65536,
 							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.perception_max_width",
+							"Widest perception vector; wider ones are reduced by a fixed random projection per layer.",
+							NULL, &tl_guc_perception_max_width, 4096, 16, 1048576,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("tensorlens");
 
 	openblas_set_num_threads(tl_guc_blas_threads);
