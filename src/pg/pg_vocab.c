@@ -143,13 +143,17 @@ pg_tl_tokenize(PG_FUNCTION_ARGS)
 		for (int i = 0; i < n; i++)
 			wide[i] = ids[i];
 		tl_fit_tokens(wide, n, fitted, maxlen);
+		elems = palloc(sizeof(Datum) * maxlen);
+		for (int i = 0; i < maxlen; i++)
+			elems[i] = Int32GetDatum((int32) fitted[i]);
 		n = maxlen;
-		for (int i = 0; i < n; i++)
-			ids[i] = (int32) fitted[i];
 	}
-	elems = palloc(sizeof(Datum) * n);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int32GetDatum(ids[i]);
+	else
+	{
+		elems = palloc(sizeof(Datum) * n);
+		for (int i = 0; i < n; i++)
+			elems[i] = Int32GetDatum(ids[i]);
+	}
 	tl_free(ids);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
 }
