@@ -36,6 +36,18 @@ else
   FAILED=$((FAILED + 1))
 fi
 
+# ---- PCA core unit tests (test/unit/test_pca.c) ----------------------------
+echo "== PCA core unit tests"
+unit_out=$(make -s unit-pca 2>&1)
+echo "$unit_out" | grep -v '^test/unit' | tail -20
+line=$(echo "$unit_out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$line" ]; then
+  PASSED=$((PASSED + $(echo "$line" | cut -d' ' -f1)))
+  FAILED=$((FAILED + $(echo "$line" | cut -d' ' -f3)))
+else
+  FAILED=$((FAILED + 1))
+fi
+
 # ---- a throwaway cluster owned by a non-root user --------------------------
 TMP=$(mktemp -d /tmp/tensorlens-test.XXXXXX)
 chmod 755 "$TMP"
