@@ -90,6 +90,21 @@ if [ -d "$DATA_DIR/models" ]; then
       grep -i "acc " "$TMP/prep.log" | sed 's/^/   reference: /'
     fi
   fi
+  # scikit-learn references for test/sql/20_pca.sql (Fashion-MNIST + IMDB)
+  FASHION=/usr/share/datasets/fashion-mnist
+  if [ $prep_ok = 1 ] && [ -f "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -f "$PREP/pca/done" ]; then
+    echo "== scikit-learn PCA references (test/reference/pca_vs_sklearn.py)"
+    mkdir -p "$PREP/pca"
+    if /usr/bin/python3 test/reference/pca_vs_sklearn.py --data "$DATA_DIR" --fashion "$FASHION" \
+        --out "$PREP/pca" 2>"$TMP/pca.log"; then
+      touch "$PREP/pca/done"
+      sed 's/^/   reference: /' "$TMP/pca.log"
+    else
+      echo "PCA reference preparation failed:"; tail -20 "$TMP/pca.log"
+      FAILED=$((FAILED + 1))
+    fi
+  fi
+  [ -f "$PREP/pca/done" ] && export TL_PCA_REF="$PREP/pca"
   if [ $prep_ok = 1 ]; then
     chmod -R a+rX "$PREP"
     chmod a+x "$(dirname "$PREP")" 2>/dev/null
