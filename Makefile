@@ -22,7 +22,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_pca
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -48,9 +48,15 @@ test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
 unit: test/unit/test_core
 	test/unit/test_core test/fixtures
 
+test/unit/test_pca: test/unit/test_pca.c $(CORE_SRCS) src/core/*.h
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
+
+unit-pca: test/unit/test_pca
+	test/unit/test_pca
+
 # The whole suite: packages, build, install, throwaway cluster, pg_regress,
 # unit tests; prints "N passed, N failed".
 test:
 	bash test/run_tests.sh
 
-.PHONY: unit test
+.PHONY: unit unit-pca test
