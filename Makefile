@@ -31,8 +31,13 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS)
-	cat $^ > $@
+# The report page's template is kept as HTML and embedded as a function.
+$(DATA_built): $(SQL_PARTS) sql/report_template.html
+	( cat $(SQL_PARTS); \
+	  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+	  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
+	  cat sql/report_template.html; \
+	  echo '$$tl_html$$::text $$tl_report$$;' ) > $@
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)

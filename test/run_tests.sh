@@ -150,6 +150,14 @@ if [ "$("${PSQL[@]}" -c "SELECT to_regclass('perception_saved') IS NOT NULL" 2>/
     echo "test perception after a restart ... FAILED: $same"; FAILED=$((FAILED + 1))
   fi
 fi
+# Two pipelines and an analyst at once: nothing lost, every run analysed.
+if [ "$("${PSQL[@]}" -c "SELECT to_regclass('tl_run') IS NOT NULL" 2>/dev/null)" = t ]; then
+  if out=$(bash test/concurrency/run.sh "$TMP" $PORT 2>&1); then
+    echo "test concurrent pipelines and readers ... ok"; PASSED=$((PASSED + 1))
+  else
+    echo "test concurrent pipelines and readers ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
+  fi
+fi
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then
   echo "== a backend crashed:"; grep -E 'terminated' "$TMP/server.log"
   FAILED=$((FAILED + 1))
