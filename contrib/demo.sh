@@ -16,11 +16,12 @@ DATA=${1:-${TL_DATA_DIR:-$REPO/../shared/data}}
 DB=tensorlens_demo
 
 tl_install_packages
-(
-  flock 9
-  make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
-  make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
-) 9>/tmp/tensorlens-install.lock
+# Another checkout installing tensorlens meanwhile would swap the library
+# under the demo: hold the machine's install lock for the whole run.
+exec 9>/tmp/tensorlens-install.lock
+flock 9
+make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
+make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
 echo "tensorlens: built and installed into $($TL_PG_BIN/pg_config --pkglibdir)"
 
 # ---- a local cluster that persists between runs ---------------------------
