@@ -22,7 +22,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -45,8 +45,12 @@ CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-unit: test/unit/test_core
-	test/unit/test_core test/fixtures
+test/unit/test_grad: test/unit/test_grad.c $(CORE_SRCS) src/core/*.h
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
+
+# both programs run even if the first fails; each prints "N passed, N failed"
+unit: test/unit/test_core test/unit/test_grad
+	test/unit/test_core test/fixtures; s=$$?; test/unit/test_grad test/fixtures && exit $$s
 
 # The whole suite: packages, build, install, throwaway cluster, pg_regress,
 # unit tests; prints "N passed, N failed".

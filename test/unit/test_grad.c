@@ -1,0 +1,360 @@
+/*
+ * test_grad.c — the backward pass against finite differences.
+ *
+ * Usage: test_grad FIXTURE_DIR.  Every model under layers/ and grad/ (one
+ * small model per layer type and option, see make_fixtures.py and
+ * make_grad_fixtures.py) gets a batch of two random samples and a random
+ * seed vector s; the target is sum(s * y), with y the output and, in a second
+ * round, the logits (before the final activation).  The gradient that
+ * tl_runner_backward computes with respect to the input (a model taking real
+ * numbers), the Embedding output (a token model) and the output of every
+ * layer in between is compared with central differences of the target:
+ *
+ *   the forward runs in float, the target is summed in double, and the
+ *   steps are h = 2^-7 and 2^-10 (times max(1, |v|)), with the step
+ *   actually taken, (float)(v + h) - v, as the divisor.  A perturbation that
+ *   crosses a kink (ReLU, max pooling, hard_sigmoid) spoils a central
+ *   difference, so the two one-sided differences at the smaller step count
+ *   too; and at a kink itself (ReLU outputs of exactly zero tie in a max
+ *   pool) the backward pass returns a subgradient, which lies between the
+ *   one-sided derivatives.  So a value's error is 0 between the one-sided
+ *   differences, else its distance to the closest of the four estimates; a
+ *   wrong gradient misses them all.
+ *   Error = max |backward - fd| / max |central fd at 2^-7| over the layer.
+ *
+ * One check per model, layer and target kind, at 1e-3.  Prints one line per
+ * model and "N passed, N failed".
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_core.h"
+
+#define TOL 1e-3
+#define NS 2					/* samples per batch */
+
+static int	passed,
+			failed;
+static double worst;
+static int	n_layer_checks;
+
+#define CHECK(cond, ...) do { \
+	if (cond) passed++; \
+	else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
+} while (0)
+
+static uint64_t rng_state;
+
+static double
+uniform(void)
+{
+	/* splitmix64: deterministic on every machine */
+	uint64_t	z = (rng_state += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	z ^= z >> 31;
+	return (double) (z >> 11) / 9007199254740992.0;
+}
+
+static float
+gaussian(void)
+{
+	double		u = uniform() + 1e-12,
+				v = uniform();
+
+	return (float) (sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+}
+
+static tl_model *
+load(const char *path, tl_status *st)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *buf;
+	long		n;
+	tl_limits	lim = {64 << 20, 64 << 20};
+	tl_model   *m;
+
+	tl_status_clear(st);
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n ? n : 1);
+	if (fread(buf, 1, n, f) != (size_t) n)
+		n = 0;
+	fclose(f);
+	m = tl_model_load(buf, (size_t) n, &lim, st);
+	free(buf);
+	return m;
+}
+
+/* The model's target for the last forward: sum of seed * (output or logits). */
+static double
+target(tl_runner *r, const float *seed, int pre)
+{
+	tl_shape	s;
+	const float *y = pre ? tl_runner_logits(r, &s) : tl_runner_output(r, -1, &s);
+	double		t = 0;
+
+	for (int64_t i = 0; i < NS * tl_shape_count(&s); i++)
+		t += (double) seed[i] * y[i];
+	return t;
+}
+
+/*
+ * Runs the batch with layer `layer`'s output replaced by v (layer 0: v is
+ * the input itself) and returns the target.
+ */
+static double
+perturbed(tl_runner *r, const tl_shape *in, const float *x, int layer,
+		  const float *v, const float *seed, int pre, tl_status *st)
+{
+	int			rc = layer == 0 ? tl_runner_forward(r, in, v, NS, st)
+		: tl_runner_forward_with(r, in, x, layer, v, NS, st);
+
+	return rc < 0 ? NAN : target(r, seed, pre);
+}
+
+/* Relative error of the backward pass at one layer (see the file comment). */
+static double
+check_layer(tl_runner *r, const tl_shape *in, const float *x, int layer,
+			const float *grad, const float *value, int64_t count,
+			const float *seed, int pre, tl_status *st)
+{
+	float	   *v = malloc(sizeof(float) * count);
+	double		max_fd = 0,
+				max_err = 0;
+
+	double		f0 = perturbed(r, in, x, layer, value, seed, pre, st);
+
+	memcpy(v, value, sizeof(float) * count);
+	for (int64_t e = 0; e < count; e++)
+	{
+		double		best = INFINITY;
+
+		for (int k = 0; k < 2; k++)
+		{
+			double		h = ldexp(1.0, k == 0 ? -7 : -10) * fmax(1.0, fabs(value[e]));
+			float		up = (float) (value[e] + h),
+						down = (float) (value[e] - h);
+			double		fp,
+						fm,
+						fd[3];
+
+			v[e] = up;
+			fp = perturbed(r, in, x, layer, v, seed, pre, st);
+			v[e] = down;
+			fm = perturbed(r, in, x, layer, v, seed, pre, st);
+			v[e] = value[e];
+			fd[0] = (fp - fm) / ((double) up - (double) down);
+			fd[1] = (fp - f0) / ((double) up - value[e]);
+			fd[2] = (f0 - fm) / (value[e] - (double) down);
+			if (k == 0)
+				max_fd = fmax(max_fd, fabs(fd[0]));
+			for (int j = 0; j < (k == 0 ? 1 : 3); j++)
+				best = fmin(best, fabs(fd[j] - grad[e]));
+			if (k == 1 && grad[e] >= fmin(fd[1], fd[2]) && grad[e] <= fmax(fd[1], fd[2]))
+				best = 0;
+		}
+		max_err = fmax(max_err, best);
+	}
+	free(v);
+	return max_err / fmax(max_fd, 1e-6);
+}
+
+static void
+check_model(const char *dir, const char *file)
+{
+	char		path[1024];
+	tl_status	st;
+	tl_model   *m;
+	tl_runner  *r;
+	tl_shape	in,
+				os;
+	int64_t		n_in,
+				n_out;
+	float	   *x,
+			   *seed;
+	double		model_worst = 0;
+	int			checks = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	m = load(path, &st);
+	CHECK(m != NULL, "%s does not load: %s", file, st.msg);
+	if (m == NULL)
+		return;
+	in = tl_model_input_shape(m);
+	n_in = tl_shape_count(&in);
+	rng_state = 0;
+	for (const char *c = file; *c; c++)
+		rng_state = rng_state * 31 + (unsigned char) *c;
+
+	x = malloc(sizeof(float) * NS * n_in);
+	for (int64_t i = 0; i < NS * n_in; i++)
+		x[i] = tl_model_takes_tokens(m)
+			? (float) (int) (uniform() * tl_model_vocab_size(m))
+			: gaussian();
+	r = tl_runner_new(m, 16 << 20, &st);
+	tl_runner_enable_backward(r);
+	CHECK(tl_runner_forward(r, &in, x, NS, &st) == 0, "%s: forward: %s", file, st.msg);
+	tl_runner_output(r, -1, &os);
+	n_out = tl_shape_count(&os);
+	seed = malloc(sizeof(float) * NS * n_out);
+	for (int64_t i = 0; i < NS * n_out; i++)
+		seed[i] = gaussian();
+
+	for (int pre = 0; pre <= 1; pre++)
+	{
+		for (int layer = 0; layer < tl_model_n_layers(m); layer++)
+		{
+			tl_shape	gs;
+			const float *g;
+			float	   *grad,
+					   *value;
+			int64_t		count;
+			double		err;
+			tl_layer_info info;
+
+			tl_status_clear(&st);
+			if (tl_runner_forward(r, &in, x, NS, &st) < 0 ||
+				tl_runner_backward(r, seed, pre, NS, &st) < 0)
+			{
+				CHECK(0, "%s: backward: %s", file, st.msg);
+				break;
+			}
+			g = tl_runner_grad(r, layer, &gs);
+			tl_model_layer_info(m, layer, &info);
+
+			/*
+			 * Not checked here: the output (the seed itself) and aliasing
+			 * layers (Flatten, Dropout...), which share their producer's
+			 * gradient buffer and are checked there.
+			 */
+			if (g == NULL || g == tl_runner_grad(r, tl_model_output_layer(m), NULL) ||
+				(layer > 0 && g == tl_runner_grad(r, info.inputs[0], NULL)))
+				continue;
+			count = NS * tl_shape_count(&gs);
+			grad = malloc(sizeof(float) * count);
+			value = malloc(sizeof(float) * count);
+			memcpy(grad, g, sizeof(float) * count);
+			memcpy(value, layer == 0 ? x : tl_runner_output(r, layer, NULL), sizeof(float) * count);
+			err = check_layer(r, &in, x, layer, grad, value, count, seed, pre, &st);
+			CHECK(err <= TOL, "%s: layer %d \"%s\" (%s), %s: relative error %.3g",
+				  file, layer, info.name, info.class_name, pre ? "logits" : "output", err);
+			model_worst = fmax(model_worst, err);
+			checks++;
+			free(grad);
+			free(value);
+		}
+	}
+	printf("  %-44s %2d gradients, worst relative error %.1e\n", file, checks, model_worst);
+	worst = fmax(worst, model_worst);
+	n_layer_checks += checks;
+	free(x);
+	free(seed);
+	tl_runner_free(r);
+	tl_model_free(m);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+check_dir(const char *fixtures, const char *sub)
+{
+	char		dir[900];
+	DIR		   *d;
+	struct dirent *e;
+	char	   *names[512];
+	int			n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", fixtures, sub);
+	d = opendir(dir);
+	CHECK(d != NULL, "cannot open %s", dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && n < 512)
+		if (strstr(e->d_name, ".h5") || strstr(e->d_name, ".keras"))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_names);
+	for (int i = 0; i < n; i++)
+	{
+		check_model(dir, names[i]);
+		free(names[i]);
+	}
+}
+
+/* A single sample's gradient does not depend on the batch it is in. */
+static void
+test_batch_independence(const char *fixtures)
+{
+	char		path[1024];
+	tl_status	st;
+	tl_model   *m;
+	tl_runner  *r;
+	tl_shape	in;
+	float		x[3 * 15],
+				seed[3 * 3],
+				g3[3 * 15];
+	const float *g;
+
+	snprintf(path, sizeof(path), "%s/layers/bidirectional_sum_gru.h5", fixtures);
+	m = load(path, &st);
+	CHECK(m != NULL, "bidirectional_sum_gru.h5: %s", st.msg);
+	if (m == NULL)
+		return;
+	in = tl_model_input_shape(m);
+	rng_state = 7;
+	for (int i = 0; i < 45; i++)
+		x[i] = gaussian();
+	for (int i = 0; i < 9; i++)
+		seed[i] = gaussian();
+	r = tl_runner_new(m, 16 << 20, &st);
+	CHECK(tl_runner_forward(r, &in, x, 3, &st) == 0 &&
+		  tl_runner_backward(r, seed, 0, 3, &st) < 0 && st.code == TL_ERR_ARG,
+		  "backward without tl_runner_enable_backward accepted");
+	tl_status_clear(&st);
+	tl_runner_enable_backward(r);
+	tl_runner_forward(r, &in, x, 3, &st);
+	CHECK(tl_runner_backward(r, seed, 0, 2, &st) < 0 && st.code == TL_ERR_ARG,
+		  "backward over another batch size accepted");
+	tl_status_clear(&st);
+	CHECK(tl_runner_backward(r, seed, 0, 3, &st) == 0, "backward: %s", st.msg);
+	memcpy(g3, tl_runner_grad(r, 0, NULL), sizeof(g3));
+	for (int b = 0; b < 3; b++)
+	{
+		float		diff = 0;
+
+		tl_runner_forward(r, &in, x + 15 * b, 1, &st);
+		tl_runner_backward(r, seed + 3 * b, 0, 1, &st);
+		g = tl_runner_grad(r, 0, NULL);
+		for (int i = 0; i < 15; i++)
+			diff = fmaxf(diff, fabsf(g[i] - g3[15 * b + i]));
+		CHECK(diff <= 1e-6, "sample %d: batch and single gradients differ by %g", b, diff);
+	}
+	tl_runner_free(r);
+	tl_model_free(m);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *fixtures = argc > 1 ? argv[1] : "test/fixtures";
+
+	printf("gradient checks (backward vs central differences, tolerance %g):\n", TOL);
+	check_dir(fixtures, "layers");
+	check_dir(fixtures, "grad");
+	printf("%d layer gradients checked, worst relative error %.2e\n", n_layer_checks, worst);
+	test_batch_independence(fixtures);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
