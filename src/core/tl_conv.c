@@ -14,7 +14,9 @@
 #include "tl_layer.h"
 
 /* Scratch for packed patches, in floats (8 MiB). */
+#ifndef PATCH_SCRATCH
 #define PATCH_SCRATCH (2 * 1024 * 1024)
+#endif
 
 static int
 conv_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)

@@ -3,13 +3,28 @@
  *
  * 'same' padding follows TensorFlow: padded positions are ignored, so an
  * average near the border divides by the number of real inputs.  Backward:
- * a max passes its gradient to the first input that holds the maximum (the
- * one the forward kept), an average shares it among its real inputs.
+ * an average shares its gradient among its real inputs; a max passes it to
+ * the input holding the maximum, shared equally among ties (see tied_max).
  */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "tl_layer.h"
+
+/*
+ * Whether v ties with the maximum m of its pool.  Ties are common: the
+ * padding of a token sequence gives every padded position the same values
+ * up to float rounding (sgemm may sum rows in different orders), so values
+ * within 2^-17 of m (relative) count as tied and share the gradient
+ * equally, as tf.reduce_max's gradient shares exact ties — rather than the
+ * first of them taking it all, by rounding luck.
+ */
+static inline int
+tied_max(float v, float m)
+{
+	return v >= m - fabsf(m) * 7.62939453125e-6f;
+}
 
 static int
 pool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -158,19 +173,19 @@ pool_windows(const tl_layer *l, const float *x, const tl_shape *in_shape,
 				{
 					for (int k = 0; k < c; k++)
 					{
-						/* the first position in scan order holding the max */
+						int			ties = 0;
+
+						for (int i = i0; i < i1; i++)
+							for (int j = j0; j < j1; j++)
+								ties += tied_max(src[((int64_t) i * w + j) * c + k], y[at + k]);
 						for (int i = i0; i < i1; i++)
 							for (int j = j0; j < j1; j++)
 							{
 								int64_t		q = ((int64_t) i * w + j) * c + k;
 
-								if (src[q] == y[at + k])
-								{
-									dsrc[q] += dout[at + k];
-									goto next;
-								}
+								if (tied_max(src[q], y[at + k]))
+									dsrc[q] += dout[at + k] / ties;
 							}
-				next:	;
 					}
 				}
 				else
@@ -310,13 +325,13 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		{
 			if (l->u.gpool.is_max)
 			{
-				/* the first step holding the maximum, as the forward kept it */
+				int64_t		ties = 0;
+
 				for (int64_t t = 0; t < steps; t++)
-					if (src[t * c + k] == o[k])
-					{
-						dx[t * c + k] += d[k];
-						break;
-					}
+					ties += tied_max(src[t * c + k], o[k]);
+				for (int64_t t = 0; t < steps; t++)
+					if (tied_max(src[t * c + k], o[k]))
+						dx[t * c + k] += d[k] / ties;
 			}
 			else
 				for (int64_t t = 0; t < steps; t++)
