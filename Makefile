@@ -37,8 +37,12 @@ $(DATA_built): $(SQL_PARTS)
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)
 
+# The core's element-wise kernels (ReLU, pooling, gradients) only vectorise
+# at -O3 (no fast-math: results stay bit-identical to scalar code).
+$(CORE_SRCS:.c=.o): CFLAGS += -O3
+
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
-CORE_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Wno-unused-parameter \
+CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 

@@ -154,8 +154,9 @@ tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inne
 		case TL_ACT_RELU:
 			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
 			{
+				/* a form the compiler vectorises (the core is built -O3) */
 				for (int64_t i = 0; i < total; i++)
-					x[i] = x[i] > 0 ? x[i] : 0.0f;
+					x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 				return;
 			}
 			break;
@@ -268,8 +269,7 @@ tl_act_backward(const tl_act *a, const float *x, const float *y, const float *dy
 			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
 			{
 				for (int64_t i = 0; i < total; i++)
-					if (x[i] > 0)
-						dx[i] += dy[i];
+					dx[i] += x[i] > 0 ? dy[i] : 0.0f;
 				return;
 			}
 			break;

@@ -6,7 +6,9 @@
  * multiplied by the kernel, which Keras stores as (kh, kw, in, filters):
  * row-major that is already the (kh*kw*in) x filters matrix sgemm wants.
  * The backward pass runs the same blocks in reverse: the patches' gradient
- * dz W^T by sgemm, then scattered back onto the input (col2im).
+ * dz W^T by sgemm, then scattered back onto the input (col2im) — for the
+ * output positions whose gradient is not all zero only: after ReLU and max
+ * pooling most are, and their rows would cost a GEMM row each for nothing.
  */
 #include <string.h>
 #include <cblas.h>
@@ -14,9 +16,7 @@
 #include "tl_layer.h"
 
 /* Scratch for packed patches, in floats (8 MiB). */
-#ifndef PATCH_SCRATCH
 #define PATCH_SCRATCH (2 * 1024 * 1024)
-#endif
 
 static int
 conv_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -164,13 +164,14 @@ conv_geometry(const tl_layer *l, const tl_shape *in, int n, conv_geom *g,
 }
 
 /*
- * Packs the patches of output positions g0 .. g0+rows-1 (counted across
- * samples) of x into `patches`; or, given dx, scatters them back: adds each
- * patch row onto the positions of dx it was read from.
+ * Packs the patches of `rows` output positions (counted across samples:
+ * at[r], or g0 + r when at is NULL) of x into `patches`; or, given dx,
+ * scatters them back: adds each patch row onto the positions of dx it was
+ * read from.
  */
 static void
 im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
-	   float *patches, int64_t g0, int64_t rows)
+	   float *patches, const int64_t *at, int64_t g0, int64_t rows)
 {
 	int			kh = l->u.conv.k[0],
 				kw = l->u.conv.k[1];
@@ -179,7 +180,7 @@ im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
 
 	for (int64_t r = 0; r < rows; r++)
 	{
-		int64_t		gi = g0 + r;
+		int64_t		gi = at ? at[r] : g0 + r;
 		int64_t		b = gi / g->positions,
 					p = gi % g->positions;
 		int			y = (int) (p / g->ow),
@@ -193,7 +194,7 @@ im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
 			for (int j = 0; j < kw; j++, patch += c)
 			{
 				int			ix = xo * l->u.conv.s[1] - g->pw + j * l->u.conv.d[1];
-				int64_t		at = b * sample + ((int64_t) iy * g->w + ix) * c;
+				int64_t		src = b * sample + ((int64_t) iy * g->w + ix) * c;
 
 				if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
 				{
@@ -201,10 +202,10 @@ im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
 						memset(patch, 0, sizeof(float) * c);
 				}
 				else if (dx == NULL)
-					memcpy(patch, x + at, sizeof(float) * c);
+					memcpy(patch, x + src, sizeof(float) * c);
 				else
 					for (int k = 0; k < c; k++)
-						dx[at + k] += patch[k];
+						dx[src + k] += patch[k];
 			}
 		}
 	}
@@ -234,7 +235,7 @@ conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		int64_t		rows = total - g0 < g.chunk ? total - g0 : g.chunk;
 		float	   *o = out + g0 * f;
 
-		im2col(l, &g, in[0], NULL, patches, g0, rows);
+		im2col(l, &g, in[0], NULL, patches, NULL, g0, rows);
 		if (l->u.conv.use_bias)
 			for (int64_t r = 0; r < rows; r++)
 				memcpy(o + r * f, l->w[1].data, sizeof(float) * f);
@@ -257,9 +258,12 @@ conv_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 {
 	int			f = l->u.conv.filters;
 	conv_geom	g;
-	int64_t		total;
+	int64_t		total,
+				idx_off;
 	const float *dz;
-	float	   *dpatches;
+	float	   *dpatches,
+			   *dzc;
+	int64_t    *at;
 
 	(void) in;
 	(void) out_shape;
@@ -267,18 +271,97 @@ conv_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		return -1;
 	total = g.positions * n;
 	dz = tl_exec_act_grad(ex, l, out, dout, total, f, st);
-	dpatches = dz ? tl_scratch(ex, (size_t) (g.chunk * g.kc), st) : NULL;
+	/* scratch: patch gradients, the gathered rows of dz, their positions */
+	idx_off = (g.chunk * (g.kc + f) + 1) & ~(int64_t) 1;	/* 8-byte aligned */
+	dpatches = dz ? tl_scratch(ex, (size_t) (idx_off + 2 * g.chunk), st) : NULL;
 	if (dpatches == NULL)
 		return -1;
-	for (int64_t g0 = 0; g0 < total; g0 += g.chunk)
+	dzc = dpatches + g.chunk * g.kc;
+	at = (int64_t *) (dpatches + idx_off);
+	for (int64_t g0 = 0; g0 < total;)
 	{
-		int64_t		rows = total - g0 < g.chunk ? total - g0 : g.chunk;
+		int64_t		rows = 0;
 
+		for (; g0 < total && rows < g.chunk; g0++)
+		{
+			const float *d = dz + g0 * f;
+			int			nonzero = 0;
+
+			for (int k = 0; k < f; k++)
+				nonzero |= d[k] != 0.0f;
+			if (!nonzero)
+				continue;
+			memcpy(dzc + rows * f, d, sizeof(float) * f);
+			at[rows++] = g0;
+		}
+		if (rows == 0)
+			break;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) g.kc, f,
-					1.0f, dz + g0 * f, f, l->w[0].data, f, 0.0f, dpatches, (int) g.kc);
-		im2col(l, &g, NULL, din[0], dpatches, g0, rows);
+					1.0f, dzc, f, l->w[0].data, f, 0.0f, dpatches, (int) g.kc);
+		im2col(l, &g, NULL, din[0], dpatches, at, 0, rows);
 		tl_check_interrupt();
 	}
+	return 0;
+}
+
+float *
+tl_conv_token_table(const tl_layer *conv, const tl_layer *emb, tl_status *st)
+{
+	int			vocab = emb->u.emb.input_dim,
+				dim = emb->u.emb.output_dim;
+	int			taps = conv->u.conv.k[1],
+				f = conv->u.conv.filters;
+	float	   *table = tl_malloc(sizeof(float) * vocab * taps * f);
+
+	if (table == NULL)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory (token table of layer \"%s\")", conv->name);
+		return NULL;
+	}
+	/* row v of tap j: E[v] W_j, W_j = rows j*dim .. of the (taps*dim) x f kernel */
+	for (int j = 0; j < taps; j++)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, vocab, f, dim,
+					1.0f, emb->w[0].data, dim, conv->w[0].data + (int64_t) j * dim * f, f,
+					0.0f, table + (int64_t) j * f, taps * f);
+	return table;
+}
+
+int
+tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
+					   const float *ids, const tl_shape *in_shape, float *out,
+					   int n, tl_status *st)
+{
+	int			f = l->u.conv.filters;
+	int			taps = l->u.conv.k[1];
+	float	   *pre = tl_exec_preact(ex);
+	conv_geom	g;
+
+	if (conv_geometry(l, in_shape, n, &g, st) < 0)
+		return -1;
+	for (int b = 0; b < n; b++)
+		for (int x = 0; x < g.ow; x++)
+		{
+			float	   *o = out + ((int64_t) b * g.ow + x) * f;
+
+			if (l->u.conv.use_bias)
+				memcpy(o, l->w[1].data, sizeof(float) * f);
+			else
+				memset(o, 0, sizeof(float) * f);
+			for (int j = 0; j < taps; j++)
+			{
+				int			ix = x * l->u.conv.s[1] - g.pw + j * l->u.conv.d[1];
+				const float *row;
+
+				if (ix < 0 || ix >= g.w)
+					continue;	/* zero padding adds nothing */
+				row = table + ((int64_t) ids[(int64_t) b * g.w + ix] * taps + j) * f;
+				for (int k = 0; k < f; k++)
+					o[k] += row[k];
+			}
+		}
+	if (pre)
+		memcpy(pre, out, sizeof(float) * g.positions * n * f);
+	tl_act_apply(&l->act, out, g.positions * n, f, 1);
 	return 0;
 }
 

@@ -6,8 +6,9 @@
  * Comprehensiveness: erasing the top-ranked tokens should lower the class
  * score a lot; sufficiency: keeping only them should lower it little.  Both
  * are averaged over the top 1, 5, 10, 20 and 50 % (AOPC).  The deletion
- * curve erases the top 0, 5, ..., 100 % and its area should be small.  All
- * variants (1 + 5 + 5 + 21) go through the model in one batch.
+ * curve erases the top 0, 10, ..., 100 % and its area should be small.  The
+ * distinct variants (the curve shares its 10, 20 and 50 % points with the
+ * bins: at most 18) go through the model as one batch.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@
 
 const double tl_faith_bins[TL_FAITH_BINS] = {0.01, 0.05, 0.10, 0.20, 0.50};
 
-#define N_VARIANTS (1 + 2 * TL_FAITH_BINS + TL_FAITH_CURVE)
+/* at most: the sequence, per bin two, the curve's points */
+#define MAX_VARIANTS (1 + 2 * TL_FAITH_BINS + TL_FAITH_CURVE)
 
 typedef struct ranked
 {
@@ -37,22 +39,33 @@ by_score(const void *a, const void *b)
 	return x->pos - y->pos;
 }
 
-/* Tokens to take for a fraction of n: at least one, at most n. */
+/* Tokens in a fraction of n (rounded up; a non-zero fraction takes one). */
 static int
 top_k(double frac, int n)
 {
 	int			k = (int) ceil(frac * n - 1e-9);
 
-	return k < 1 ? 1 : k > n ? n : k;
+	return frac > 0 && k < 1 ? 1 : k > n ? n : k;
 }
 
-/* Writes x with the tokens ranked [from, to) erased (set to padding). */
-static void
-erase(float *dst, const float *x, int64_t len, const ranked *rk, int from, int to)
+/* The variants to run: x with the tokens ranked [from, to) erased. */
+typedef struct variants
 {
-	memcpy(dst, x, sizeof(float) * len);
-	for (int i = from; i < to; i++)
-		dst[rk[i].pos] = 0.0f;
+	int			n;
+	int			from[MAX_VARIANTS],
+				to[MAX_VARIANTS];
+} variants;
+
+/* Index of the variant erasing ranks [from, to), added if new. */
+static int
+variant(variants *v, int from, int to)
+{
+	for (int i = 0; i < v->n; i++)
+		if (v->from[i] == from && v->to[i] == to)
+			return i;
+	v->from[v->n] = from;
+	v->to[v->n] = to;
+	return v->n++;
 }
 
 int
@@ -63,12 +76,15 @@ tl_faithfulness_eval(const tl_model *m, tl_runner *r, const tl_shape *in,
 	int64_t		len = tl_shape_count(in);
 	tl_shape	os = tl_model_output_shape(m);
 	int			unit,
-				n = 0,
-				v = 0;
+				n = 0;
 	float		sign;
 	ranked	   *rk = NULL;
-	float	   *variants = NULL;
-	double		z[N_VARIANTS];
+	float	   *batch = NULL;
+	variants	v = {0};
+	int			comp[TL_FAITH_BINS],
+				suff[TL_FAITH_BINS],
+				curve[TL_FAITH_CURVE];
+	double		z[MAX_VARIANTS];
 	int			rc = -1;
 
 	if (!tl_model_takes_tokens(m))
@@ -76,8 +92,8 @@ tl_faithfulness_eval(const tl_model *m, tl_runner *r, const tl_shape *in,
 	if (tl_sal_target((int) tl_shape_count(&os), target, &unit, &sign, st) < 0)
 		return -1;
 	rk = tl_malloc(sizeof(ranked) * (len ? len : 1));
-	variants = tl_malloc(sizeof(float) * len * N_VARIANTS);
-	if (!rk || !variants)
+	batch = tl_malloc(sizeof(float) * len * MAX_VARIANTS);
+	if (!rk || !batch)
 	{
 		tl_fail(st, TL_ERR_NOMEM, "out of memory");
 		goto done;
@@ -96,40 +112,46 @@ tl_faithfulness_eval(const tl_model *m, tl_runner *r, const tl_shape *in,
 	}
 	qsort(rk, n, sizeof(ranked), by_score);
 
-	/* the sequence, then per bin: without the top k %, with only them */
-	erase(variants + v++ * len, x, len, rk, 0, 0);
+	/* per bin: without the top k %, with only them; the curve's points */
+	variant(&v, 0, 0);
 	for (int b = 0; b < TL_FAITH_BINS; b++)
 	{
 		int			k = top_k(tl_faith_bins[b], n);
 
-		erase(variants + v++ * len, x, len, rk, 0, k);
-		erase(variants + v++ * len, x, len, rk, k, n);
+		comp[b] = variant(&v, 0, k);
+		suff[b] = variant(&v, k, n);
 	}
 	for (int j = 0; j < TL_FAITH_CURVE; j++)
-		erase(variants + v++ * len, x, len, rk, 0,
-			  (int) lround((double) j * n / (TL_FAITH_CURVE - 1)));
+		curve[j] = variant(&v, 0, top_k((double) j / (TL_FAITH_CURVE - 1), n));
+	for (int i = 0; i < v.n; i++)
+	{
+		float	   *dst = batch + i * len;
+
+		memcpy(dst, x, sizeof(float) * len);
+		for (int j = v.from[i]; j < v.to[i]; j++)
+			dst[rk[j].pos] = 0.0f;
+	}
 	tl_runner_enable_backward(r);	/* keeps the logits of a fused activation */
-	if (tl_sal_scores(r, in, variants, N_VARIANTS, unit, sign, z, st) < 0)
+	if (tl_sal_scores(r, in, batch, v.n, unit, sign, z, st) < 0)
 		goto done;
 
 	f->n_tokens = n;
 	f->score = z[0];
-	f->empty = z[N_VARIANTS - 1];
+	f->empty = z[curve[TL_FAITH_CURVE - 1]];
 	f->comprehensiveness = f->sufficiency = f->deletion_auc = 0;
 	for (int b = 0; b < TL_FAITH_BINS; b++)
 	{
-		f->comprehensiveness_at[b] = z[0] - z[1 + 2 * b];
-		f->sufficiency_at[b] = z[0] - z[2 + 2 * b];
+		f->comprehensiveness_at[b] = z[0] - z[comp[b]];
+		f->sufficiency_at[b] = z[0] - z[suff[b]];
 		f->comprehensiveness += f->comprehensiveness_at[b] / TL_FAITH_BINS;
 		f->sufficiency += f->sufficiency_at[b] / TL_FAITH_BINS;
 	}
-	/* trapezoids over erased fractions 0, 1/20, ..., 1 */
+	/* trapezoids over erased fractions 0, 0.1, ..., 1 */
 	for (int j = 0; j + 1 < TL_FAITH_CURVE; j++)
-		f->deletion_auc += (z[1 + 2 * TL_FAITH_BINS + j] + z[2 + 2 * TL_FAITH_BINS + j]) /
-			(2.0 * (TL_FAITH_CURVE - 1));
+		f->deletion_auc += (z[curve[j]] + z[curve[j + 1]]) / (2.0 * (TL_FAITH_CURVE - 1));
 	rc = 0;
 done:
 	tl_free(rk);
-	tl_free(variants);
+	tl_free(batch);
 	return rc;
 }

@@ -195,6 +195,20 @@ const float *tl_exec_act_grad(tl_exec *ex, const tl_layer *l, const float *out,
 							  const float *dout, int64_t rows, int64_t len,
 							  tl_status *st);
 
+/*
+ * A Conv1D reading an Embedding's output (tl_conv.c): with the products of
+ * every kernel tap and the whole embedding table (vocab x taps x filters)
+ * a window is a sum of table rows picked by the token ids, not a GEMM row.
+ * tl_conv_token_table builds that table (NULL with st set on failure);
+ * tl_conv_forward_tokens is the forward from it, given the ids.
+ */
+float	   *tl_conv_token_table(const tl_layer *conv, const tl_layer *emb,
+								tl_status *st);
+int			tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex,
+								   const float *table, const float *ids,
+								   const tl_shape *in_shape, float *out,
+								   int n, tl_status *st);
+
 /* ---- the registry of layer classes ----------------------------------- */
 const tl_layer_ops *tl_layer_lookup(const char *class_name);
 

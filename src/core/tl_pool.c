@@ -4,7 +4,7 @@
  * 'same' padding follows TensorFlow: padded positions are ignored, so an
  * average near the border divides by the number of real inputs.  Backward:
  * an average shares its gradient among its real inputs; a max passes it to
- * the input holding the maximum, shared equally among ties (see tied_max).
+ * the first input (in scan order) holding the maximum (see tied_max).
  */
 #include <float.h>
 #include <math.h>
@@ -15,16 +15,18 @@
 /*
  * Whether v ties with the maximum m of its pool.  Ties are common: the
  * padding of a token sequence gives every padded position the same values
- * up to float rounding (sgemm may sum rows in different orders), so values
- * within 2^-17 of m (relative) count as tied and share the gradient
- * equally, as tf.reduce_max's gradient shares exact ties — rather than the
- * first of them taking it all, by rounding luck.
+ * up to float rounding (sgemm may sum rows in different orders).  Values
+ * within 2^-17 of m (relative) count as tied and the first of them takes
+ * the gradient, as TensorFlow's max pooling gives it to the first exact
+ * maximum — rather than whichever rounding happened to favour.
  */
 static inline int
 tied_max(float v, float m)
 {
 	return v >= m - fabsf(m) * 7.62939453125e-6f;
 }
+
+#define TIE_BLOCK 256			/* channels per block of the max backward */
 
 static int
 pool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -158,8 +160,7 @@ pool_windows(const tl_layer *l, const float *x, const tl_shape *in_shape,
 							if (l->u.pool.is_max)
 							{
 								for (int k = 0; k < c; k++)
-									if (p[k] > o[k])
-										o[k] = p[k];
+									o[k] = p[k] > o[k] ? p[k] : o[k];
 							}
 							else
 								for (int k = 0; k < c; k++)
@@ -171,20 +172,24 @@ pool_windows(const tl_layer *l, const float *x, const tl_shape *in_shape,
 				}
 				else if (l->u.pool.is_max)
 				{
-					for (int k = 0; k < c; k++)
+					/* channels innermost, in blocks of the taken flags */
+					for (int k0 = 0; k0 < c; k0 += TIE_BLOCK)
 					{
-						int			ties = 0;
+						int			kn = c - k0 < TIE_BLOCK ? c - k0 : TIE_BLOCK;
+						char		taken[TIE_BLOCK] = {0};
 
-						for (int i = i0; i < i1; i++)
-							for (int j = j0; j < j1; j++)
-								ties += tied_max(src[((int64_t) i * w + j) * c + k], y[at + k]);
 						for (int i = i0; i < i1; i++)
 							for (int j = j0; j < j1; j++)
 							{
-								int64_t		q = ((int64_t) i * w + j) * c + k;
+								const float *p = src + ((int64_t) i * w + j) * c + k0;
+								float	   *d = dsrc + ((int64_t) i * w + j) * c + k0;
 
-								if (tied_max(src[q], y[at + k]))
-									dsrc[q] += dout[at + k] / ties;
+								for (int k = 0; k < kn; k++)
+									if (!taken[k] && tied_max(p[k], y[at + k0 + k]))
+									{
+										d[k] += dout[at + k0 + k];
+										taken[k] = 1;
+									}
 							}
 					}
 				}
@@ -278,8 +283,7 @@ gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			memcpy(o, src, sizeof(float) * c);
 			for (int64_t t = 1; t < steps; t++)
 				for (int k = 0; k < c; k++)
-					if (src[t * c + k] > o[k])
-						o[k] = src[t * c + k];
+					o[k] = src[t * c + k] > o[k] ? src[t * c + k] : o[k];
 		}
 		else
 		{
@@ -325,13 +329,12 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		{
 			if (l->u.gpool.is_max)
 			{
-				int64_t		ties = 0;
-
-				for (int64_t t = 0; t < steps; t++)
-					ties += tied_max(src[t * c + k], o[k]);
 				for (int64_t t = 0; t < steps; t++)
 					if (tied_max(src[t * c + k], o[k]))
-						dx[t * c + k] += d[k] / ties;
+					{
+						dx[t * c + k] += d[k];
+						break;
+					}
 			}
 			else
 				for (int64_t t = 0; t < steps; t++)

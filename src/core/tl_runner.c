@@ -8,11 +8,16 @@
  * Flatten, Reshape) share their producer's buffer.  A runner prepared for
  * the backward pass (tl_backward.c) also holds a gradient buffer per output
  * buffer and the pre-activations of fused activations, and sizes its batches
- * for them.
+ * for them.  A Conv1D that reads an Embedding runs from a table of
+ * per-token products once the runner has run enough samples to pay for it
+ * (tl_conv_token_table).
  */
 #include <string.h>
 
 #include "tl_runner_int.h"
+
+/* The largest token table a runner builds, in floats (16 MiB). */
+#define TOKEN_TABLE_MAX (4 * 1024 * 1024)
 
 float *
 tl_scratch(tl_exec *ex, size_t n, tl_status *st)
@@ -54,11 +59,29 @@ tl_runner_new(const tl_model *m, size_t max_batch_bytes, tl_status *st)
 	r->needed = tl_calloc(n, 1);
 	r->grad = tl_calloc(n, sizeof(float *));
 	r->pre = tl_calloc(n, sizeof(float *));
+	r->token_src = tl_calloc(n, sizeof(int));
+	r->token_table = tl_calloc(n, sizeof(float *));
 	if (!r->shapes || !r->sizes || !r->alias || !r->buf || !r->ptr ||
-		!r->carries || !r->needed || !r->grad || !r->pre)
+		!r->carries || !r->needed || !r->grad || !r->pre || !r->token_src ||
+		!r->token_table)
 		goto nomem;
 	r->override = -1;
 	r->before_act = -1;
+	for (int i = 0; i < n; i++)
+	{
+		const tl_layer *l = &m->layers[i];
+		int			src = i > 0 && l->n_in == 1 ? l->in[0] : 0;
+
+		/* through Dropout and other aliases to the producer */
+		while (src > 0 && m->layers[src].ops->aliases_input)
+			src = m->layers[src].in[0];
+		r->token_src[i] = -1;
+		if (l->ops == &tl_ops_conv && l->u.conv.rank == 1 &&
+			m->layers[src].ops == &tl_ops_embedding &&
+			(int64_t) m->layers[src].u.emb.input_dim * l->u.conv.k[1] *
+			l->u.conv.filters <= TOKEN_TABLE_MAX)
+			r->token_src[i] = src;
+	}
 	return r;
 nomem:
 	tl_runner_free(r);
@@ -104,6 +127,11 @@ tl_runner_free(tl_runner *r)
 	tl_free(r->needed);
 	tl_free(r->grad);
 	tl_free(r->pre);
+	if (r->token_table)
+		for (int i = 0; i < r->n_layers; i++)
+			tl_free(r->token_table[i]);
+	tl_free(r->token_src);
+	tl_free(r->token_table);
 	tl_free(r->scratch);
 	tl_free(r->dz);
 	tl_free(r);
@@ -211,6 +239,30 @@ allocate(tl_runner *r, int n, tl_status *st)
 	return 0;
 }
 
+/*
+ * Whether layer i runs from its token table (1), builds it first if the
+ * samples run so far have cost as many GEMM rows as the table has (one per
+ * token id), or runs as usual (0); -1 on failure.
+ */
+static int
+use_token_table(tl_runner *r, int i, int override, tl_status *st)
+{
+	const tl_layer *l = &r->m->layers[i];
+	int			e = r->token_src[i];
+
+	if (e < 0 || override == e)
+		return 0;
+	if (r->token_table[i] == NULL)
+	{
+		if (r->samples * (r->sizes[i] / l->u.conv.filters) < r->m->layers[e].u.emb.input_dim)
+			return 0;
+		r->token_table[i] = tl_conv_token_table(l, &r->m->layers[e], st);
+		if (r->token_table[i] == NULL)
+			return -1;
+	}
+	return 1;
+}
+
 static int
 run(tl_runner *r, const tl_shape *in, const float *x, int override,
 	const float *values, int n, tl_status *st)
@@ -251,11 +303,25 @@ run(tl_runner *r, const tl_shape *in, const float *x, int override,
 			in_shapes[k] = r->shapes[l->in[k]];
 		}
 		ex.layer = i;
-		if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
-			return -1;
+		switch (use_token_table(r, i, override, st))
+		{
+			case 1:
+				if (tl_conv_forward_tokens(l, &ex, r->token_table[i],
+										   r->ptr[r->m->layers[r->token_src[i]].in[0]],
+										   &in_shapes[0], r->buf[i], n, st) < 0)
+					return -1;
+				break;
+			case 0:
+				if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
+					return -1;
+				break;
+			default:
+				return -1;
+		}
 		r->ptr[i] = r->buf[i];
 		tl_check_interrupt();
 	}
+	r->samples += n;
 	return 0;
 }
 

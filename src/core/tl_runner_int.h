@@ -31,6 +31,9 @@ struct tl_runner
 	int64_t		bytes_per_sample;
 	int			n_last;			/* samples of the last forward */
 	int			override;		/* layer whose output the caller gave, or -1 */
+	int64_t		samples;		/* samples run so far */
+	int		   *token_src;		/* per Conv1D reading an Embedding: it, or -1 */
+	float	  **token_table;	/* its tl_conv_token_table, once worth it */
 
 	/* the backward pass (tl_backward.c) */
 	int			backward;		/* buffers are planned for it */

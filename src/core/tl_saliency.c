@@ -171,14 +171,17 @@ gradient_methods(sal *c, tl_sal_method method, float *scores, tl_status *st)
 	if (grad_pass(c, st) < 0)
 		return -1;
 	g = tl_runner_grad(c->r, c->leaf, NULL);
-	v = leaf_values(c);
+	v = method == TL_SAL_GRADIENT ? g : leaf_values(c);
 	for (int64_t p = 0; p < c->positions; p++)
 	{
-		double		acc = 0;
+		const float *gp = g + p * c->width,
+				   *vp = v + p * c->width;
+		float		acc = 0;
 
-		for (int64_t d = p * c->width; d < (p + 1) * c->width; d++)
-			acc += method == TL_SAL_GRADIENT ? (double) g[d] * g[d] : (double) g[d] * v[d];
-		scores[p] = (float) (method == TL_SAL_GRADIENT ? sqrt(acc) : acc);
+		/* float sums of one embedding vector vectorise; rounding is ~1e-7 */
+		for (int64_t d = 0; d < c->width; d++)
+			acc += gp[d] * vp[d];
+		scores[p] = method == TL_SAL_GRADIENT ? sqrtf(acc) : acc;
 	}
 	return 0;
 }
@@ -298,7 +301,7 @@ occlusion(sal *c, float *scores, tl_status *st)
 	int64_t		npos = c->n_in / ch;
 	int			cap = tl_runner_batch_capacity(c->r, c->in, st);
 	float	   *variants;
-	double	   *drop,
+	double	   *z,
 				base;
 	int64_t    *at;
 	int			rc = -1;
@@ -306,9 +309,9 @@ occlusion(sal *c, float *scores, tl_status *st)
 	if (cap < 0)
 		return -1;
 	variants = tl_malloc(sizeof(float) * c->n_in * cap);
-	drop = tl_malloc(sizeof(double) * cap);
+	z = tl_malloc(sizeof(double) * cap);
 	at = tl_malloc(sizeof(int64_t) * cap);
-	if (!variants || !drop || !at)
+	if (!variants || !z || !at)
 	{
 		tl_fail(st, TL_ERR_NOMEM, "out of memory");
 		goto done;
@@ -337,16 +340,16 @@ occlusion(sal *c, float *scores, tl_status *st)
 		}
 		if (n == 0)
 			break;
-		if (tl_sal_scores(c->r, c->in, variants, n, c->unit, c->sign, drop, st) < 0)
+		if (tl_sal_scores(c->r, c->in, variants, n, c->unit, c->sign, z, st) < 0)
 			goto done;
 		for (int j = 0; j < n; j++)
 			for (int64_t k = at[j] * ch; k < (at[j] + 1) * ch; k++)
-				scores[k] = (float) (base - drop[j]);
+				scores[k] = (float) (base - z[j]);
 	}
 	rc = 0;
 done:
 	tl_free(variants);
-	tl_free(drop);
+	tl_free(z);
 	tl_free(at);
 	return rc;
 }

@@ -89,7 +89,7 @@ int			tl_integrated_gradients(const tl_model *m, tl_runner *r,
 
 /* ---- faithfulness (tl_faithfulness.c) ---------------------------------- */
 #define TL_FAITH_BINS 5			/* the top 1, 5, 10, 20 and 50 % of tokens */
-#define TL_FAITH_CURVE 21		/* deletion curve: 0, 5, ..., 100 % erased */
+#define TL_FAITH_CURVE 11		/* deletion curve: 0, 10, ..., 100 % erased */
 
 extern const double tl_faith_bins[TL_FAITH_BINS];
 

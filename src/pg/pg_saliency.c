@@ -27,6 +27,7 @@
 #define ARG_STEPS	4
 #define ARG_LAYER	5
 #define ARG_SEED	6
+#define ARG_IG_STEPS 3			/* tl_ig_completeness(model, input, target, steps) */
 
 static bool
 null_args(FunctionCallInfo fcinfo)
@@ -52,7 +53,7 @@ require_kind(tl_call_model *cm, bool tokens, const char *fn)
 						 tokens ? "tl_pixel_saliency" : "tl_token_saliency")));
 }
 
-/* The method options from arguments 2..6 (or target and steps only). */
+/* The method options from arguments 2..6 (tl_ig_completeness: 2..3). */
 static void
 read_opts(FunctionCallInfo fcinfo, tl_call_model *cm, bool with_method,
 		  tl_sal_opts *o)
@@ -65,7 +66,7 @@ read_opts(FunctionCallInfo fcinfo, tl_call_model *cm, bool with_method,
 	o->layer = -1;
 	if (!with_method)
 	{
-		o->steps = PG_GETARG_INT32(3);
+		o->steps = PG_GETARG_INT32(ARG_IG_STEPS);
 		return;
 	}
 	o->steps = PG_GETARG_INT32(ARG_STEPS);

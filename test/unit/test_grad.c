@@ -345,6 +345,51 @@ test_batch_independence(const char *fixtures)
 	tl_model_free(m);
 }
 
+/*
+ * A Conv1D reading an Embedding switches from GEMM to its token table once
+ * enough samples have run: both give the same outputs and gradients.
+ */
+static void
+test_token_table(const char *fixtures)
+{
+	char		path[1024];
+	tl_status	st;
+	tl_model   *m;
+	tl_runner  *r;
+	tl_shape	in;
+	float		x[8 * 4],
+				seed[4] = {1, -1, 0.5f, 2},
+				y0[4],
+				g0[4 * 32];
+	float		dy = 0,
+				dg = 0;
+
+	snprintf(path, sizeof(path), "%s/layers/embedding_conv1d_gmp.h5", fixtures);
+	m = load(path, &st);
+	CHECK(m != NULL, "embedding_conv1d_gmp.h5: %s", st.msg);
+	if (m == NULL)
+		return;
+	in = tl_model_input_shape(m);
+	for (int i = 0; i < 32; i++)
+		x[i] = (float) ((i * 7) % 20);
+	r = tl_runner_new(m, 16 << 20, &st);
+	tl_runner_enable_backward(r);
+	/* first batch: GEMM (no sample run yet); 4 x 6 positions pay for 20 ids */
+	tl_runner_forward(r, &in, x, 4, &st);
+	tl_runner_backward(r, seed, 0, 4, &st);
+	memcpy(y0, tl_runner_output(r, -1, NULL), sizeof(y0));
+	memcpy(g0, tl_runner_grad(r, 1, NULL), sizeof(g0));
+	CHECK(tl_runner_forward(r, &in, x, 4, &st) == 0 &&
+		  tl_runner_backward(r, seed, 0, 4, &st) == 0, "second batch: %s", st.msg);
+	for (int i = 0; i < 4; i++)
+		dy = fmaxf(dy, fabsf(tl_runner_output(r, -1, NULL)[i] - y0[i]));
+	for (int i = 0; i < 4 * 32; i++)
+		dg = fmaxf(dg, fabsf(tl_runner_grad(r, 1, NULL)[i] - g0[i]));
+	CHECK(dy <= 1e-6 && dg <= 1e-6, "token table and GEMM differ: outputs %g, gradients %g", dy, dg);
+	tl_runner_free(r);
+	tl_model_free(m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -355,6 +400,7 @@ main(int argc, char **argv)
 	check_dir(fixtures, "grad");
 	printf("%d layer gradients checked, worst relative error %.2e\n", n_layer_checks, worst);
 	test_batch_independence(fixtures);
+	test_token_table(fixtures);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

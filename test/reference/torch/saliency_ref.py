@@ -3,9 +3,12 @@
 
   /usr/bin/python3 test/reference/torch/saliency_ref.py --data /work/shared/data \
       --out OUTDIR [--reviews 60] [--digits 20]
-  /usr/bin/python3 test/reference/torch/saliency_ref.py --data DIR --bench N
+  /usr/bin/python3 test/reference/torch/saliency_ref.py --data DIR --bench N \
+      [--bench-out DIR]
       (grad_input per review on one thread, the Conv1D IMDB model, for
-       bench/saliency_bench.sh; prints "torch_ms_per_review X")
+       bench/saliency_bench.sh; prints "torch_ms_per_review X cpu Y"; --bench-out
+       writes the reviews' token ids and the vocabulary it used; also the
+      CPU time per review)
 
 Written from the documented Keras semantics, apart from the extension's C
 code: the weights are read from the .h5 files with h5py, the layers are
@@ -75,14 +78,14 @@ def load_layers(path):
 
 
 def tied_max(x, dim):
-    """max over dim whose gradient is shared equally among the values within
-    2^-17 (relative) of the maximum: tf.reduce_max shares exact ties, and
-    tensorlens widens "exact" to float rounding (padding positions hold the
-    same values up to rounding)."""
+    """max over dim whose gradient goes to the first value within 2^-17
+    (relative) of the maximum: TensorFlow's max pooling takes the first
+    exact maximum, and tensorlens widens "exact" to float rounding (padding
+    positions hold the same values up to rounding)."""
     m = x.max(dim=dim, keepdim=True).values.detach()
-    share = (x >= m - m.abs() * 2.0 ** -17).to(x.dtype)
-    share = share / share.sum(dim=dim, keepdim=True)
-    y = (x * share).sum(dim)
+    tied = (x >= m - m.abs() * 2.0 ** -17).to(torch.uint8)
+    first = tied.argmax(dim=dim, keepdim=True)    # argmax: the first 1
+    y = x.gather(dim, first).squeeze(dim)
     return y + (m.squeeze(dim) - y).detach()      # the value is the max
 
 
@@ -248,7 +251,7 @@ def write_mnist(data, out, n):
                                lit(attr[i])]) + "\n")
 
 
-def bench(data, n):
+def bench(data, n, out):
     """grad_input per review, one review at a time, float32, one thread."""
     torch.set_num_threads(1)
     key = "imdb_conv1d__datadonk23"
@@ -259,16 +262,25 @@ def bench(data, n):
     layers = load_layers(os.path.join(data, "models", "imdb", key + ".h5"))
     layers = [(c, cfg, [w.float() for w in ws]) for c, cfg, ws in layers]
     ids = imdb_inputs(key, IMDB[key], reviews, wi, layers)
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "reviews.tsv"), "w") as f:
+            for r, seq in zip(reviews, ids):
+                f.write("%d\t%d\t%s\n" % (r[0], r[1], lit(seq, "{}")))
+        with open(os.path.join(out, "words.tsv"), "w") as f:
+            for w, rank in wi.items():
+                if rank + 3 < len(layers[0][2][0]) and "\t" not in w and "\\" not in w:
+                    f.write("%d\t%s\n" % (rank + 3, w))
     table = next(w[0] for cls, _, w in layers if cls == "Embedding")
     for rep in range(2):                          # the first round warms up
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             e = table[torch.as_tensor(ids[i:i + 1])].clone().requires_grad_(True)
             score = class_score(run(layers, e), 0).sum()
             score.backward()
             (e.grad * e).sum(-1)
-        elapsed = time.perf_counter() - t0
-    print("torch_ms_per_review %.3f" % (1000.0 * elapsed / n))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print("torch_ms_per_review %.3f cpu %.3f" % (1000.0 * wall / n, 1000.0 * cpu / n))
 
 
 def main(argv):
@@ -278,9 +290,10 @@ def main(argv):
     ap.add_argument("--reviews", type=int, default=60)
     ap.add_argument("--digits", type=int, default=20)
     ap.add_argument("--bench", type=int, help="time N reviews instead")
+    ap.add_argument("--bench-out", help="with --bench: write the inputs here")
     a = ap.parse_args(argv)
     if a.bench:
-        bench(a.data, a.bench)
+        bench(a.data, a.bench, a.bench_out)
         return
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(2)
