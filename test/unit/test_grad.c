@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "tl_core.h"
+#include "tl_saliency.h"
 
 #define TOL 1e-3
 #define NS 2					/* samples per batch */
@@ -390,6 +391,102 @@ test_token_table(const char *fixtures)
 	tl_model_free(m);
 }
 
+/*
+ * The saliency methods in the core (the SQL tests check them further): on a
+ * token model and an image model, every method writes finite scores, the
+ * class-0 scores of a sigmoid unit mirror class 1's, and integrated
+ * gradients add up to score(x) - score(baseline); errors are reported.
+ */
+static void
+test_saliency(const char *fixtures)
+{
+	static const char *const files[] = {"layers/embedding_conv1d_gmp.h5", "layers/conv2d_same_s2.h5"};
+	static const tl_sal_method methods[] = {TL_SAL_GRADIENT, TL_SAL_GRAD_INPUT,
+		TL_SAL_INTEGRATED_GRADIENTS, TL_SAL_OCCLUSION, TL_SAL_GRAD_CAM, TL_SAL_LAYER_CAM,
+	TL_SAL_RANDOM};
+
+	for (int f = 0; f < 2; f++)
+	{
+		char		path[1024];
+		tl_status	st;
+		tl_model   *m;
+		tl_runner  *r;
+		tl_shape	in;
+		int64_t		n;
+		float	   *x,
+				   *s1,
+				   *s0;
+		tl_sal_opts o = {TL_SAL_GRAD_INPUT, 1, 16, -1, 3};
+		tl_ig_result ig;
+		tl_faithfulness fa;
+
+		snprintf(path, sizeof(path), "%s/%s", fixtures, files[f]);
+		m = load(path, &st);
+		CHECK(m != NULL, "%s: %s", files[f], st.msg);
+		if (m == NULL)
+			continue;
+		in = tl_model_input_shape(m);
+		n = tl_shape_count(&in);
+		x = malloc(sizeof(float) * n);
+		s1 = malloc(sizeof(float) * n);
+		s0 = malloc(sizeof(float) * n);
+		rng_state = 11;
+		for (int64_t i = 0; i < n; i++)
+			x[i] = f == 0 ? (float) (i < 2 ? 0 : 3 + (int) (uniform() * 17)) : gaussian();
+		r = tl_runner_new(m, 16 << 20, &st);
+		for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]); k++)
+		{
+			int			finite = 1;
+
+			o.method = methods[k];
+			o.target = 1;
+			tl_status_clear(&st);
+			CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) == 0, "%s method %d: %s", files[f], k, st.msg);
+			for (int64_t i = 0; i < n; i++)
+				finite &= isfinite(s1[i]);
+			CHECK(finite, "%s method %d: scores not finite", files[f], (int) k);
+			if (f == 0 && (methods[k] == TL_SAL_GRAD_INPUT || methods[k] == TL_SAL_OCCLUSION))
+			{
+				float		d = 0;
+
+				o.target = 0;
+				tl_saliency(m, r, &in, x, &o, s0, &st);
+				for (int64_t i = 0; i < n; i++)
+					d = fmaxf(d, fabsf(s0[i] + s1[i]));
+				CHECK(d <= 1e-6, "%s method %d: class 0 is not minus class 1 (%g)", files[f], (int) k, d);
+			}
+		}
+		o.steps = 64;
+		o.target = 1;
+		CHECK(tl_integrated_gradients(m, r, &in, x, &o, NULL, &ig, &st) == 0 &&
+			  fabs(ig.sum - (ig.score - ig.baseline)) <= 0.02 * fabs(ig.score - ig.baseline) + 1e-6,
+			  "%s: integrated gradients sum to %g, score %g - baseline %g", files[f],
+			  ig.sum, ig.score, ig.baseline);
+		if (f == 0)
+			CHECK(tl_faithfulness_eval(m, r, &in, x, s1, 1, &fa, &st) == 0 && fa.n_tokens == n - 2,
+				  "faithfulness: %s", st.msg);
+		/* errors: the class, the steps, a layer that is not a convolution */
+		o.method = TL_SAL_GRAD_INPUT;
+		o.target = f == 0 ? 2 : 48;
+		tl_status_clear(&st);
+		CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) < 0 && st.code == TL_ERR_RANGE, "target accepted");
+		o.target = 0;
+		o.steps = 0;
+		tl_status_clear(&st);
+		CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) < 0 && st.code == TL_ERR_ARG, "steps 0 accepted");
+		o.steps = 8;
+		o.method = TL_SAL_GRAD_CAM;
+		o.layer = tl_model_output_layer(m);
+		tl_status_clear(&st);
+		CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) < 0 && st.code == TL_ERR_ARG, "grad_cam on a dense layer accepted");
+		tl_runner_free(r);
+		tl_model_free(m);
+		free(x);
+		free(s1);
+		free(s0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -401,6 +498,7 @@ main(int argc, char **argv)
 	printf("%d layer gradients checked, worst relative error %.2e\n", n_layer_checks, worst);
 	test_batch_independence(fixtures);
 	test_token_table(fixtures);
+	test_saliency(fixtures);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
