@@ -92,6 +92,15 @@ tl_sal_scores(tl_runner *r, const tl_shape *in, const float *x, int n,
 	return 0;
 }
 
+static int
+check_steps(int steps, tl_status *st)
+{
+	if (steps < 1 || steps > TL_SAL_MAX_STEPS)
+		return tl_fail(st, TL_ERR_ARG, "steps must be between 1 and %d, not %d",
+					   TL_SAL_MAX_STEPS, steps);
+	return 0;
+}
+
 /* What the methods share for one call. */
 typedef struct sal
 {
@@ -208,9 +217,8 @@ tl_integrated_gradients(const tl_model *m, tl_runner *r, const tl_shape *in,
 	double	   *acc = NULL;
 	int			rc = -1;
 
-	if (steps < 1 || steps > TL_SAL_MAX_STEPS)
-		return tl_fail(st, TL_ERR_ARG, "steps must be between 1 and %d, not %d",
-					   TL_SAL_MAX_STEPS, steps);
+	if (check_steps(steps, st) < 0)
+		return -1;
 	if (sal_init(&c, m, r, in, x, o->target, st) < 0)
 		goto done;
 	nl = c.positions * c.width;
@@ -572,9 +580,9 @@ tl_saliency(const tl_model *m, tl_runner *r, const tl_shape *in,
 
 	if (o->method == TL_SAL_INTEGRATED_GRADIENTS)
 		return tl_integrated_gradients(m, r, in, x, o, scores, &ig, st);
-	if (o->steps < 1 || o->steps > TL_SAL_MAX_STEPS)
-		return tl_fail(st, TL_ERR_ARG, "steps must be between 1 and %d, not %d",
-					   TL_SAL_MAX_STEPS, o->steps);
+	/* checked for every method, so a bad value fails whatever the method */
+	if (check_steps(o->steps, st) < 0)
+		return -1;
 	if (sal_init(&c, m, r, in, x, o->target, st) < 0)
 	{
 		tl_free(c.seed);
