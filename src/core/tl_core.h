@@ -159,4 +159,49 @@ int			tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x,
 /* Output of layer i (-1: the model output) of the last forward, batch-major. */
 const float *tl_runner_output(const tl_runner *r, int layer, tl_shape *shape);
 
+/*
+ * Like tl_runner_forward, but the output of layer `layer` is taken from
+ * `values` (n samples of its planned shape, batch-major, kept alive until
+ * the next forward) instead of being computed: a token model run from
+ * edited embedding vectors, say.  A backward pass stops at that layer.
+ */
+int			tl_runner_forward_with(tl_runner *r, const tl_shape *in,
+								   const float *x, int layer,
+								   const float *values, int n, tl_status *st);
+
+/* ---- gradients (tl_backward.c) ---------------------------------------- */
+
+/*
+ * Prepares the runner for tl_runner_backward: later forwards keep the
+ * pre-activations of fused activations, and batches are sized for the
+ * gradient buffers as well (so the batch capacity drops).
+ */
+void		tl_runner_enable_backward(tl_runner *r);
+
+/*
+ * Backpropagates from the output of the last forward (n samples): the
+ * target of sample b is sum_j seed[b][j] * y[b][j], where y is the model's
+ * output, or its logits (the output before the output layer's activation
+ * function) when pre_activation is set.  A one-hot seed picks a unit; any
+ * seed picks a direction.  Afterwards tl_runner_grad reads the gradient of
+ * that target with respect to every layer's output, down to the Embedding
+ * outputs of a token model or the input of a model that takes real numbers.
+ */
+int			tl_runner_backward(tl_runner *r, const float *seed,
+							   int pre_activation, int n, tl_status *st);
+
+/*
+ * The gradient with respect to layer i's output (0: the model input), n
+ * samples batch-major; NULL if the last backward did not compute it.
+ */
+const float *tl_runner_grad(const tl_runner *r, int layer, tl_shape *shape);
+
+/*
+ * The model's logits for the last forward: the output before the output
+ * layer's activation function (the output itself when it is linear), of the
+ * output's shape.  NULL when the activation is fused into the output layer
+ * and the runner was not prepared for a backward pass.
+ */
+const float *tl_runner_logits(const tl_runner *r, tl_shape *shape);
+
 #endif							/* TL_CORE_H */
