@@ -16,7 +16,7 @@ PORT=${TL_TEST_PORT:-54398}
 PASSED=0
 FAILED=0
 
-tl_install_packages || exit 1
+tl_install_packages chromium || exit 1
 # Installing the extension and testing it against the installed copy must not
 # interleave with another checkout doing the same on this machine.
 exec 9>/tmp/tensorlens-install.lock
@@ -172,6 +172,23 @@ if [ "$("${PSQL[@]}" -c "SELECT to_regclass('tl_run') IS NOT NULL" 2>/dev/null)"
     echo "test concurrent pipelines and readers ... ok"; PASSED=$((PASSED + 1))
   else
     echo "test concurrent pipelines and readers ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
+  fi
+fi
+# The HTML report of a real run in headless Chromium: no script errors, every
+# dot drawn, a click shows a heat map.  The IMDB CNN run of 40_analysis when
+# the shared data is there, else the token-model run of 70_render.
+report_run=$("${PSQL[@]}" -c "SELECT coalesce((SELECT id FROM tl_run WHERE dataset = 'imdb reviews' ORDER BY id LIMIT 1),
+                                              (SELECT id FROM tl_run WHERE dataset = 'toy tokens' ORDER BY id LIMIT 1))" 2>/dev/null)
+if [ -n "$report_run" ]; then
+  if [ "$("${PSQL[@]}" -c "SELECT dataset FROM tl_run WHERE id = $report_run")" = "imdb reviews" ]; then
+    export TL_REPORT_PREVIEW="SELECT id, left(replace(text, '<br />', ' '), 200) FROM reviews" TL_REPORT_VOCAB=imdb
+  else
+    export TL_REPORT_PREVIEW="" TL_REPORT_VOCAB=toy
+  fi
+  if out=$(bash test/browser/report_test.sh "$TMP" $PORT contrib_regression "$report_run" 2>&1); then
+    echo "test report in headless Chromium ... ok ($(echo "$out" | grep self-test))"; PASSED=$((PASSED + 1))
+  else
+    echo "test report in headless Chromium ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
   fi
 fi
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then

@@ -15,8 +15,10 @@ CREATE TABLE @extschema@.tl_run (
     status          text        NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('running', 'pending', 'ready', 'failed')),
     -- where the inputs are, so that analysis can compute missing perception
-    -- vectors: a query returning (sample_id, input)
+    -- vectors: a query returning (sample_id, input); it runs with the
+    -- search_path of the session that created the run
     input_query     text,
+    search_path     text        NOT NULL DEFAULT pg_catalog.current_setting('search_path'),
     class_names     text[],
     pca             @extschema@.tl_pca,
     aligned_to      integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL,
@@ -203,6 +205,8 @@ DECLARE
     prev    integer;
     c       record;
     rot     double precision[];
+    missing text[];
+    computed jsonb;
 BEGIN
     IF dims IS NULL OR dims < 1 OR dims > 3 THEN
         RAISE EXCEPTION 'dims must be 1, 2 or 3, not %', dims USING ERRCODE = 'invalid_parameter_value';
@@ -213,16 +217,23 @@ BEGIN
     END IF;
     spec := r.model || coalesce('@' || r.revision, '');
 
-    -- 1. perception vectors (and outputs) the pipeline did not provide
-    IF r.input_query IS NOT NULL AND EXISTS (
-           SELECT 1 FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL) THEN
+    -- 1. perception vectors (and outputs) the pipeline did not provide.  The
+    --    run's query is the user's SQL: it alone runs with the run's
+    --    search_path, inside a wrapper that names everything it uses.
+    SELECT array_agg(t.sample_id) INTO missing
+      FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL;
+    IF r.input_query IS NOT NULL AND missing IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
+        SELECT pg_catalog.jsonb_agg(b) INTO computed
+          FROM @extschema@.tl_perception_batch(spec, pg_catalog.format(
+                 'SELECT q.* FROM (%s) q(sample_id) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])',
+                 r.input_query, missing)) b;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         UPDATE @extschema@.tl_result t
-           SET perception = b.perception, output = coalesce(t.output, b.output)
-          FROM @extschema@.tl_perception_batch(spec, format(
-                 'SELECT q.* FROM (%s) q(sample_id) WHERE q.sample_id::text IN '
-                 '(SELECT sample_id FROM @extschema@.tl_result WHERE run = %s AND perception IS NULL)',
-                 r.input_query, run)) b
-         WHERE t.run = run AND t.sample_id = b.id AND t.perception IS NULL;
+           SET perception = (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'perception') WITH ORDINALITY p(v, o)),
+               output = coalesce(t.output, (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'output') WITH ORDINALITY p(v, o)))
+          FROM jsonb_array_elements(computed) e
+         WHERE t.run = run AND t.sample_id = e ->> 'id' AND t.perception IS NULL;
     END IF;
 
     -- 2. predictions and losses the outputs imply

@@ -21,6 +21,8 @@ DECLARE
     in_shape  integer[];
     s         record;
     data      text;
+    ids       text[];
+    inputs    jsonb;
 BEGIN
     IF heatmaps IS NULL OR heatmaps < 0 OR heatmaps > 1000 THEN
         RAISE EXCEPTION 'heatmaps must be between 0 and 1000, not %', heatmaps
@@ -32,12 +34,18 @@ BEGIN
     END IF;
     spec := r.model || coalesce('@' || r.revision, '');
 
-    -- what a hover shows: the caller's query returns (sample_id, preview text)
-    IF preview_query IS NOT NULL THEN
-        EXECUTE format('SELECT coalesce(jsonb_object_agg(q.sample_id::text, left(q.preview::text, 300)), ''{}'') '
-                       'FROM (%s) q(sample_id, preview) WHERE q.sample_id::text IN '
-                       '(SELECT t.sample_id FROM @extschema@.tl_result t WHERE t.run = %s)', preview_query, run)
-           INTO previews;
+    -- what a hover shows: the caller's query returns (sample_id, preview
+    -- text).  Like the run's input query it is the user's SQL: it alone runs
+    -- with the run's search_path, in a wrapper that names everything it uses.
+    SELECT array_agg(t.sample_id) INTO ids FROM @extschema@.tl_result t WHERE t.run = run;
+    IF preview_query IS NOT NULL AND ids IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
+        EXECUTE pg_catalog.format(
+            'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, pg_catalog.left(q.preview::pg_catalog.text, 300)) '
+            'FROM (%s) q(sample_id, preview) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)',
+            preview_query) INTO previews USING ids;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
                                                 p.correct, p.confidence, previews ->> p.sample_id)
@@ -62,14 +70,19 @@ BEGIN
        AND EXISTS (SELECT 1 FROM @extschema@.tl_model m WHERE m.name = r.model) THEN
         SELECT l.kind = 'Embedding' INTO tokens FROM @extschema@.tl_layers(spec) l WHERE l.idx = 1;
         SELECT l.output_shape INTO in_shape FROM @extschema@.tl_layers(spec) l WHERE l.idx = 0;
-        FOR s IN EXECUTE format(
-            'WITH chosen AS ((SELECT t.sample_id FROM @extschema@.tl_result t WHERE t.run = %1$s '
-            '                 ORDER BY t.loss DESC NULLS LAST, t.sample_id LIMIT %2$s) '
-            '          UNION (SELECT i.sample_id FROM @extschema@.tl_label_issues(%1$s, 10) i ORDER BY i.rank LIMIT %2$s)) '
-            'SELECT q.sample_id::text AS sample_id, q.input, t.prediction FROM (%3$s) q(sample_id, input) '
-            '  JOIN @extschema@.tl_result t ON t.run = %1$s AND t.sample_id = q.sample_id::text '
-            ' WHERE q.sample_id::text IN (SELECT sample_id FROM chosen)',
-            run, heatmaps, r.input_query)
+        SELECT array_agg(DISTINCT c.sample_id) INTO ids FROM (
+            (SELECT t.sample_id FROM @extschema@.tl_result t WHERE t.run = run
+              ORDER BY t.loss DESC NULLS LAST, t.sample_id LIMIT heatmaps)
+            UNION (SELECT i.sample_id FROM @extschema@.tl_label_issues(run, 10) i ORDER BY i.rank LIMIT heatmaps)) c;
+        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
+        EXECUTE pg_catalog.format(
+            'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, q.input) FROM (%s) q(sample_id, input) '
+            'WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)', r.input_query) INTO inputs USING ids;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        FOR s IN SELECT e.key AS sample_id, e.value AS input, t.prediction
+                   FROM jsonb_each(coalesce(inputs, '{}')) e
+                   JOIN @extschema@.tl_result t ON t.run = run AND t.sample_id = e.key
+                  ORDER BY e.key
         LOOP
             IF tokens AND vocab IS NOT NULL THEN
                 heat := heat || jsonb_build_object(s.sample_id, (
@@ -77,15 +90,15 @@ BEGIN
                                'target', coalesce(r.class_names[s.prediction + 1], s.prediction::text),
                                'words', @extschema@.tl_detokenize(vocab, array_agg(ts.token ORDER BY ts.pos)),
                                'scores', array_agg(ts.score ORDER BY ts.pos))
-                      FROM @extschema@.tl_token_saliency(spec, s.input::integer[], s.prediction) ts
+                      FROM @extschema@.tl_token_saliency(spec, ARRAY(SELECT v::text::integer FROM jsonb_path_query(s.input, 'strict $.** ? (@.type() == "number")') WITH ORDINALITY j(v, o) ORDER BY o), s.prediction) ts
                      WHERE ts.token <> 0));
             ELSIF NOT tokens AND cardinality(in_shape) >= 2 THEN
                 heat := heat || jsonb_build_object(s.sample_id, jsonb_build_object(
                     'kind', 'image', 'method', 'grad_input',
                     'target', coalesce(r.class_names[s.prediction + 1], s.prediction::text),
                     'height', in_shape[1], 'width', in_shape[2],
-                    'pixels', s.input::real[],
-                    'scores', @extschema@.tl_pixel_saliency(spec, s.input::real[], s.prediction)));
+                    'pixels', s.input,
+                    'scores', @extschema@.tl_pixel_saliency(spec, ARRAY(SELECT v::text::real FROM jsonb_path_query(s.input, 'strict $.** ? (@.type() == "number")') WITH ORDINALITY j(v, o) ORDER BY o), s.prediction)));
             END IF;
         END LOOP;
     END IF;

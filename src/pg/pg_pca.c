@@ -386,7 +386,7 @@ PG_FUNCTION_INFO_V1(pg_tl_pca_fit_trans);
 Datum
 pg_tl_pca_fit_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "pg_tl_pca_fit_trans"),
+	MemoryContext cxt = agg_context(fcinfo, "tl_pca_fit_trans"),
 				old;
 	tl_pca_acc *acc = PG_ARGISNULL(0) ? NULL : (tl_pca_acc *) PG_GETARG_POINTER(0);
 	tl_pca_method method = TL_PCA_AUTO;
@@ -462,7 +462,7 @@ PG_FUNCTION_INFO_V1(pg_tl_pca_fit_combine);
 Datum
 pg_tl_pca_fit_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "pg_tl_pca_fit_combine"),
+	MemoryContext cxt = agg_context(fcinfo, "tl_pca_fit_combine"),
 				old;
 	tl_pca_acc *a = PG_ARGISNULL(0) ? NULL : (tl_pca_acc *) PG_GETARG_POINTER(0),
 			   *b = PG_ARGISNULL(1) ? NULL : (tl_pca_acc *) PG_GETARG_POINTER(1);
@@ -526,7 +526,7 @@ pg_tl_pca_fit_serialize(PG_FUNCTION_ARGS)
 	tl_pca_acc *acc = (tl_pca_acc *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
-	agg_context(fcinfo, "pg_tl_pca_fit_serialize");
+	agg_context(fcinfo, "tl_pca_fit_serialize");
 	tl_pca_acc_flush(acc);
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, TL_PCA_STATE_VERSION);
@@ -565,7 +565,7 @@ pg_tl_pca_fit_deserialize(PG_FUNCTION_ARGS)
 				method,
 				width;
 
-	agg_context(fcinfo, "pg_tl_pca_fit_deserialize");
+	agg_context(fcinfo, "tl_pca_fit_deserialize");
 	buf.data = VARDATA_ANY(b);
 	buf.len = VARSIZE_ANY_EXHDR(b);
 	buf.maxlen = buf.len;
@@ -622,7 +622,7 @@ pg_tl_pca_fit_final(PG_FUNCTION_ARGS)
 	TlPca	   *p;
 	tl_pca_model m;
 
-	agg_context(fcinfo, "pg_tl_pca_fit_final");
+	agg_context(fcinfo, "tl_pca_fit_final");
 	/* no rows, or only NULL vectors: no PCA (as avg() of nothing is NULL) */
 	if (acc == NULL || acc->width == 0 || acc->n + acc->nrows == 0)
 		PG_RETURN_NULL();
@@ -685,13 +685,13 @@ pg_tl_pca_project(PG_FUNCTION_ARGS)
 	TlPca	   *p = cached_pca(fcinfo, PG_GETARG_DATUM(0));
 	tl_pca_model m = model_of(p);
 	int			n;
-	float	   *x = tl_array_to_floats(PG_GETARG_ARRAYTYPE_P(1), "pg_tl_pca_project: the vector", &n);
+	float	   *x = tl_array_to_floats(PG_GETARG_ARRAYTYPE_P(1), "tl_pca_project: the vector", &n);
 	float	   *y;
 
 	if (n != m.width)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("pg_tl_pca_project: the vector has %d elements, but the PCA was fitted on %d-element vectors",
+				 errmsg("tl_pca_project: the vector has %d elements, but the PCA was fitted on %d-element vectors",
 						n, m.width)));
 	y = palloc(sizeof(float) * m.k);
 	tl_pca_model_project(&m, x, y);

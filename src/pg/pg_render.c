@@ -61,9 +61,9 @@ pg_tl_svg_scatter_add(PG_FUNCTION_ARGS)
 			: MemoryContextAllocHuge(agg, sizeof(tl_svg_point) * s->cap);
 	}
 	p = &s->pts[s->n++];
-	p->x = PG_GETARG_FLOAT4(1);
-	p->y = PG_GETARG_FLOAT4(2);
-	p->size = PG_ARGISNULL(3) ? NAN : PG_GETARG_FLOAT4(3);
+	p->x = (float) PG_GETARG_FLOAT8(1);
+	p->y = (float) PG_GETARG_FLOAT8(2);
+	p->size = PG_ARGISNULL(3) ? NAN : (float) PG_GETARG_FLOAT8(3);
 	p->colour = opt_text(fcinfo, 4, agg);
 	p->label = opt_text(fcinfo, 5, agg);
 	PG_RETURN_POINTER(s);

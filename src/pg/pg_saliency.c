@@ -50,7 +50,7 @@ require_kind(tl_call_model *cm, bool tokens, const char *fn)
 						: "takes token ids",
 						fn, tokens ? "starts with an Embedding" : "takes real numbers"),
 				 errhint("Use %s for this model.",
-						 tokens ? "pg_tl_pixel_saliency" : "pg_tl_token_saliency")));
+						 tokens ? "tl_pixel_saliency" : "tl_token_saliency")));
 }
 
 /* The method options from arguments 2..6 (pg_tl_ig_completeness: 2..3). */
@@ -143,7 +143,7 @@ pg_tl_token_saliency(PG_FUNCTION_ARGS)
 	if (null_args(fcinfo))
 		return (Datum) 0;
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(ARG_MODEL));
-	require_kind(cm, true, "pg_tl_token_saliency");
+	require_kind(cm, true, "tl_token_saliency");
 	scores = saliency_of(fcinfo, cm, &shape, &x);
 	for (int64 p = 0; p < tl_shape_count(&shape); p++)
 	{
@@ -175,7 +175,7 @@ pg_tl_pixel_saliency(PG_FUNCTION_ARGS)
 	if (null_args(fcinfo))
 		PG_RETURN_NULL();
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(ARG_MODEL));
-	require_kind(cm, false, "pg_tl_pixel_saliency");
+	require_kind(cm, false, "tl_pixel_saliency");
 	input = PG_GETARG_ARRAYTYPE_P(ARG_INPUT);
 	scores = saliency_of(fcinfo, cm, &shape, &x);
 
@@ -225,7 +225,7 @@ pg_tl_ig_completeness(PG_FUNCTION_ARGS)
 	if (null_args(fcinfo))
 		PG_RETURN_NULL();
 	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "pg_tl_ig_completeness: return type must be a row type");
+		elog(ERROR, "tl_ig_completeness: return type must be a row type");
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(ARG_MODEL));
 	read_opts(fcinfo, cm, false, &o);
 	x = tl_array_to_input(PG_GETARG_ARRAYTYPE_P(ARG_INPUT), cm->entry->model,
@@ -263,9 +263,9 @@ pg_tl_saliency_eval(PG_FUNCTION_ARGS)
 	if (null_args(fcinfo))
 		PG_RETURN_NULL();
 	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "pg_tl_saliency_eval: return type must be a row type");
+		elog(ERROR, "tl_saliency_eval: return type must be a row type");
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(ARG_MODEL));
-	require_kind(cm, true, "pg_tl_saliency_eval");
+	require_kind(cm, true, "tl_saliency_eval");
 	scores = saliency_of(fcinfo, cm, &shape, &x);
 	r = core_begin(cm, &old);
 	rc = tl_faithfulness_eval(cm->entry->model, r, &shape, x, scores,

@@ -12,8 +12,8 @@ VOCAB=${TL_REPORT_VOCAB:-}
 DIR=$(mktemp -d /tmp/tensorlens-report.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 PSQL=(psql -X -At -h "$HOST" -p "$PORT" -U postgres -d "$DB" -v ON_ERROR_STOP=1)
-"${PSQL[@]}" -v run="$RUN" -v preview="$PREVIEW" -v vocab="$VOCAB" \
-  -c "SELECT tl_html_report(:run, nullif(:'preview', ''), nullif(:'vocab', ''), 10)" > "$DIR/report.html" || exit 1
+echo "SELECT tl_html_report(:run, nullif(:'preview', ''), nullif(:'vocab', ''), 10)" |
+  "${PSQL[@]}" -v run="$RUN" -v preview="$PREVIEW" -v vocab="$VOCAB" -f - > "$DIR/report.html" || exit 1
 expected=$("${PSQL[@]}" -c "SELECT count(*) FROM tl_result WHERE run = $RUN AND x IS NOT NULL AND y IS NOT NULL")
 CHROME=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
         --disable-background-networking --disable-component-update --disable-sync

@@ -36,3 +36,19 @@ SELECT tl_svg_scatter(NULL, NULL, NULL, NULL, NULL) IS NOT NULL AS empty_plot_dr
 SELECT length(tl_svg_scatter(sin(i)::real, cos(i)::real, (i % 9)::real, (i % 10)::text,
                              format('sample %s', i) ORDER BY i)) < 25000 * 160 AS compact
   FROM generate_series(1, 25000) i;
+
+-- the run report: a small run of a token model (tl_html_report is also
+-- opened in headless Chromium by test/browser/report_test.sh)
+SELECT tl_evaluate('emb', $$SELECT i, ARRAY[i % 20, (i * 7) % 20, (i * 3) % 20, (i * 11) % 20, (i * 5) % 20,
+                                           (i * 13) % 20, (i * 17) % 20, (i * 19) % 20], i % 2
+                              FROM generate_series(1, 300) i$$,
+                   'toy tokens', NULL, NULL, 'binary_crossentropy', '{no,yes}') AS report_run \gset
+CREATE TABLE report AS SELECT tl_html_report(:report_run, NULL, 'toy', 5) AS page;
+SELECT length(page) > 20000 AS has_content,
+       -- the data sits in one JSON script element and cannot close it
+       (SELECT count(*) FROM regexp_matches(page, '</script>', 'g')) AS script_ends,
+       position('"kind": "tokens"' IN page) > 0 AS has_heat_maps,
+       (length(page) - length(replace(page, '"sample_id"', ''))) / length('"sample_id"') >= 5 AS lists_issues
+  FROM report;
+SELECT expect_error($$SELECT tl_html_report(987654)$$);
+SELECT expect_error($$SELECT tl_html_report($$ || :report_run || $$, NULL, NULL, -1)$$);
