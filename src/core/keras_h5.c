@@ -46,6 +46,8 @@ tl_h5_open(const void *data, size_t len, tl_status *st)
 		tl_fail(st, TL_ERR_FORMAT, "not an HDF5 file (no HDF5 signature)");
 		return NULL;
 	}
+	if (tl_h5_check_image(data, len, st) < 0)
+		return NULL;
 	/* read-only image used in place: HDF5 neither copies nor frees it */
 	f = H5LTopen_file_image((void *) data, len,
 							H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
