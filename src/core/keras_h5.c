@@ -34,6 +34,13 @@ tl_h5_is_hdf5(const void *data, size_t len)
 	return 0;
 }
 
+void
+tl_h5_init(void)
+{
+	H5open();
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 tl_h5 *
 tl_h5_open(const void *data, size_t len, tl_status *st)
 {

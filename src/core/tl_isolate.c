@@ -14,8 +14,9 @@
  * (a crash kills it, not a handler that would touch shared state), switches
  * the core to malloc, drops core dumps (the server's working directory is
  * its data directory), offers itself to the OOM killer first, caps its
- * address space if asked, dies with its parent, calls no BLAS (OpenBLAS
- * threads do not survive fork) and leaves with _exit (no atexit handlers).
+ * address space and run time if asked, dies with its parent, calls no BLAS
+ * (OpenBLAS threads do not survive fork) and leaves with _exit (no atexit
+ * handlers).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE				/* pipe2, F_SETPIPE_SZ */
@@ -147,6 +148,9 @@ child_setup(pid_t parent, const tl_isolate_opts *opts)
 	}
 	if (opts->max_child_bytes > 0)
 		cap_address_space(opts->max_child_bytes);
+	/* its own deadline too, in case its parent is gone (SIGALRM kills) */
+	if (opts->timeout_ms > 0)
+		alarm((unsigned) (opts->timeout_ms / 1000 + 2));
 	tl_set_allocator(NULL);
 	tl_set_interrupt_hook(NULL);
 }
@@ -207,6 +211,8 @@ tl_isolate_start(const void *data, size_t len, const tl_limits *lim,
 #ifdef F_SETPIPE_SZ
 	fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);	/* fewer wake-ups; best effort */
 #endif
+	/* the library's start-up, done once here, is inherited by every child */
+	tl_h5_init();
 	fflush(NULL);				/* the child must not flush our stdio buffers */
 	iso->pid = fork();
 	if (iso->pid == 0)

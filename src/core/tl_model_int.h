@@ -56,6 +56,8 @@ int			tl_graph_build(tl_model *m, json_t *root, tl_status *st);
 /* keras_h5.c: HDF5 access. */
 typedef struct tl_h5 tl_h5;
 int			tl_h5_is_hdf5(const void *data, size_t len);
+/* Initialises libhdf5 (10-15 ms) without reading any file. */
+void		tl_h5_init(void);
 /* keras_h5_check.c: superblock and global heap sanity, before libhdf5. */
 int			tl_h5_check_image(const void *data, size_t len, tl_status *st);
 tl_h5	   *tl_h5_open(const void *data, size_t len, tl_status *st);
