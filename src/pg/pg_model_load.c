@@ -5,7 +5,8 @@
  * backend itself: the core forks a parser process (tl_isolate.c) and
  * rebuilds the model from what it sends back.  Here the wait for it is
  * made interruptible, and the child is killed on any error (cancel,
- * statement_timeout, termination), so no parser outlives its query.
+ * statement_timeout), so no parser outlives its query; a backend that
+ * exits takes its parser with it (PR_SET_PDEATHSIG, or the child's alarm).
  */
 #include "tl_pg.h"
 
