@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test/run_tests.sh — the whole test suite (`make test`; CI runs it).
 #
-# Installs missing packages, builds and installs the extension, runs the core
-# unit tests, prepares the reference fixtures from ../shared/data when it is
-# there (TL_DATA_DIR overrides), starts a throwaway cluster owned by a
+# Installs missing packages, runs the core unit tests under ASan+UBSan and
+# each fuzz target for TL_FUZZ_SECONDS (default 60), builds and installs the
+# extension, runs the core unit tests, prepares the reference fixtures from
+# ../shared/data when it is there (TL_DATA_DIR overrides), starts a throwaway cluster owned by a
 # non-root user, runs pg_regress, stops the cluster and prints
 # "N passed, N failed".  Exits non-zero on any failure.
 set -u
@@ -17,6 +18,39 @@ PASSED=0
 FAILED=0
 
 tl_install_packages chromium || exit 1
+
+# TL_VALGRIND=1 (`make installcheck-valgrind`): the server runs under
+# valgrind memcheck (invalid reads, writes and frees; no leak or
+# uninitialised-value checks, which Debian's postgres, built without
+# USE_VALGRIND, floods with false reports), fuzzing is skipped, and any
+# invalid access fails the run.  TL_REGRESS narrows the pg_regress tests.
+VALGRIND=${TL_VALGRIND:-0}
+
+# ---- sanitizers and fuzzing (no install needed: before taking the lock) ----
+# The core unit tests under ASan+UBSan count as one test; each fuzz target
+# (regression inputs replayed, then TL_FUZZ_SECONDS of fuzzing) as one more.
+if [ "$VALGRIND" = 0 ]; then
+echo "== core unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+if asan_out=$(make -s unit-asan 2>&1); then
+  echo "all unit checks pass ($(echo "$asan_out" | tail -1 | cut -d' ' -f1) checks)"
+  PASSED=$((PASSED + 1))
+else
+  echo "$asan_out" | tail -30
+  FAILED=$((FAILED + 1))
+fi
+echo "== fuzzing, ${TL_FUZZ_SECONDS:-60} s per target (test/fuzz/README.md)"
+if make -s fuzz-build >/dev/null 2>"$REPO/test/fuzz-build.log"; then
+  fuzz_out=$(TL_DATA_DIR="$DATA_DIR" bash test/fuzz/run_fuzz.sh "${TL_FUZZ_SECONDS:-60}" 2>&1)
+  echo "$fuzz_out"
+  PASSED=$((PASSED + $(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: ok')))
+  FAILED=$((FAILED + $(echo "$fuzz_out" | grep -cE '^fuzz [a-z]+: FAILED')))
+else
+  tail -20 "$REPO/test/fuzz-build.log"
+  FAILED=$((FAILED + 1))
+fi
+rm -f "$REPO/test/fuzz-build.log"
+fi
+
 # Installing the extension and testing it against the installed copy must not
 # interleave with another checkout doing the same on this machine.
 exec 9>/tmp/tensorlens-install.lock
@@ -132,13 +166,23 @@ fi
 
 "${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >"$TMP/initdb.log" 2>&1 ||
   { cat "$TMP/initdb.log"; echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
-"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
+server_opts=()
+if [ "$VALGRIND" = 1 ]; then
+  mkdir -p "$TMP/valgrind" && chmod 777 "$TMP/valgrind"
+  printf '#!/bin/sh\nexec valgrind --quiet --trace-children=yes --undef-value-errors=no --leak-check=no --error-limit=no --num-callers=30 --log-file=%s/valgrind/%%p.log %s/postgres "$@"\n' \
+    "$TMP" "$TL_PG_BIN" >"$TMP/postgres-valgrind"
+  chmod 755 "$TMP/postgres-valgrind"
+  server_opts=(-p "$TMP/postgres-valgrind" -t 600)
+fi
+"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl "${server_opts[@]}" -D "$TMP/data" -l "$TMP/server.log" -w \
   -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off" start >/dev/null ||
   { cat "$TMP/server.log"; echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
 
 echo "== pg_regress"
 rm -rf test/out
-regress_out=$(make -s PG_CONFIG=$TL_PG_BIN/pg_config installcheck \
+regress_args=()
+[ -n "${TL_REGRESS:-}" ] && regress_args=(REGRESS="$TL_REGRESS")
+regress_out=$(make -s PG_CONFIG=$TL_PG_BIN/pg_config installcheck "${regress_args[@]}" \
   PGHOST="$TMP" PGPORT=$PORT PGUSER=postgres 2>&1)
 echo "$regress_out" | grep -E '^(test| |ok|not ok|All|=)' | grep -v '^ *$'
 ok=$(echo "$regress_out" | grep -cE '\.\.\. ok|^ok ')
@@ -194,6 +238,16 @@ fi
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then
   echo "== a backend crashed:"; grep -E 'terminated' "$TMP/server.log"
   FAILED=$((FAILED + 1))
+fi
+
+if [ "$VALGRIND" = 1 ]; then
+  if grep -qE 'Invalid (read|write|free)|Mismatched free|Source and destination overlap' "$TMP"/valgrind/*.log; then
+    echo "== valgrind reports:"
+    grep -h -A25 -E 'Invalid (read|write|free)|Mismatched free|Source and destination overlap' "$TMP"/valgrind/*.log | head -150
+    FAILED=$((FAILED + 1))
+  else
+    echo "== valgrind: no invalid reads, writes or frees ($(ls "$TMP"/valgrind | wc -l) processes)"
+  fi
 fi
 
 echo "$PASSED passed, $FAILED failed"

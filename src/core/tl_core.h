@@ -80,6 +80,9 @@ typedef struct tl_shape
 } tl_shape;
 
 int64_t		tl_shape_count(const tl_shape *s);	/* -1 if any dim unknown */
+/* Refuses dimensions above 2^30 and more than TL_MAX_SAMPLE_ELEMS values. */
+#define TL_MAX_SAMPLE_ELEMS 0x7fffffff
+int			tl_shape_check(const tl_shape *s, const char *layer, tl_status *st);
 int			tl_shape_format(const tl_shape *s, char *buf, size_t len);
 
 /* ---- models ---------------------------------------------------------- */
@@ -135,6 +138,42 @@ int			tl_model_fit_input(const tl_model *m, const int *dims, int ndim,
  * (the last `len` tokens are kept).  Writes exactly `len` floats.
  */
 void		tl_fit_tokens(const int64_t *ids, int n, float *out, int len);
+
+/*
+ * Loading in a separate process.  Parsing an untrusted file runs libhdf5,
+ * libzip and jansson on hostile bytes; a crash there must not take the
+ * caller down.  tl_isolate_start forks a child that parses the file with
+ * tl_model_load (malloc, default signal handlers, no BLAS) and streams the
+ * result back through a pipe; the parent rebuilds the model from that
+ * stream.  A child killed by a signal becomes TL_ERR_FORMAT, one that runs
+ * past timeout_ms TL_ERR_LIMIT.
+ *
+ * The caller polls until the child is done, then finishes:
+ *     iso = tl_isolate_start(...);
+ *     while (!tl_isolate_poll(iso, 100))
+ *         ... check for interrupts; on any error: tl_isolate_abort(iso) ...
+ *     m = tl_isolate_finish(iso, st);
+ */
+typedef struct tl_isolate_opts
+{
+	int			timeout_ms;		/* the child is killed after this; 0: never */
+	size_t		max_child_bytes;	/* address space the child may add; 0: no cap */
+	void		(*child_hook) (void);	/* tests: called in the child first */
+} tl_isolate_opts;
+
+typedef struct tl_isolate tl_isolate;
+
+tl_isolate *tl_isolate_start(const void *data, size_t len, const tl_limits *lim,
+							 const tl_isolate_opts *opts, tl_status *st);
+/* Waits up to wait_ms; returns 1 when the child is done (or failed), else 0. */
+int			tl_isolate_poll(tl_isolate *iso, int wait_ms);
+/* The model the child parsed, or NULL with st set; frees iso. */
+tl_model   *tl_isolate_finish(tl_isolate *iso, tl_status *st);
+/* Kills and reaps the child and frees iso (error paths; NULL is a no-op). */
+void		tl_isolate_abort(tl_isolate *iso);
+/* start + poll until done + finish, without interruption. */
+tl_model   *tl_model_load_isolated(const void *data, size_t len, const tl_limits *lim,
+								   const tl_isolate_opts *opts, tl_status *st);
 
 /* ---- running --------------------------------------------------------- */
 typedef struct tl_runner tl_runner;

@@ -169,7 +169,8 @@ plan(tl_runner *r, const tl_shape *in, tl_status *st)
 
 		for (int k = 0; k < l->n_in; k++)
 			ins[k] = r->shapes[l->in[k]];
-		if (l->ops->shape(l, ins, l->n_in, &r->shapes[i], st) < 0)
+		if (l->ops->shape(l, ins, l->n_in, &r->shapes[i], st) < 0 ||
+			tl_shape_check(&r->shapes[i], l->name, st) < 0)
 			return -1;
 		r->sizes[i] = tl_shape_count(&r->shapes[i]);
 		if (r->sizes[i] <= 0)

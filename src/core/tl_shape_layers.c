@@ -88,7 +88,8 @@ reshape_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 		return tl_fail(st, TL_ERR_MODEL,
 					   "layer \"%s\" (Reshape): at most one target_shape entry may be -1",
 					   l->name);
-	return 0;
+	/* with the wildcard left out the product must stay a sample's size */
+	return tl_shape_check(s, l->name, st);
 }
 
 static int

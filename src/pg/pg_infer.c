@@ -89,6 +89,11 @@ pg_tl_multi_hot(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("width must be between 1 and 100000000, not %d", width)));
+	if (width > tl_guc_max_input_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("width %d is above tensorlens.max_input_length (%d)",
+						width, tl_guc_max_input_length)));
 	if (et != INT4OID && et != INT8OID && et != INT2OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),

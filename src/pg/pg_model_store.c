@@ -39,8 +39,6 @@ pg_tl_model_inspect(PG_FUNCTION_ARGS)
 	bool		nulls[6] = {0};
 	MemoryContext cxt,
 				old;
-	tl_status	st = {0};
-	tl_limits	lim = tl_pg_limits();
 	tl_model   *m;
 	tl_shape	in,
 				out;
@@ -50,10 +48,8 @@ pg_tl_model_inspect(PG_FUNCTION_ARGS)
 		elog(ERROR, "tl_model_inspect must return a record");
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens inspect", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	m = tl_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &lim, &st);
+	m = tl_pg_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), NULL);
 	MemoryContextSwitchTo(old);
-	if (m == NULL)
-		tl_pg_raise(&st, NULL);
 
 	in = tl_model_input_shape(m);
 	out = tl_model_output_shape(m);

@@ -17,6 +17,8 @@ extern int	tl_guc_max_model_size_mb;
 extern int	tl_guc_max_batch_memory_mb;
 extern int	tl_guc_model_cache_size_mb;
 extern int	tl_guc_perception_max_width;
+extern int	tl_guc_max_input_length;
+extern int	tl_guc_model_parse_timeout_ms;
 
 /* Errors (pg_errors.c): raises st as an ERROR with the matching SQLSTATE. */
 void		tl_pg_raise(const tl_status *st, const char *model) pg_attribute_noreturn();
@@ -25,6 +27,13 @@ int			tl_pg_sqlstate(tl_code code);
 /* Core calls made with memory in the current memory context (pg_memory.c). */
 void		tl_pg_install_hooks(void);
 tl_limits	tl_pg_limits(void);
+
+/*
+ * Parses model bytes in a parser process (pg_model_load.c); the model is
+ * built in CurrentMemoryContext.  Raises an ERROR naming `name` (may be
+ * NULL) if the bytes are not a usable model.
+ */
+tl_model   *tl_pg_model_load(const void *data, size_t len, const char *name);
 
 /* The per-backend model cache (pg_model_cache.c). */
 typedef struct tl_cached_model
