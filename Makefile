@@ -22,7 +22,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_pca
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -31,8 +31,13 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS)
-	cat $^ > $@
+# The report page's template is kept as HTML and embedded as a function.
+$(DATA_built): $(SQL_PARTS) sql/report_template.html
+	( cat $(SQL_PARTS); \
+	  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+	  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
+	  cat sql/report_template.html; \
+	  echo '$$tl_html$$::text $$tl_report$$;' ) > $@
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)
@@ -48,9 +53,15 @@ test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
 unit: test/unit/test_core
 	test/unit/test_core test/fixtures
 
+test/unit/test_pca: test/unit/test_pca.c $(CORE_SRCS) src/core/*.h
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
+
+unit-pca: test/unit/test_pca
+	test/unit/test_pca
+
 # The whole suite: packages, build, install, throwaway cluster, pg_regress,
 # unit tests; prints "N passed, N failed".
 test:
 	bash test/run_tests.sh
 
-.PHONY: unit test
+.PHONY: unit unit-pca test

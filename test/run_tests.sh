@@ -36,6 +36,18 @@ else
   FAILED=$((FAILED + 1))
 fi
 
+# ---- PCA core unit tests (test/unit/test_pca.c) ----------------------------
+echo "== PCA core unit tests"
+unit_out=$(make -s unit-pca 2>&1)
+echo "$unit_out" | grep -v '^test/unit' | tail -20
+line=$(echo "$unit_out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+if [ -n "$line" ]; then
+  PASSED=$((PASSED + $(echo "$line" | cut -d' ' -f1)))
+  FAILED=$((FAILED + $(echo "$line" | cut -d' ' -f3)))
+else
+  FAILED=$((FAILED + 1))
+fi
+
 # ---- a throwaway cluster owned by a non-root user --------------------------
 TMP=$(mktemp -d /tmp/tensorlens-test.XXXXXX)
 chmod 755 "$TMP"
@@ -78,6 +90,21 @@ if [ -d "$DATA_DIR/models" ]; then
       grep -i "acc " "$TMP/prep.log" | sed 's/^/   reference: /'
     fi
   fi
+  # scikit-learn references for test/sql/20_pca.sql (Fashion-MNIST + IMDB)
+  FASHION=/usr/share/datasets/fashion-mnist
+  if [ $prep_ok = 1 ] && [ -f "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -f "$PREP/pca/done" ]; then
+    echo "== scikit-learn PCA references (test/reference/pca_vs_sklearn.py)"
+    mkdir -p "$PREP/pca"
+    if /usr/bin/python3 test/reference/pca_vs_sklearn.py --data "$DATA_DIR" --fashion "$FASHION" \
+        --out "$PREP/pca" 2>"$TMP/pca.log"; then
+      touch "$PREP/pca/done"
+      sed 's/^/   reference: /' "$TMP/pca.log"
+    else
+      echo "PCA reference preparation failed:"; tail -20 "$TMP/pca.log"
+      FAILED=$((FAILED + 1))
+    fi
+  fi
+  [ -f "$PREP/pca/done" ] && export TL_PCA_REF="$PREP/pca"
   if [ $prep_ok = 1 ]; then
     chmod -R a+rX "$PREP"
     chmod a+x "$(dirname "$PREP")" 2>/dev/null
@@ -121,6 +148,14 @@ if [ "$("${PSQL[@]}" -c "SELECT to_regclass('perception_saved') IS NOT NULL" 2>/
     echo "test perception after a restart ... ok"; PASSED=$((PASSED + 1))
   else
     echo "test perception after a restart ... FAILED: $same"; FAILED=$((FAILED + 1))
+  fi
+fi
+# Two pipelines and an analyst at once: nothing lost, every run analysed.
+if [ "$("${PSQL[@]}" -c "SELECT to_regclass('tl_run') IS NOT NULL" 2>/dev/null)" = t ]; then
+  if out=$(bash test/concurrency/run.sh "$TMP" $PORT 2>&1); then
+    echo "test concurrent pipelines and readers ... ok"; PASSED=$((PASSED + 1))
+  else
+    echo "test concurrent pipelines and readers ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
   fi
 fi
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then

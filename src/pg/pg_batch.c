@@ -68,6 +68,7 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 	SPIPlanPtr	plan;
 	Portal		portal;
 	tl_batch	b = {0};
+	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	if (requested < 0 || requested > 65536)
 		ereport(ERROR,
@@ -92,14 +93,23 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 	for (;;)
 	{
 		SPITupleTable *tt;
+		uint64		fetched;
 
 		SPI_cursor_fetch(portal, true, b.cap > 0 ? b.cap : DEFAULT_BATCH);
-		if (SPI_processed == 0)
-			break;
+		/* the emit function may run SPI statements: keep the fetch's own count */
+		fetched = SPI_processed;
 		tt = SPI_tuptable;
+		if (fetched == 0)
+			break;
 		check_query_columns(tt->tupdesc, min_cols, columns);
-		b.tupdesc = tt->tupdesc;
-		for (uint64 r = 0; r < SPI_processed; r++)
+		/* a copy: the last batch is emitted after the fetches are freed */
+		if (b.tupdesc == NULL)
+		{
+			old = MemoryContextSwitchTo(caller_cxt);
+			b.tupdesc = CreateTupleDescCopy(tt->tupdesc);
+			MemoryContextSwitchTo(old);
+		}
+		for (uint64 r = 0; r < fetched; r++)
 		{
 			bool		isnull;
 			Datum		d = SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull);
