@@ -18,6 +18,11 @@ CREATE TABLE @extschema@.tl_model (
     training_config jsonb,
     input_shape     integer[]   NOT NULL,
     output_shape    integer[]   NOT NULL,
+    -- the model as parsed at import (weights as float32, config checked),
+    -- which backends load instead of parsing the file; used only while
+    -- compiled_for still equals sha256
+    compiled        bytea,
+    compiled_for    bytea,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name        NOT NULL DEFAULT CURRENT_USER,
     PRIMARY KEY (name, revision)
@@ -26,12 +31,14 @@ COMMENT ON TABLE @extschema@.tl_model IS
     'Keras models stored by tl_model_import/tl_model_load; "name" means the newest revision, "name@N" revision N.';
 -- model files are already dense: do not spend CPU trying to compress them
 ALTER TABLE @extschema@.tl_model ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE @extschema@.tl_model ALTER COLUMN compiled SET STORAGE EXTERNAL;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_model', '');
 
 CREATE FUNCTION @extschema@.tl_model_inspect(
     data bytea,
     OUT format text, OUT keras_version text, OUT config jsonb,
-    OUT training_config jsonb, OUT input_shape integer[], OUT output_shape integer[])
+    OUT training_config jsonb, OUT input_shape integer[], OUT output_shape integer[],
+    OUT compiled bytea)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pg_tl_model_inspect'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
@@ -65,9 +72,10 @@ BEGIN
       FROM @extschema@.tl_model m WHERE m.name = name;
     INSERT INTO @extschema@.tl_model
            (name, revision, format, keras_version, data, config,
-            training_config, input_shape, output_shape)
+            training_config, input_shape, output_shape, compiled, compiled_for)
     VALUES (name, rev, info.format, info.keras_version, data, info.config,
-            info.training_config, info.input_shape, info.output_shape);
+            info.training_config, info.input_shape, info.output_shape,
+            info.compiled, sha256(data));
     RETURN rev;
 END
 $$;
@@ -95,3 +103,17 @@ AS 'MODULE_PATHNAME', 'pg_tl_layers'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_layers(text) IS
     'The layers of a model as Keras summarises them; output_shape leaves out the batch dimension (NULL = any length).';
+
+CREATE FUNCTION @extschema@.tl_model_cache()
+RETURNS TABLE (name text, revision integer, bytes bigint, last_used bigint)
+AS 'MODULE_PATHNAME', 'pg_tl_model_cache'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.tl_model_cache() IS
+    'The models parsed and cached in this backend (bounded by tensorlens.model_cache_size), most recently used first by last_used.';
+
+CREATE FUNCTION @extschema@.tl_model_cache_clear()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pg_tl_model_cache_clear'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.tl_model_cache_clear() IS
+    'Drops every model cached in this backend; returns how many. The next use loads them again.';

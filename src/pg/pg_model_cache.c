@@ -14,6 +14,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -89,32 +90,52 @@ enforce_cache_size(tl_cached_model *keep)
 	}
 }
 
-/* Parses the bytes of a model row into a new cache entry. */
+/*
+ * A new cache entry for a model row: from its compiled form when that was
+ * made from these very bytes, else by parsing the file (in a parser
+ * process).  data is fetched only when needed.
+ */
 static tl_cached_model *
-load_entry(const char *name, int32 revision, const uint8 *sha, bytea *data)
+load_entry(const char *name, int32 revision, const uint8 *sha, bytea *compiled,
+		   bytea *(*fetch_data) (void *arg), void *arg)
 {
 	MemoryContext cxt,
 				old;
 	tl_cached_model *e;
-	tl_model   *m;
+	tl_model   *volatile m = NULL;
 
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "tensorlens model cache",
 										  ALLOCSET_SMALL_SIZES);
 	cxt = AllocSetContextCreate(cache_cxt, "tensorlens model", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	if (compiled)
 	{
-		m = tl_pg_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), name);
-	}
-	PG_CATCH();
-	{
+		old = MemoryContextSwitchTo(cxt);
+		m = tl_pg_model_from_compiled(VARDATA_ANY(compiled), VARSIZE_ANY_EXHDR(compiled));
 		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		PG_RE_THROW();
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
+	if (m == NULL)
+	{
+		/*
+		 * Fetched before switching: SPI leaves CurrentMemoryContext at its
+		 * own procedure context, which must not receive the model.
+		 */
+		bytea	   *data = fetch_data(arg);
+
+		old = MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			m = tl_pg_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), name);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+	}
 	e = MemoryContextAllocZero(cxt, sizeof(tl_cached_model));
 	e->name = MemoryContextStrdup(cxt, name);
 	e->revision = revision;
@@ -127,6 +148,28 @@ load_entry(const char *name, int32 revision, const uint8 *sha, bytea *data)
 	cache_head = e;
 	enforce_cache_size(e);
 	return e;
+}
+
+typedef struct model_row
+{
+	const char *table;
+	Datum		name;
+	int32		revision;
+} model_row;
+
+/* The file bytes of a model row (called inside the caller's SPI connection). */
+static bytea *
+fetch_model_data(void *arg)
+{
+	model_row  *row = (model_row *) arg;
+	bool		isnull;
+
+	if (SPI_execute_with_args(psprintf("SELECT data FROM %s WHERE name = $1 AND revision = $2", row->table),
+							  2, (Oid[]) {TEXTOID, INT4OID},
+							  (Datum[]) {row->name, Int32GetDatum(row->revision)},
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tensorlens: model revision %d vanished", row->revision);
+	return DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 tl_cached_model *
@@ -181,14 +224,21 @@ tl_model_get(Oid fn_oid, const char *spec)
 		}
 	if (hit == NULL)
 	{
-		rc = SPI_execute_with_args(psprintf("SELECT data FROM %s WHERE name = $1 AND revision = $2", table),
+		model_row	row = {table, args[0], revision};
+		Datum		compiled;
+
+		/* the compiled form counts only if it was made from these bytes */
+		rc = SPI_execute_with_args(psprintf("SELECT compiled FROM %s WHERE name = $1 AND revision = $2 "
+											"AND compiled_for = sha256", table),
 								   2, types, (Datum[]) {args[0], Int32GetDatum(revision)},
 								   NULL, true, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "tensorlens: model \"%s\" revision %d vanished", name, revision);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "tensorlens: reading model \"%s\" failed", name);
+		compiled = SPI_processed == 1 ?
+			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
 		hit = load_entry(name, revision, sha,
-						 DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc, 1, &isnull)));
+						 SPI_processed == 1 && !isnull ? DatumGetByteaPP(compiled) : NULL,
+						 fetch_model_data, &row);
 	}
 	hit->last_used = ++cache_clock;
 	SPI_finish();
@@ -278,4 +328,41 @@ tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n)
 	MemoryContextSwitchTo(old);
 	if (rc < 0)
 		tl_pg_raise(&st, cm->entry->name);
+}
+
+/* tl_model_cache() → the models parsed in this backend, most recently used first. */
+PG_FUNCTION_INFO_V1(pg_tl_model_cache);
+Datum
+pg_tl_model_cache(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (tl_cached_model *e = cache_head; e; e = e->next)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {0};
+
+		values[0] = CStringGetTextDatum(e->name);
+		values[1] = Int32GetDatum(e->revision);
+		values[2] = Int64GetDatum((int64) e->bytes);
+		values[3] = Int64GetDatum((int64) e->last_used);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* tl_model_cache_clear() → drops every parsed model of this backend. */
+PG_FUNCTION_INFO_V1(pg_tl_model_cache_clear);
+Datum
+pg_tl_model_cache_clear(PG_FUNCTION_ARGS)
+{
+	int32		n = 0;
+
+	while (cache_head)
+	{
+		drop_entry(cache_head);
+		n++;
+	}
+	PG_RETURN_INT32(n);
 }

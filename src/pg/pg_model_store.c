@@ -26,8 +26,9 @@ jsonb_from_cstring(const char *s)
 
 /*
  * tl_model_inspect(data bytea) → (format, keras_version, config, training_config,
- * input_shape, output_shape): parses the file fully (weights included), so
- * a file that cannot be run is refused before it is stored.
+ * input_shape, output_shape, compiled): parses the file fully (weights
+ * included), so a file that cannot be run is refused before it is stored,
+ * and returns the compiled form that backends load instead of the file.
  */
 PG_FUNCTION_INFO_V1(pg_tl_model_inspect);
 Datum
@@ -35,8 +36,8 @@ pg_tl_model_inspect(PG_FUNCTION_ARGS)
 {
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	TupleDesc	td;
-	Datum		values[6];
-	bool		nulls[6] = {0};
+	Datum		values[7];
+	bool		nulls[7] = {0};
 	MemoryContext cxt,
 				old;
 	tl_model   *m;
@@ -63,6 +64,7 @@ pg_tl_model_inspect(PG_FUNCTION_ARGS)
 		nulls[3] = true;
 	values[4] = PointerGetDatum(tl_shape_to_array(&in));
 	values[5] = PointerGetDatum(tl_shape_to_array(&out));
+	values[6] = PointerGetDatum(tl_pg_model_compile(m));
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(td, values, nulls)));
 }

@@ -34,6 +34,9 @@ tl_limits	tl_pg_limits(void);
  * NULL) if the bytes are not a usable model.
  */
 tl_model   *tl_pg_model_load(const void *data, size_t len, const char *name);
+/* A model's compiled form (stored at import) and back; NULL if it is unusable. */
+bytea	   *tl_pg_model_compile(const tl_model *m);
+tl_model   *tl_pg_model_from_compiled(const void *flat, size_t len);
 
 /* The per-backend model cache (pg_model_cache.c). */
 typedef struct tl_cached_model

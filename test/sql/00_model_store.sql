@@ -33,6 +33,21 @@ DELETE FROM tl_model WHERE name = 'tiny';
 SELECT tl_model_import('tiny', pg_read_binary_file(:'fixtures' || '/tiny_dense.h5')) AS revision;
 SELECT round((tl_infer('tiny', '{1,0,-1}'::real[]))[1]::numeric, 6) AS y_v1;
 
+-- the model is stored compiled too (parsed once, at import); backends load
+-- that form while it was made from the very bytes stored (compiled_for)
+SELECT name, compiled IS NOT NULL AS compiled, compiled_for = sha256 AS fresh FROM tl_model ORDER BY name;
+SELECT tl_model_cache_clear() >= 1 AS dropped;
+SELECT round((tl_infer('tiny', '{1,0,-1}'::real[]))[1]::numeric, 6) AS from_compiled;
+SELECT name, revision FROM tl_model_cache();
+-- a compiled form that does not read is ignored: the file is parsed again
+UPDATE tl_model SET compiled = '\x544c4d31deadbeef' WHERE name = 'tiny';
+SELECT tl_model_cache_clear() AS dropped;
+SELECT round((tl_infer('tiny', '{1,0,-1}'::real[]))[1]::numeric, 6) AS from_file;
+-- as is one made from other bytes
+UPDATE tl_model SET compiled = (SELECT compiled FROM tl_model WHERE name = 'tiny' AND false), compiled_for = '\x00' WHERE name = 'tiny';
+SELECT tl_model_cache_clear() AS dropped;
+SELECT round((tl_infer('tiny', '{1,0,-1}'::real[]))[1]::numeric, 6) AS from_file_again;
+
 -- inspect without storing
 SELECT format, keras_version, input_shape, output_shape, training_config IS NULL AS no_training
   FROM tl_model_inspect(pg_read_binary_file(:'fixtures' || '/tiny_dense.h5'));
