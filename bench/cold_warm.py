@@ -10,7 +10,8 @@ single-statement round trips over the local socket, median of the runs.
   /usr/bin/python3 bench/cold_warm.py [--host H --port P --db D] [--runs N]
 
 Needs a database where contrib/demo.sh imported the IMDB models (the
-defaults point at the demo cluster).
+defaults point at the demo cluster), or --setup DATA to import them (and the
+vocabulary and reviews) from the shared data directory into --db first.
 """
 import argparse
 import statistics
@@ -27,6 +28,31 @@ MODELS = {  # demo model name -> an input of the right length
 }
 
 
+FILES = {
+    "imdb_cnn": "imdb_conv1d__datadonk23.h5",
+    "imdb_gap_dense": "imdb_embed_gap_dense__kolerabi.h5",
+    "imdb_lstm": "imdb_embed_lstm__anushree1001.h5",
+    "imdb_gru": "imdb_embed_gru__anushree1001.h5",
+    "imdb_multihot": "imdb_multihot_dense__datadonk23.h5",
+}
+
+
+def setup(a):
+    conn = psycopg2.connect(host=a.host, port=a.port, dbname=a.db, user="postgres")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS tensorlens")
+    for model, fn in FILES.items():
+        with open("%s/models/imdb/%s" % (a.setup, fn), "rb") as f:
+            cur.execute("SELECT tl_model_import(%s, %s)", (model, psycopg2.Binary(f.read())))
+    with open("%s/datasets/imdb/imdb_word_index.json" % a.setup) as f:
+        cur.execute("SELECT tl_vocab_import('imdb', %s::jsonb)", (f.read(),))
+    cur.execute("CREATE TABLE IF NOT EXISTS reviews (id int PRIMARY KEY, label int, text text)")
+    with open("%s/datasets/imdb/imdb_reviews_5000.tsv" % a.setup) as f:
+        cur.copy_expert("COPY reviews FROM STDIN WITH (FORMAT csv, DELIMITER E'\\t', QUOTE E'\\x01', HEADER true)", f)
+    conn.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="/var/lib/tensorlens")
@@ -34,7 +60,10 @@ def main():
     ap.add_argument("--db", default="tensorlens_demo")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warm", type=int, default=200)
+    ap.add_argument("--setup", metavar="DATA", help="import the models and reviews from DATA first")
     a = ap.parse_args()
+    if a.setup:
+        setup(a)
     print("%-16s %12s %12s %14s" % ("model", "cold ms", "warm ms", "cold - warm"))
     for model, expr in MODELS.items():
         colds, warms = [], []

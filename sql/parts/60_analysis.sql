@@ -301,7 +301,7 @@ BEGIN
     END IF;
 
     UPDATE @extschema@.tl_run t
-       SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = now(), analysis_error = NULL
+       SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
     RETURN placed;
 END
