@@ -1,8 +1,9 @@
 -- tl_pca_fit, the tl_pca type, projection, tl_embed_pca (doc/pca.md).
--- Numbers are printed rounded (or as tolerance checks) so that the output is
--- the same on every machine.
-CREATE FUNCTION r6(a real[]) RETURNS numeric[] LANGUAGE sql IMMUTABLE AS
-  $$ SELECT array_agg(round(x::float8::numeric, 6) ORDER BY i) FROM unnest(a) WITH ORDINALITY u(x, i) $$;
+-- Numbers are printed to 4 decimals (or as tolerance checks) so that the
+-- output is the same on every machine: the fits carry float32 rounding
+-- (about 1e-7 relative), which 6 decimals of 8/3 would already show.
+CREATE FUNCTION r4(a real[]) RETURNS numeric[] LANGUAGE sql IMMUTABLE AS
+  $$ SELECT array_agg(round(x::float8::numeric, 4) ORDER BY i) FROM unnest(a) WITH ORDINALITY u(x, i) $$;
 
 -- Hand-derived: u = (0.6, 0.8), v = (-0.8, 0.6), m = (1, 2); the points
 -- m ± 2u, m ± v have covariance (n - 1 = 3) 8/3·uuᵀ + 2/3·vvᵀ: explained
@@ -14,14 +15,14 @@ INSERT INTO square VALUES (1, '{2.2,3.6}'), (2, '{-0.2,0.4}'), (3, '{0.2,2.6}'),
 CREATE TABLE square_fit AS
 SELECT m AS method, tl_pca_fit(v, 2, m) AS p
   FROM square, unnest('{auto,exact,randomized}'::text[]) m GROUP BY m;
-SELECT method, r6(tl_pca_explained_variance_ratio(p)) AS ratio,
-       r6(tl_pca_explained_variance(p)) AS variance, r6(tl_pca_components(p)) AS components,
-       array_dims(tl_pca_components(p)) AS dims, r6(tl_pca_mean(p)) AS mean,
+SELECT method, r4(tl_pca_explained_variance_ratio(p)) AS ratio,
+       r4(tl_pca_explained_variance(p)) AS variance, r4(tl_pca_components(p)) AS components,
+       array_dims(tl_pca_components(p)) AS dims, r4(tl_pca_mean(p)) AS mean,
        tl_pca_n(p) AS n, tl_pca_nulls(p) AS nulls,
        (p::text::jsonb)->>'method' AS fitted_with, (p::text::jsonb)->'sketch' AS sketch
   FROM square_fit ORDER BY method;
 -- projection: m + 2u → (2, 0), m + v → (0, -1)
-SELECT r6(tl_pca_project(p, '{2.2,3.6}')) AS m_plus_2u, r6(tl_pca_project(p, '{0.2,2.6}')) AS m_plus_v
+SELECT r4(tl_pca_project(p, '{2.2,3.6}')) AS m_plus_2u, r4(tl_pca_project(p, '{0.2,2.6}')) AS m_plus_v
   FROM square_fit WHERE method = 'exact';
 
 -- the text form: a JSON summary first; it reads back to the same value
@@ -44,6 +45,12 @@ SELECT count(*) AS rows, count(DISTINCT (name, p::text)) AS distinct_values,
 SELECT pg_column_size(tl_pca_fit(v, 2)) AS bytes, 48 + 8 * (2 * 2 + 2 + 2 * 2) AS expected
   FROM square;
 
+-- as a window function (a running fit; the final function leaves the state
+-- usable) and with one state shared by two identical calls
+SELECT id, tl_pca_n(tl_pca_fit(v, 1) OVER w) AS n, r4(tl_pca_explained_variance(tl_pca_fit(v, 1) OVER w)) AS variance
+  FROM square WINDOW w AS (ORDER BY id) ORDER BY id;
+SELECT tl_pca_n(a) AS a, tl_pca_n(b) AS b FROM (SELECT tl_pca_fit(v, 2) a, tl_pca_fit(v, 2) b FROM square) s;
+
 -- NULL vectors: skipped and counted; no non-NULL vector at all gives NULL
 SELECT tl_pca_fit(v, 1) IS NULL AS all_null, tl_pca_fit(v, 1) FILTER (WHERE false) IS NULL AS no_rows
   FROM (VALUES (NULL::real[]), (NULL)) t(v);
@@ -52,30 +59,30 @@ SELECT tl_pca_fit(v, 1) IS NULL AS all_null, tl_pca_fit(v, 1) FILTER (WHERE fals
 CREATE FUNCTION has_nan(p tl_pca) RETURNS boolean LANGUAGE sql AS
   $$ SELECT p::text ~* 'nan|inf' $$;
 -- one row: its own mean, no variance, the unit vectors as components
-SELECT r6(tl_pca_mean(p)) AS mean, r6(tl_pca_explained_variance_ratio(p)) AS ratio,
-       r6(tl_pca_components(p)) AS components, has_nan(p)
+SELECT r4(tl_pca_mean(p)) AS mean, r4(tl_pca_explained_variance_ratio(p)) AS ratio,
+       r4(tl_pca_components(p)) AS components, has_nan(p)
   FROM (SELECT tl_pca_fit('{1,-2,3}'::real[], 2) p) s;
 -- fewer rows than dimensions: m ± e, e = (1, 0, -2, 0): one component with all
 -- the variance (2·|e|²/1 = 10), e/√5 signed by its largest loading; the others
 -- have zero variance and complete an orthonormal set
-SELECT r6(tl_pca_explained_variance(p)) AS variance, r6(tl_pca_explained_variance_ratio(p)) AS ratio,
-       r6((tl_pca_components(p))[1:1][:]) AS first, has_nan(p),
+SELECT r4(tl_pca_explained_variance(p)) AS variance, r4(tl_pca_explained_variance_ratio(p)) AS ratio,
+       r4((tl_pca_components(p))[1:1][:]) AS first, has_nan(p),
        (SELECT max(abs(s - (i = j)::int)) < 1e-6
           FROM generate_series(1, 3) i, generate_series(1, 3) j,
                LATERAL (SELECT sum(a * b) s FROM unnest((tl_pca_components(p))[i:i][:],
                                                         (tl_pca_components(p))[j:j][:]) u(a, b)) d) AS orthonormal
   FROM (SELECT tl_pca_fit(v, 3) p FROM (VALUES ('{1,5,-1,3}'::real[]), ('{-1,5,3,3}')) t(v)) s;
 -- a constant column: zero variance along it, the last component is that axis
-SELECT r6(tl_pca_explained_variance(p)) AS variance, r6((tl_pca_components(p))[3:3][:]) AS third, has_nan(p)
+SELECT r4(tl_pca_explained_variance(p)) AS variance, r4((tl_pca_components(p))[3:3][:]) AS third, has_nan(p)
   FROM (SELECT tl_pca_fit(v || 7::real, 3) p FROM square WHERE v IS NOT NULL) s;
 -- duplicate rows: the square twice, n - 1 = 7: variances 16/7 and 4/7
-SELECT r6(tl_pca_explained_variance(p)) AS variance, tl_pca_n(p) AS n
+SELECT r4(tl_pca_explained_variance(p)) AS variance, tl_pca_n(p) AS n
   FROM (SELECT tl_pca_fit(v, 2) p FROM square, generate_series(1, 2)) s;
 -- all rows equal: no variance at all, still defined
-SELECT r6(tl_pca_explained_variance_ratio(p)) AS ratio, r6(tl_pca_components(p)) AS components, has_nan(p)
+SELECT r4(tl_pca_explained_variance_ratio(p)) AS ratio, r4(tl_pca_components(p)) AS components, has_nan(p)
   FROM (SELECT tl_pca_fit('{4,4}'::real[], 2) p FROM generate_series(1, 300)) s;
 -- multi-dimensional arrays are read flattened
-SELECT r6(tl_pca_mean(tl_pca_fit('{{1,2},{3,4}}'::real[], 1))) AS mean;
+SELECT r4(tl_pca_mean(tl_pca_fit('{{1,2},{3,4}}'::real[], 1))) AS mean;
 
 -- Errors: SQLSTATE and what was wrong
 SELECT expect_error($$SELECT tl_pca_fit(v, 3) FROM square$$);
