@@ -22,7 +22,8 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_pca
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca \
+              test/unit/test_core_asan test/fuzz/build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -31,32 +32,86 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS)
-	cat $^ > $@
+# The report page's template is kept as HTML and embedded as a function.
+$(DATA_built): $(SQL_PARTS) sql/report_template.html
+	( cat $(SQL_PARTS); \
+	  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+	  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
+	  cat sql/report_template.html; \
+	  echo '$$tl_html$$::text $$tl_report$$;' ) > $@
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)
 
+# The core's element-wise kernels (ReLU, pooling, gradients) only vectorise
+# at -O3 (no fast-math: results stay bit-identical to scalar code).
+$(CORE_SRCS:.c=.o): CFLAGS += -O3
+
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
-CORE_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Wno-unused-parameter \
+CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
 test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-unit: test/unit/test_core
-	test/unit/test_core test/fixtures
+test/unit/test_grad: test/unit/test_grad.c $(CORE_SRCS) src/core/*.h
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
 
 test/unit/test_pca: test/unit/test_pca.c $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
 
-unit-pca: test/unit/test_pca
-	test/unit/test_pca
+# every program runs even if one fails; each prints "N passed, N failed"
+unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
+	s=0; for t in test_core test_grad test_pca; do test/unit/$$t test/fixtures || s=1; done; exit $$s
+
+# The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer -DTL_SANITIZE
+test/unit/test_core_asan: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
+
+unit-asan: test/unit/test_core_asan
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=test/fuzz/lsan.supp:print_suppressions=0 \
+	  test/unit/test_core_asan test/fixtures
+
+# ---- libFuzzer targets (test/fuzz/README.md) -------------------------------
+FUZZ_TARGETS = load config forward flat
+FUZZ_BINS    = $(addprefix test/fuzz/build/fuzz_,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 600
+
+FUZZ_CORE = $(patsubst src/core/%.c,test/fuzz/build/core/%.o,$(CORE_SRCS))
+
+FUZZ_TOOLS = test/fuzz/build/make_seeds test/fuzz/build/replay_isolated
+
+# the core once, instrumented for coverage and the sanitizers
+$(FUZZ_CORE): test/fuzz/build/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p test/fuzz/build/core
+	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
+
+$(FUZZ_BINS): test/fuzz/build/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_CORE)
+	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer $(SAN_FLAGS) -o $@ $< $(FUZZ_CORE) $(CORE_LIBS)
+
+# helpers: seed generation, and replaying inputs through the isolated loader
+$(FUZZ_TOOLS): test/fuzz/build/%: test/fuzz/%.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p test/fuzz/build
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_TOOLS)
+
+# Each target for FUZZ_SECONDS (one worker), after replaying its regressions.
+fuzz: fuzz-build
+	bash test/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# pg_regress with the server under valgrind memcheck (slow: not in `make test`).
+VALGRIND_REGRESS ?= 00_model_store 01_infer 02_errors 03_layers 04_conformance 60_hostile
+installcheck-valgrind:
+	TL_VALGRIND=1 TL_REGRESS="$(VALGRIND_REGRESS)" bash test/run_tests.sh
 
 # The whole suite: packages, build, install, throwaway cluster, pg_regress,
 # unit tests; prints "N passed, N failed".
 test:
 	bash test/run_tests.sh
 
-.PHONY: unit unit-pca test
+.PHONY: unit unit-asan fuzz fuzz-build installcheck-valgrind test

@@ -4,7 +4,8 @@ TL_PG_VERSION=15
 TL_PG_BIN=/usr/lib/postgresql/$TL_PG_VERSION/bin
 TL_PACKAGES="postgresql-$TL_PG_VERSION postgresql-server-dev-$TL_PG_VERSION
   libhdf5-dev libopenblas-dev libjansson-dev libzip-dev pkg-config make gcc
-  python3-numpy python3-h5py python3-sklearn dataset-fashion-mnist"
+  python3-numpy python3-h5py python3-sklearn dataset-fashion-mnist
+  clang libclang-rt-14-dev"
 
 tl_install_packages() {
   local missing="" p

@@ -33,7 +33,7 @@ CREATE FUNCTION @extschema@.tl_model_inspect(
     OUT format text, OUT keras_version text, OUT config jsonb,
     OUT training_config jsonb, OUT input_shape integer[], OUT output_shape integer[])
 RETURNS record
-AS 'MODULE_PATHNAME', 'tl_model_inspect'
+AS 'MODULE_PATHNAME', 'pg_tl_model_inspect'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_model_inspect(bytea) IS
     'Parses a Keras .h5/.keras file (weights included) and reports what it holds, without storing it.';
@@ -76,7 +76,7 @@ COMMENT ON FUNCTION @extschema@.tl_model_import(text, bytea) IS
 
 CREATE FUNCTION @extschema@.tl_read_model_file(path text)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'tl_read_model_file'
+AS 'MODULE_PATHNAME', 'pg_tl_read_model_file'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.tl_read_model_file(text) IS
     'Reads a server file; needs superuser or pg_read_server_files, as COPY FROM a file does.';
@@ -91,7 +91,7 @@ COMMENT ON FUNCTION @extschema@.tl_model_load(text, text) IS
 
 CREATE FUNCTION @extschema@.tl_layers(model text)
 RETURNS TABLE (idx integer, name text, kind text, output_shape integer[], params bigint)
-AS 'MODULE_PATHNAME', 'tl_layers'
+AS 'MODULE_PATHNAME', 'pg_tl_layers'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_layers(text) IS
     'The layers of a model as Keras summarises them; output_shape leaves out the batch dimension (NULL = any length).';

@@ -5,28 +5,28 @@ CREATE TYPE @extschema@.tl_pca;
 
 CREATE FUNCTION @extschema@.tl_pca_in(cstring)
 RETURNS @extschema@.tl_pca
-AS 'MODULE_PATHNAME', 'tl_pca_in'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_in'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_in(cstring) IS
     'Reads a tl_pca from the JSON text its output function writes.';
 
 CREATE FUNCTION @extschema@.tl_pca_out(@extschema@.tl_pca)
 RETURNS cstring
-AS 'MODULE_PATHNAME', 'tl_pca_out'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_out'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_out(@extschema@.tl_pca) IS
     'Writes a tl_pca as a JSON object: width, k, n, nulls, method, sketch, explained_variance_ratio, explained_variance, total_variance, mean, components.';
 
 CREATE FUNCTION @extschema@.tl_pca_recv(internal)
 RETURNS @extschema@.tl_pca
-AS 'MODULE_PATHNAME', 'tl_pca_recv'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_recv'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_recv(internal) IS
     'Binary input of tl_pca.';
 
 CREATE FUNCTION @extschema@.tl_pca_send(@extschema@.tl_pca)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'tl_pca_send'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_send'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_send(@extschema@.tl_pca) IS
     'Binary output of tl_pca.';
@@ -46,42 +46,42 @@ COMMENT ON TYPE @extschema@.tl_pca IS
 -- the aggregate's support functions (state: the core's accumulator)
 CREATE FUNCTION @extschema@.tl_pca_fit_trans(internal, real[], integer)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'tl_pca_fit_trans'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_trans'
 LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_trans(internal, real[], integer) IS
     'tl_pca_fit transition: buffers a vector, accumulates blocks of rows with BLAS.';
 
 CREATE FUNCTION @extschema@.tl_pca_fit_trans(internal, real[], integer, text)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'tl_pca_fit_trans'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_trans'
 LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_trans(internal, real[], integer, text) IS
     'tl_pca_fit transition with a method: buffers a vector, accumulates blocks of rows with BLAS.';
 
 CREATE FUNCTION @extschema@.tl_pca_fit_combine(internal, internal)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'tl_pca_fit_combine'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_combine'
 LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_combine(internal, internal) IS
     'tl_pca_fit combine: adds two partial states (parallel workers, shards).';
 
 CREATE FUNCTION @extschema@.tl_pca_fit_serialize(internal)
 RETURNS bytea
-AS 'MODULE_PATHNAME', 'tl_pca_fit_serialize'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_serialize'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_serialize(internal) IS
     'tl_pca_fit state to bytes, for partial aggregation.';
 
 CREATE FUNCTION @extschema@.tl_pca_fit_deserialize(bytea, internal)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'tl_pca_fit_deserialize'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_deserialize'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_deserialize(bytea, internal) IS
     'tl_pca_fit state from bytes, for partial aggregation.';
 
 CREATE FUNCTION @extschema@.tl_pca_fit_final(internal)
 RETURNS @extschema@.tl_pca
-AS 'MODULE_PATHNAME', 'tl_pca_fit_final'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_fit_final'
 LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_fit_final(internal) IS
     'tl_pca_fit final: solves for the components (LAPACK), or NULL without non-NULL vectors.';
@@ -115,49 +115,49 @@ COMMENT ON AGGREGATE @extschema@.tl_pca_fit(real[], integer, text) IS
 
 CREATE FUNCTION @extschema@.tl_pca_project(pca @extschema@.tl_pca, vec real[])
 RETURNS real[]
-AS 'MODULE_PATHNAME', 'tl_pca_project'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_project'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_project(@extschema@.tl_pca, real[]) IS
     'The coordinates of a vector on the components: (vec - mean) · componentsᵀ, k values.';
 
 CREATE FUNCTION @extschema@.tl_pca_explained_variance_ratio(pca @extschema@.tl_pca)
 RETURNS real[]
-AS 'MODULE_PATHNAME', 'tl_pca_explained_variance_ratio'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_explained_variance_ratio'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_explained_variance_ratio(@extschema@.tl_pca) IS
     'Each component''s share of the total variance.';
 
 CREATE FUNCTION @extschema@.tl_pca_explained_variance(pca @extschema@.tl_pca)
 RETURNS real[]
-AS 'MODULE_PATHNAME', 'tl_pca_explained_variance'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_explained_variance'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_explained_variance(@extschema@.tl_pca) IS
     'The variance along each component (divided by n - 1, as scikit-learn does).';
 
 CREATE FUNCTION @extschema@.tl_pca_components(pca @extschema@.tl_pca)
 RETURNS real[]
-AS 'MODULE_PATHNAME', 'tl_pca_components'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_components'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_components(@extschema@.tl_pca) IS
     'The components as a k x width array, one unit vector per row; each row''s largest-magnitude value is positive.';
 
 CREATE FUNCTION @extschema@.tl_pca_mean(pca @extschema@.tl_pca)
 RETURNS real[]
-AS 'MODULE_PATHNAME', 'tl_pca_mean'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_mean'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_mean(@extschema@.tl_pca) IS
     'The mean of the vectors the PCA was fitted on.';
 
 CREATE FUNCTION @extschema@.tl_pca_n(pca @extschema@.tl_pca)
 RETURNS bigint
-AS 'MODULE_PATHNAME', 'tl_pca_n'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_n'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_n(@extschema@.tl_pca) IS
     'The number of vectors the PCA was fitted on.';
 
 CREATE FUNCTION @extschema@.tl_pca_nulls(pca @extschema@.tl_pca)
 RETURNS bigint
-AS 'MODULE_PATHNAME', 'tl_pca_nulls'
+AS 'MODULE_PATHNAME', 'pg_tl_pca_nulls'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_pca_nulls(@extschema@.tl_pca) IS
     'The number of NULL vectors tl_pca_fit skipped.';

@@ -12,7 +12,6 @@
 
 #include "tl_model_int.h"
 
-#define MAX_LAYERS 4096
 #define MAX_INBOUND 64
 
 /* Reads a Keras shape list with its batch entry first; null → -1. */
@@ -178,8 +177,8 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 
 	if (!json_is_array(list) || n < 1)
 		return tl_fail(st, TL_ERR_MODEL, "the Sequential model has no layers");
-	if (n > MAX_LAYERS)
-		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, MAX_LAYERS);
+	if (n > TL_MAX_LAYERS)
+		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, TL_MAX_LAYERS);
 	has_input = strcmp(tl_cfg_str(json_array_get(list, 0), "class_name", ""), "InputLayer") == 0;
 	m->n_layers = n + (has_input ? 0 : 1);
 	m->layers = tl_calloc(m->n_layers, sizeof(tl_layer));
@@ -330,8 +329,8 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 
 	if (!json_is_array(list) || n < 1)
 		return tl_fail(st, TL_ERR_MODEL, "the model has no layers");
-	if (n > MAX_LAYERS)
-		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, MAX_LAYERS);
+	if (n > TL_MAX_LAYERS)
+		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, TL_MAX_LAYERS);
 	if (n_in != 1 || n_out != 1 || in_name == NULL || out_name == NULL)
 		return tl_fail(st, TL_ERR_UNSUPPORTED,
 					   "the model has %d inputs and %d outputs; only models with one of each are supported",

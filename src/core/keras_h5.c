@@ -34,6 +34,13 @@ tl_h5_is_hdf5(const void *data, size_t len)
 	return 0;
 }
 
+void
+tl_h5_init(void)
+{
+	H5open();
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 tl_h5 *
 tl_h5_open(const void *data, size_t len, tl_status *st)
 {
@@ -46,6 +53,8 @@ tl_h5_open(const void *data, size_t len, tl_status *st)
 		tl_fail(st, TL_ERR_FORMAT, "not an HDF5 file (no HDF5 signature)");
 		return NULL;
 	}
+	if (tl_h5_check_image(data, len, st) < 0)
+		return NULL;
 	/* read-only image used in place: HDF5 neither copies nor frees it */
 	f = H5LTopen_file_image((void *) data, len,
 							H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);

@@ -6,6 +6,9 @@
 
 #include "tl_model_int.h"
 
+/* A .keras archive has three members; a directory of thousands is hostile. */
+#define MAX_MEMBERS 1000
+
 int
 tl_zip_is_zip(const void *data, size_t len)
 {
@@ -46,6 +49,12 @@ tl_zip_read(const void *data, size_t len, const char *member, size_t max_bytes,
 				zip_error_strerror(&zerr));
 		zip_error_fini(&zerr);
 		return -1;
+	}
+	if (zip_get_num_entries(za, 0) > MAX_MEMBERS)
+	{
+		tl_fail(st, TL_ERR_LIMIT, "the .keras archive has %lld members (at most %d supported)",
+				(long long) zip_get_num_entries(za, 0), MAX_MEMBERS);
+		goto done;
 	}
 	zip_stat_init(&sb);
 	if (zip_stat(za, member, 0, &sb) < 0)

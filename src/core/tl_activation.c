@@ -154,8 +154,9 @@ tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inne
 		case TL_ACT_RELU:
 			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
 			{
+				/* a form the compiler vectorises (the core is built -O3) */
 				for (int64_t i = 0; i < total; i++)
-					x[i] = x[i] > 0 ? x[i] : 0.0f;
+					x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 				return;
 			}
 			break;
@@ -164,4 +165,117 @@ tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inne
 	}
 	for (int64_t i = 0; i < total; i++)
 		x[i] = tl_act_scalar(a, x[i]);
+}
+
+float
+tl_act_deriv(const tl_act *a, float x)
+{
+	switch (a->fn)
+	{
+		case TL_ACT_LINEAR:
+		case TL_ACT_SOFTMAX:	/* not element-wise; never called for it */
+			return 1.0f;
+		case TL_ACT_RELU:
+			if (x > a->threshold)
+			{
+				/* capped: the cap and the clamp at 0 are flat */
+				if (a->max_value >= 0)
+					return x > 0.0f && x < a->max_value ? 1.0f : 0.0f;
+				return 1.0f;
+			}
+			return a->alpha;
+		case TL_ACT_SIGMOID:
+			{
+				float		s = sigmoidf(x);
+
+				return s * (1.0f - s);
+			}
+		case TL_ACT_HARD_SIGMOID_K2:
+			return x > -2.5f && x < 2.5f ? 0.2f : 0.0f;
+		case TL_ACT_HARD_SIGMOID_K3:
+			return x > -3.0f && x < 3.0f ? 1.0f / 6.0f : 0.0f;
+		case TL_ACT_TANH:
+			{
+				float		t = tanhf(x);
+
+				return 1.0f - t * t;
+			}
+		case TL_ACT_ELU:
+			return x > 0 ? 1.0f : a->alpha * expf(x);
+		case TL_ACT_SELU:
+			{
+				const float scale = 1.05070098735548049342f;
+				const float alpha = 1.67326324235437728482f;
+
+				return scale * (x > 0 ? 1.0f : alpha * expf(x));
+			}
+		case TL_ACT_SOFTPLUS:
+			return sigmoidf(x);
+		case TL_ACT_SOFTSIGN:
+			{
+				float		d = 1.0f + fabsf(x);
+
+				return 1.0f / (d * d);
+			}
+		case TL_ACT_SWISH:
+			{
+				float		s = sigmoidf(x);
+
+				return s + x * s * (1.0f - s);
+			}
+		case TL_ACT_GELU:
+			/* d/dx x Phi(x) = Phi(x) + x phi(x) */
+			return 0.5f * (1.0f + erff(x * 0.70710678118654752440f)) +
+				x * expf(-0.5f * x * x) * 0.39894228040143267794f;
+		case TL_ACT_EXPONENTIAL:
+			return expf(x);
+		case TL_ACT_THRESHOLDED:
+			return x > a->threshold ? 1.0f : 0.0f;
+	}
+	return 1.0f;
+}
+
+void
+tl_act_backward(const tl_act *a, const float *x, const float *y, const float *dy,
+				float *dx, int64_t outer, int64_t len, int64_t inner)
+{
+	int64_t		total = outer * len * inner;
+
+	switch (a->fn)
+	{
+		case TL_ACT_LINEAR:
+			for (int64_t i = 0; i < total; i++)
+				dx[i] += dy[i];
+			return;
+		case TL_ACT_SOFTMAX:
+			/* dx_j = y_j (dy_j - sum_k dy_k y_k) along the softmax axis */
+			for (int64_t o = 0; o < outer; o++)
+				for (int64_t i = 0; i < inner; i++)
+				{
+					int64_t		base = o * len * inner + i;
+					double		dot = 0;
+
+					for (int64_t j = 0; j < len; j++)
+						dot += (double) dy[base + j * inner] * y[base + j * inner];
+					for (int64_t j = 0; j < len; j++)
+					{
+						int64_t		k = base + j * inner;
+
+						dx[k] += (float) (y[k] * (dy[k] - dot));
+					}
+				}
+			return;
+		case TL_ACT_RELU:
+			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
+			{
+				for (int64_t i = 0; i < total; i++)
+					dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+				return;
+			}
+			break;
+		default:
+			break;
+	}
+	for (int64_t i = 0; i < total; i++)
+		dx[i] += dy[i] * tl_act_deriv(a, x[i]);
 }

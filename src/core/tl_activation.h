@@ -46,5 +46,16 @@ void		tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len,
 
 /* Element-wise helpers used by recurrent cells. */
 float		tl_act_scalar(const tl_act *a, float x);
+/* The derivative of an element-wise activation at pre-activation x. */
+float		tl_act_deriv(const tl_act *a, float x);
+
+/*
+ * The backward pass of tl_act_apply: dx += J^T dy, with x the
+ * pre-activation and y = act(x) (softmax uses y, the others x), all viewed
+ * as [outer][len][inner].
+ */
+void		tl_act_backward(const tl_act *a, const float *x, const float *y,
+							const float *dy, float *dx, int64_t outer,
+							int64_t len, int64_t inner);
 
 #endif							/* TL_ACTIVATION_H */

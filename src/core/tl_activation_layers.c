@@ -1,6 +1,8 @@
 /*
  * tl_activation_layers.c — Activation, ReLU, LeakyReLU, ELU, Softmax and
- * ThresholdedReLU: an activation function as a layer of its own.
+ * ThresholdedReLU: an activation function as a layer of its own.  Its
+ * backward pass is the activation's (tl_act_backward), or the identity
+ * when the target is taken before the model's final activation.
  */
 #include <string.h>
 
@@ -117,4 +119,36 @@ act_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_activation = {"activation", act_configure, act_shape, NULL, NULL, act_forward, 0};
+static int
+act_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			 const tl_shape *in_shape, const float *out,
+			 const tl_shape *out_shape, const float *dout,
+			 float *const *din, int n, tl_status *st)
+{
+	int64_t		count = tl_shape_count(&in_shape[0]);
+	int64_t		outer = n,
+				len = count,
+				inner = 1;
+
+	(void) out_shape;
+	if (tl_exec_before_act(ex))
+	{
+		/* the target is this layer's input: the logits */
+		for (int64_t i = 0; i < count * n; i++)
+			din[0][i] += dout[i];
+		return 0;
+	}
+	if (l->act.fn == TL_ACT_SOFTMAX)
+	{
+		int			axis;
+
+		if (tl_keras_axis(l->act.axis, in_shape[0].nd, &axis, l, st) < 0)
+			return -1;
+		axis_view(&in_shape[0], axis, &outer, &len, &inner);
+		outer *= n;
+	}
+	tl_act_backward(&l->act, in[0], out, dout, din[0], outer, len, inner);
+	return 0;
+}
+
+const tl_layer_ops tl_ops_activation = {"activation", act_configure, act_shape, NULL, NULL, act_forward, 0, act_backward};

@@ -5,6 +5,10 @@
  * positions (across samples) are packed into the runner's scratch area and
  * multiplied by the kernel, which Keras stores as (kh, kw, in, filters):
  * row-major that is already the (kh*kw*in) x filters matrix sgemm wants.
+ * The backward pass runs the same blocks in reverse: the patches' gradient
+ * dz W^T by sgemm, then scattered back onto the input (col2im) — for the
+ * output positions whose gradient is not all zero only: after ReLU and max
+ * pooling most are, and their rows would cost a GEMM row each for nothing.
  */
 #include <string.h>
 #include <cblas.h>
@@ -130,91 +134,235 @@ conv_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	return 0;
 }
 
+/* Where the windows of a convolution fall, for one input shape. */
+typedef struct conv_geom
+{
+	int			h, w, c, oh, ow, ph, pw;
+	int64_t		kc;				/* patch length: kh * kw * c */
+	int64_t		positions;		/* output positions per sample */
+	int64_t		chunk;			/* patches per block */
+} conv_geom;
+
+static int
+conv_geometry(const tl_layer *l, const tl_shape *in, int n, conv_geom *g,
+			  tl_status *st)
+{
+	if (hwc(l, in, &g->h, &g->w, &g->c, st) < 0)
+		return -1;
+	g->oh = tl_window_out(g->h, l->u.conv.k[0], l->u.conv.s[0], l->u.conv.d[0], l->u.conv.pad);
+	g->ow = tl_window_out(g->w, l->u.conv.k[1], l->u.conv.s[1], l->u.conv.d[1], l->u.conv.pad);
+	g->ph = tl_window_pad_before(g->h, l->u.conv.k[0], l->u.conv.s[0], l->u.conv.d[0], l->u.conv.pad);
+	g->pw = tl_window_pad_before(g->w, l->u.conv.k[1], l->u.conv.s[1], l->u.conv.d[1], l->u.conv.pad);
+	g->kc = (int64_t) l->u.conv.k[0] * l->u.conv.k[1] * g->c;
+	g->positions = (int64_t) g->oh * g->ow;
+	g->chunk = PATCH_SCRATCH / g->kc;
+	if (g->chunk < 1)
+		g->chunk = 1;
+	if (g->chunk > g->positions * n)
+		g->chunk = g->positions * n;
+	return 0;
+}
+
+/*
+ * Packs the patches of `rows` output positions (counted across samples:
+ * at[r], or g0 + r when at is NULL) of x into `patches`; or, given dx,
+ * scatters them back: adds each patch row onto the positions of dx it was
+ * read from.
+ */
+static void
+im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
+	   float *patches, const int64_t *at, int64_t g0, int64_t rows)
+{
+	int			kh = l->u.conv.k[0],
+				kw = l->u.conv.k[1];
+	int			c = g->c;
+	int64_t		sample = (int64_t) g->h * g->w * c;
+
+	for (int64_t r = 0; r < rows; r++)
+	{
+		int64_t		gi = at ? at[r] : g0 + r;
+		int64_t		b = gi / g->positions,
+					p = gi % g->positions;
+		int			y = (int) (p / g->ow),
+					xo = (int) (p % g->ow);
+		float	   *patch = patches + r * g->kc;
+
+		for (int i = 0; i < kh; i++)
+		{
+			int			iy = y * l->u.conv.s[0] - g->ph + i * l->u.conv.d[0];
+
+			for (int j = 0; j < kw; j++, patch += c)
+			{
+				int			ix = xo * l->u.conv.s[1] - g->pw + j * l->u.conv.d[1];
+				int64_t		src = b * sample + ((int64_t) iy * g->w + ix) * c;
+
+				if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+				{
+					if (dx == NULL)
+						memset(patch, 0, sizeof(float) * c);
+				}
+				else if (dx == NULL)
+					memcpy(patch, x + src, sizeof(float) * c);
+				else
+					for (int k = 0; k < c; k++)
+						dx[src + k] += patch[k];
+			}
+		}
+	}
+}
+
 static int
 conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
 			 int n, tl_status *st)
 {
-	int			h = 0,
-				w = 0,
-				c = 0,
-				f = l->u.conv.filters;
-	int			kh = l->u.conv.k[0],
-				kw = l->u.conv.k[1];
-	int			sh = l->u.conv.s[0],
-				sw = l->u.conv.s[1];
-	int			dh = l->u.conv.d[0],
-				dw = l->u.conv.d[1];
-	int			oh,
-				ow,
-				ph,
-				pw;
-	int64_t		kc,
-				positions,
-				total,
-				chunk;
+	int			f = l->u.conv.filters;
+	float	   *pre = tl_exec_preact(ex);
+	conv_geom	g;
+	int64_t		total;
 	float	   *patches;
 
 	(void) out_shape;
-	if (hwc(l, &in_shape[0], &h, &w, &c, st) < 0)
+	if (conv_geometry(l, &in_shape[0], n, &g, st) < 0)
 		return -1;
-	oh = tl_window_out(h, kh, sh, dh, l->u.conv.pad);
-	ow = tl_window_out(w, kw, sw, dw, l->u.conv.pad);
-	ph = tl_window_pad_before(h, kh, sh, dh, l->u.conv.pad);
-	pw = tl_window_pad_before(w, kw, sw, dw, l->u.conv.pad);
-	kc = (int64_t) kh * kw * c;
-	positions = (int64_t) oh * ow;
-	total = positions * n;
-	chunk = PATCH_SCRATCH / kc;
-	if (chunk < 1)
-		chunk = 1;
-	if (chunk > total)
-		chunk = total;
-	patches = tl_scratch(ex, (size_t) (chunk * kc), st);
+	total = g.positions * n;
+	patches = tl_scratch(ex, (size_t) (g.chunk * g.kc), st);
 	if (patches == NULL)
 		return -1;
 
-	for (int64_t g0 = 0; g0 < total; g0 += chunk)
+	for (int64_t g0 = 0; g0 < total; g0 += g.chunk)
 	{
-		int64_t		rows = total - g0 < chunk ? total - g0 : chunk;
+		int64_t		rows = total - g0 < g.chunk ? total - g0 : g.chunk;
 		float	   *o = out + g0 * f;
 
-		for (int64_t r = 0; r < rows; r++)
-		{
-			int64_t		g = g0 + r;
-			int64_t		b = g / positions,
-						p = g % positions;
-			int			y = (int) (p / ow),
-						x = (int) (p % ow);
-			const float *src = in[0] + b * (int64_t) h * w * c;
-			float	   *dst = patches + r * kc;
-
-			for (int i = 0; i < kh; i++)
-			{
-				int			iy = y * sh - ph + i * dh;
-
-				for (int j = 0; j < kw; j++)
-				{
-					int			ix = x * sw - pw + j * dw;
-
-					if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-						memset(dst, 0, sizeof(float) * c);
-					else
-						memcpy(dst, src + ((int64_t) iy * w + ix) * c, sizeof(float) * c);
-					dst += c;
-				}
-			}
-		}
+		im2col(l, &g, in[0], NULL, patches, NULL, g0, rows);
 		if (l->u.conv.use_bias)
 			for (int64_t r = 0; r < rows; r++)
 				memcpy(o + r * f, l->w[1].data, sizeof(float) * f);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, f, (int) kc,
-					1.0f, patches, (int) kc, l->w[0].data, f,
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, f, (int) g.kc,
+					1.0f, patches, (int) g.kc, l->w[0].data, f,
 					l->u.conv.use_bias ? 1.0f : 0.0f, o, f);
+		if (pre)
+			memcpy(pre + g0 * f, o, sizeof(float) * rows * f);
 		tl_act_apply(&l->act, o, rows, f, 1);
 		tl_check_interrupt();
 	}
 	return 0;
 }
 
-const tl_layer_ops tl_ops_conv = {"conv", conv_configure, conv_shape, conv_n_weights, conv_bind, conv_forward, 0};
+static int
+conv_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			  const tl_shape *in_shape, const float *out,
+			  const tl_shape *out_shape, const float *dout,
+			  float *const *din, int n, tl_status *st)
+{
+	int			f = l->u.conv.filters;
+	conv_geom	g;
+	int64_t		total,
+				idx_off;
+	const float *dz;
+	float	   *dpatches,
+			   *dzc;
+	int64_t    *at;
+
+	(void) in;
+	(void) out_shape;
+	if (conv_geometry(l, &in_shape[0], n, &g, st) < 0)
+		return -1;
+	total = g.positions * n;
+	dz = tl_exec_act_grad(ex, l, out, dout, total, f, st);
+	/* scratch: patch gradients, the gathered rows of dz, their positions */
+	idx_off = (g.chunk * (g.kc + f) + 1) & ~(int64_t) 1;	/* 8-byte aligned */
+	dpatches = dz ? tl_scratch(ex, (size_t) (idx_off + 2 * g.chunk), st) : NULL;
+	if (dpatches == NULL)
+		return -1;
+	dzc = dpatches + g.chunk * g.kc;
+	at = (int64_t *) (dpatches + idx_off);
+	for (int64_t g0 = 0; g0 < total;)
+	{
+		int64_t		rows = 0;
+
+		for (; g0 < total && rows < g.chunk; g0++)
+		{
+			const float *d = dz + g0 * f;
+			int			nonzero = 0;
+
+			for (int k = 0; k < f; k++)
+				nonzero |= d[k] != 0.0f;
+			if (!nonzero)
+				continue;
+			memcpy(dzc + rows * f, d, sizeof(float) * f);
+			at[rows++] = g0;
+		}
+		if (rows == 0)
+			break;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) g.kc, f,
+					1.0f, dzc, f, l->w[0].data, f, 0.0f, dpatches, (int) g.kc);
+		im2col(l, &g, NULL, din[0], dpatches, at, 0, rows);
+		tl_check_interrupt();
+	}
+	return 0;
+}
+
+float *
+tl_conv_token_table(const tl_layer *conv, const tl_layer *emb, tl_status *st)
+{
+	int			vocab = emb->u.emb.input_dim,
+				dim = emb->u.emb.output_dim;
+	int			taps = conv->u.conv.k[1],
+				f = conv->u.conv.filters;
+	float	   *table = tl_malloc(sizeof(float) * vocab * taps * f);
+
+	if (table == NULL)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory (token table of layer \"%s\")", conv->name);
+		return NULL;
+	}
+	/* row v of tap j: E[v] W_j, W_j = rows j*dim .. of the (taps*dim) x f kernel */
+	for (int j = 0; j < taps; j++)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, vocab, f, dim,
+					1.0f, emb->w[0].data, dim, conv->w[0].data + (int64_t) j * dim * f, f,
+					0.0f, table + (int64_t) j * f, taps * f);
+	return table;
+}
+
+int
+tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
+					   const float *ids, const tl_shape *in_shape, float *out,
+					   int n, tl_status *st)
+{
+	int			f = l->u.conv.filters;
+	int			taps = l->u.conv.k[1];
+	float	   *pre = tl_exec_preact(ex);
+	conv_geom	g;
+
+	if (conv_geometry(l, in_shape, n, &g, st) < 0)
+		return -1;
+	for (int b = 0; b < n; b++)
+		for (int x = 0; x < g.ow; x++)
+		{
+			float	   *o = out + ((int64_t) b * g.ow + x) * f;
+
+			if (l->u.conv.use_bias)
+				memcpy(o, l->w[1].data, sizeof(float) * f);
+			else
+				memset(o, 0, sizeof(float) * f);
+			for (int j = 0; j < taps; j++)
+			{
+				int			ix = x * l->u.conv.s[1] - g.pw + j * l->u.conv.d[1];
+				const float *row;
+
+				if (ix < 0 || ix >= g.w)
+					continue;	/* zero padding adds nothing */
+				row = table + ((int64_t) ids[(int64_t) b * g.w + ix] * taps + j) * f;
+				for (int k = 0; k < f; k++)
+					o[k] += row[k];
+			}
+		}
+	if (pre)
+		memcpy(pre, out, sizeof(float) * g.positions * n * f);
+	tl_act_apply(&l->act, out, g.positions * n, f, 1);
+	return 0;
+}
+
+const tl_layer_ops tl_ops_conv = {"conv", conv_configure, conv_shape, conv_n_weights, conv_bind, conv_forward, 0, conv_backward};

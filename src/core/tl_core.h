@@ -80,6 +80,9 @@ typedef struct tl_shape
 } tl_shape;
 
 int64_t		tl_shape_count(const tl_shape *s);	/* -1 if any dim unknown */
+/* Refuses dimensions above 2^30 and more than TL_MAX_SAMPLE_ELEMS values. */
+#define TL_MAX_SAMPLE_ELEMS 0x7fffffff
+int			tl_shape_check(const tl_shape *s, const char *layer, tl_status *st);
 int			tl_shape_format(const tl_shape *s, char *buf, size_t len);
 
 /* ---- models ---------------------------------------------------------- */
@@ -136,6 +139,42 @@ int			tl_model_fit_input(const tl_model *m, const int *dims, int ndim,
  */
 void		tl_fit_tokens(const int64_t *ids, int n, float *out, int len);
 
+/*
+ * Loading in a separate process.  Parsing an untrusted file runs libhdf5,
+ * libzip and jansson on hostile bytes; a crash there must not take the
+ * caller down.  tl_isolate_start forks a child that parses the file with
+ * tl_model_load (malloc, default signal handlers, no BLAS) and streams the
+ * result back through a pipe; the parent rebuilds the model from that
+ * stream.  A child killed by a signal becomes TL_ERR_FORMAT, one that runs
+ * past timeout_ms TL_ERR_LIMIT.
+ *
+ * The caller polls until the child is done, then finishes:
+ *     iso = tl_isolate_start(...);
+ *     while (!tl_isolate_poll(iso, 100))
+ *         ... check for interrupts; on any error: tl_isolate_abort(iso) ...
+ *     m = tl_isolate_finish(iso, st);
+ */
+typedef struct tl_isolate_opts
+{
+	int			timeout_ms;		/* the child is killed after this; 0: never */
+	size_t		max_child_bytes;	/* address space the child may add; 0: no cap */
+	void		(*child_hook) (void);	/* tests: called in the child first */
+} tl_isolate_opts;
+
+typedef struct tl_isolate tl_isolate;
+
+tl_isolate *tl_isolate_start(const void *data, size_t len, const tl_limits *lim,
+							 const tl_isolate_opts *opts, tl_status *st);
+/* Waits up to wait_ms; returns 1 when the child is done (or failed), else 0. */
+int			tl_isolate_poll(tl_isolate *iso, int wait_ms);
+/* The model the child parsed, or NULL with st set; frees iso. */
+tl_model   *tl_isolate_finish(tl_isolate *iso, tl_status *st);
+/* Kills and reaps the child and frees iso (error paths; NULL is a no-op). */
+void		tl_isolate_abort(tl_isolate *iso);
+/* start + poll until done + finish, without interruption. */
+tl_model   *tl_model_load_isolated(const void *data, size_t len, const tl_limits *lim,
+								   const tl_isolate_opts *opts, tl_status *st);
+
 /* ---- running --------------------------------------------------------- */
 typedef struct tl_runner tl_runner;
 
@@ -158,5 +197,50 @@ int			tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x,
 
 /* Output of layer i (-1: the model output) of the last forward, batch-major. */
 const float *tl_runner_output(const tl_runner *r, int layer, tl_shape *shape);
+
+/*
+ * Like tl_runner_forward, but the output of layer `layer` is taken from
+ * `values` (n samples of its planned shape, batch-major, kept alive until
+ * the next forward) instead of being computed: a token model run from
+ * edited embedding vectors, say.  A backward pass stops at that layer.
+ */
+int			tl_runner_forward_with(tl_runner *r, const tl_shape *in,
+								   const float *x, int layer,
+								   const float *values, int n, tl_status *st);
+
+/* ---- gradients (tl_backward.c) ---------------------------------------- */
+
+/*
+ * Prepares the runner for tl_runner_backward: later forwards keep the
+ * pre-activations of fused activations, and batches are sized for the
+ * gradient buffers as well (so the batch capacity drops).
+ */
+void		tl_runner_enable_backward(tl_runner *r);
+
+/*
+ * Backpropagates from the output of the last forward (n samples): the
+ * target of sample b is sum_j seed[b][j] * y[b][j], where y is the model's
+ * output, or its logits (the output before the output layer's activation
+ * function) when pre_activation is set.  A one-hot seed picks a unit; any
+ * seed picks a direction.  Afterwards tl_runner_grad reads the gradient of
+ * that target with respect to every layer's output, down to the Embedding
+ * outputs of a token model or the input of a model that takes real numbers.
+ */
+int			tl_runner_backward(tl_runner *r, const float *seed,
+							   int pre_activation, int n, tl_status *st);
+
+/*
+ * The gradient with respect to layer i's output (0: the model input), n
+ * samples batch-major; NULL if the last backward did not compute it.
+ */
+const float *tl_runner_grad(const tl_runner *r, int layer, tl_shape *shape);
+
+/*
+ * The model's logits for the last forward: the output before the output
+ * layer's activation function (the output itself when it is linear), of the
+ * output's shape.  NULL when the activation is fused into the output layer
+ * and the runner was not prepared for a backward pass.
+ */
+const float *tl_runner_logits(const tl_runner *r, tl_shape *shape);
 
 #endif							/* TL_CORE_H */

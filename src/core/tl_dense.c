@@ -1,6 +1,8 @@
 /*
- * tl_dense.c — Dense: y = act(x W + b) on the last axis, one sgemm per batch.
+ * tl_dense.c — Dense: y = act(x W + b) on the last axis, one sgemm per batch;
+ * backward dx = dz W^T, one sgemm as well.
  */
+#include <string.h>
 #include <cblas.h>
 
 #include "tl_layer.h"
@@ -58,8 +60,8 @@ dense_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	int			k = in_shape[0].d[in_shape[0].nd - 1];
 	int			units = l->u.dense.units;
 	int64_t		rows = n * (tl_shape_count(&in_shape[0]) / k);
+	float	   *pre = tl_exec_preact(ex);
 
-	(void) ex;
 	(void) out_shape;
 	(void) st;
 	if (l->u.dense.use_bias)
@@ -72,8 +74,30 @@ dense_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, units, k,
 				1.0f, in[0], k, l->w[0].data, units,
 				l->u.dense.use_bias ? 1.0f : 0.0f, out, units);
+	if (pre)
+		memcpy(pre, out, sizeof(float) * rows * units);
 	tl_act_apply(&l->act, out, rows, units, 1);
 	return 0;
 }
 
-const tl_layer_ops tl_ops_dense = {"dense", dense_configure, dense_shape, dense_n_weights, dense_bind, dense_forward, 0};
+static int
+dense_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			   const tl_shape *in_shape, const float *out,
+			   const tl_shape *out_shape, const float *dout,
+			   float *const *din, int n, tl_status *st)
+{
+	int			k = in_shape[0].d[in_shape[0].nd - 1];
+	int			units = l->u.dense.units;
+	int64_t		rows = n * (tl_shape_count(&in_shape[0]) / k);
+	const float *dz = tl_exec_act_grad(ex, l, out, dout, rows, units, st);
+
+	(void) in;
+	(void) out_shape;
+	if (dz == NULL)
+		return -1;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, k, units,
+				1.0f, dz, units, l->w[0].data, units, 1.0f, din[0], k);
+	return 0;
+}
+
+const tl_layer_ops tl_ops_dense = {"dense", dense_configure, dense_shape, dense_n_weights, dense_bind, dense_forward, 0, dense_backward};

@@ -85,4 +85,4 @@ emb_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_embedding = {"embedding", emb_configure, emb_shape, emb_n_weights, emb_bind, emb_forward, 0};
+const tl_layer_ops tl_ops_embedding = {"embedding", emb_configure, emb_shape, emb_n_weights, emb_bind, emb_forward, 0, NULL};

@@ -49,6 +49,20 @@ typedef struct tl_layer_ops
 							tl_status *st);
 	/* Output is the input reinterpreted (no copy): Dropout, Flatten... */
 	int			aliases_input;
+
+	/*
+	 * The backward pass: given dout, the gradient of a scalar target with
+	 * respect to this layer's output for n samples, adds the gradient with
+	 * respect to input i to din[i] (NULL when input i needs none).  in and
+	 * out are the forward's values for the same samples.  NULL for layers
+	 * whose inputs are not differentiable (Embedding: token ids) and for
+	 * aliasing layers, whose gradient is their input's.
+	 */
+	int			(*backward) (const tl_layer *l, tl_exec *ex,
+							 const float *const *in, const tl_shape *in_shape,
+							 const float *out, const tl_shape *out_shape,
+							 const float *dout, float *const *din, int n,
+							 tl_status *st);
 } tl_layer_ops;
 
 typedef enum tl_padding
@@ -162,6 +176,38 @@ struct tl_layer
 /* ---- execution context ----------------------------------------------- */
 /* Grows and returns the runner's scratch area (at least n floats). */
 float	   *tl_scratch(tl_exec *ex, size_t n, tl_status *st);
+
+/*
+ * Fused activations (Dense, Conv) and the backward pass (tl_backward.c).
+ * When the runner prepares a backward pass, the forward of a layer with a
+ * non-linear fused activation copies its pre-activation to
+ * tl_exec_preact() before applying the activation; NULL otherwise.
+ */
+float	   *tl_exec_preact(tl_exec *ex);
+/* Whether the target of the backward pass is taken before this layer's activation. */
+int			tl_exec_before_act(tl_exec *ex);
+/*
+ * The gradient with respect to the current layer's pre-activation, from
+ * dout (rows x len, the activation along len for softmax): dout itself when
+ * the activation is linear or the target is taken before it.
+ */
+const float *tl_exec_act_grad(tl_exec *ex, const tl_layer *l, const float *out,
+							  const float *dout, int64_t rows, int64_t len,
+							  tl_status *st);
+
+/*
+ * A Conv1D reading an Embedding's output (tl_conv.c): with the products of
+ * every kernel tap and the whole embedding table (vocab x taps x filters)
+ * a window is a sum of table rows picked by the token ids, not a GEMM row.
+ * tl_conv_token_table builds that table (NULL with st set on failure);
+ * tl_conv_forward_tokens is the forward from it, given the ids.
+ */
+float	   *tl_conv_token_table(const tl_layer *conv, const tl_layer *emb,
+								tl_status *st);
+int			tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex,
+								   const float *table, const float *ids,
+								   const tl_shape *in_shape, float *out,
+								   int n, tl_status *st);
 
 /* ---- the registry of layer classes ----------------------------------- */
 const tl_layer_ops *tl_layer_lookup(const char *class_name);

@@ -1,6 +1,8 @@
 /*
  * tl_merge.c — merging layers of Functional models: Concatenate, Add,
- * Subtract, Multiply, Average, Maximum, Minimum.
+ * Subtract, Multiply, Average, Maximum, Minimum.  Backward: Maximum and
+ * Minimum pass the gradient to the first input holding the extreme (the
+ * one the forward kept); Multiply to each input times the others.
  */
 #include <string.h>
 
@@ -137,4 +139,94 @@ merge_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_merge = {"merge", merge_configure, merge_shape, NULL, NULL, merge_forward, 0};
+static int
+merge_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			   const tl_shape *in_shape, const float *out,
+			   const tl_shape *out_shape, const float *dout,
+			   float *const *din, int n, tl_status *st)
+{
+	int			n_in = l->n_in;
+	int64_t		total = n * tl_shape_count(out_shape);
+
+	(void) ex;
+	if (l->u.merge.op == TL_MERGE_CONCAT)
+	{
+		int			axis;
+		int64_t		outer = n;
+		int64_t		out_row = 1;
+
+		if (tl_keras_axis(l->u.merge.axis, in_shape[0].nd, &axis, l, st) < 0)
+			return -1;
+		for (int k = 0; k < axis; k++)
+			outer *= in_shape[0].d[k];
+		for (int k = axis; k < out_shape->nd; k++)
+			out_row *= out_shape->d[k];
+		for (int64_t o = 0; o < outer; o++)
+		{
+			const float *src = dout + o * out_row;
+
+			for (int i = 0; i < n_in; i++)
+			{
+				int64_t		row = 1;
+
+				for (int k = axis; k < in_shape[i].nd; k++)
+					row *= in_shape[i].d[k];
+				if (din[i])
+					for (int64_t j = 0; j < row; j++)
+						din[i][o * row + j] += src[j];
+				src += row;
+			}
+		}
+		return 0;
+	}
+	for (int64_t k = 0; k < total; k++)
+	{
+		float		d = dout[k];
+
+		switch (l->u.merge.op)
+		{
+			case TL_MERGE_ADD:
+			case TL_MERGE_AVG:
+				if (l->u.merge.op == TL_MERGE_AVG)
+					d /= n_in;
+				for (int i = 0; i < n_in; i++)
+					if (din[i])
+						din[i][k] += d;
+				break;
+			case TL_MERGE_SUB:
+				if (din[0])
+					din[0][k] += d;
+				if (din[1])
+					din[1][k] -= d;
+				break;
+			case TL_MERGE_MUL:
+				for (int i = 0; i < n_in; i++)
+				{
+					float		p = d;
+
+					if (din[i] == NULL)
+						continue;
+					for (int j = 0; j < n_in; j++)
+						if (j != i)
+							p *= in[j][k];
+					din[i][k] += p;
+				}
+				break;
+			case TL_MERGE_MAX:
+			case TL_MERGE_MIN:
+				for (int i = 0; i < n_in; i++)
+					if (in[i][k] == out[k])
+					{
+						if (din[i])
+							din[i][k] += d;
+						break;
+					}
+				break;
+			case TL_MERGE_CONCAT:
+				break;
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_merge = {"merge", merge_configure, merge_shape, NULL, NULL, merge_forward, 0, merge_backward};

@@ -13,17 +13,20 @@
 
 #include "tl_model_int.h"
 
+/* The major version of "2.3.1"; dflt when it is missing or absurd. */
 static int
 keras_major_of(const char *version, int dflt)
 {
-	int			v = version ? atoi(version) : 0;
+	long		v = strtol(version, NULL, 10);
 
-	return v >= 1 ? v : dflt;
+	return v >= 1 && v <= 99 ? (int) v : dflt;
 }
 
 static int
 infer_shapes(tl_model *m, tl_status *st)
 {
+	if (tl_shape_check(&m->layers[0].out, m->layers[0].name, st) < 0)
+		return -1;
 	for (int i = 1; i < m->n_layers; i++)
 	{
 		tl_layer   *l = &m->layers[i];
@@ -33,14 +36,15 @@ infer_shapes(tl_model *m, tl_status *st)
 			return tl_fail(st, TL_ERR_LIMIT, "layer \"%s\" has too many inputs", l->name);
 		for (int k = 0; k < l->n_in; k++)
 			in[k] = m->layers[l->in[k]].out;
-		if (l->ops->shape(l, in, l->n_in, &l->out, st) < 0)
+		if (l->ops->shape(l, in, l->n_in, &l->out, st) < 0 ||
+			tl_shape_check(&l->out, l->name, st) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int
-bind_weights(tl_model *m, tl_status *st)
+int
+tl_model_bind_weights(tl_model *m, tl_status *st)
 {
 	for (int i = 1; i < m->n_layers; i++)
 	{
@@ -78,6 +82,31 @@ find_token_input(tl_model *m)
 	m->takes_tokens = consumers > 0 && consumers == embeddings;
 }
 
+int
+tl_model_build(tl_model *m, tl_status *st)
+{
+	json_error_t jerr;
+	json_t	   *root;
+	int			rc;
+
+	json_set_alloc_funcs(tl_malloc, tl_free);
+	m->keras_major = keras_major_of(m->keras_version,
+									strcmp(m->format, "keras_v3") == 0 ? 3 : 2);
+	if (strlen(m->config_json) > TL_MAX_CONFIG_BYTES)
+		return tl_fail(st, TL_ERR_LIMIT, "the model config is %zu bytes (at most %d supported)",
+					   strlen(m->config_json), TL_MAX_CONFIG_BYTES);
+	root = json_loads(m->config_json, 0, &jerr);
+	if (root == NULL)
+		return tl_fail(st, TL_ERR_FORMAT, "the model config is not valid JSON: %s (line %d)",
+					   jerr.text, jerr.line);
+	rc = tl_graph_build(m, root, st);
+	json_decref(root);
+	if (rc < 0 || infer_shapes(m, st) < 0)
+		return -1;
+	find_token_input(m);
+	return 0;
+}
+
 tl_model *
 tl_model_load(const void *data, size_t len, const tl_limits *lim, tl_status *st)
 {
@@ -89,7 +118,6 @@ tl_model_load(const void *data, size_t len, const tl_limits *lim, tl_status *st)
 	size_t		config_len,
 				meta_len,
 				weights_len;
-	json_t	   *root = NULL;
 	json_error_t jerr;
 	int			v3 = 0;
 
@@ -166,32 +194,19 @@ tl_model_load(const void *data, size_t len, const tl_limits *lim, tl_status *st)
 		tl_fail(st, TL_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	m->keras_major = keras_major_of(m->keras_version, v3 ? 3 : 2);
 	m->config_json = config;
 	config = NULL;
-
-	root = json_loads(m->config_json, 0, &jerr);
-	if (root == NULL)
-	{
-		tl_fail(st, TL_ERR_FORMAT, "the model config is not valid JSON: %s (line %d)",
-				jerr.text, jerr.line);
-		goto fail;
-	}
-	if (tl_graph_build(m, root, st) < 0 || infer_shapes(m, st) < 0)
-		goto fail;
-	find_token_input(m);
-	if (tl_h5_read_weights(h5, m, v3, lim->max_weight_bytes, st) < 0 ||
-		bind_weights(m, st) < 0)
+	if (tl_model_build(m, st) < 0 ||
+		tl_h5_read_weights(h5, m, v3, lim->max_weight_bytes, st) < 0 ||
+		tl_model_bind_weights(m, st) < 0)
 		goto fail;
 
-	json_decref(root);
 	tl_h5_close(h5);
 	tl_free(meta);
 	tl_free(weights);
 	return m;
 
 fail:
-	json_decref(root);
 	tl_h5_close(h5);
 	tl_free(config);
 	tl_free(meta);

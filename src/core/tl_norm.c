@@ -1,5 +1,10 @@
 /*
  * tl_norm.c — BatchNormalization (inference form) and LayerNormalization.
+ *
+ * Backward: BatchNormalization at inference is a fixed per-channel affine
+ * map.  LayerNormalization's statistics depend on the row: with
+ * xhat = (x - mean) / sigma and g = dy * gamma,
+ * dx = (g - mean(g) - xhat * mean(g * xhat)) / sigma.
  */
 #include <math.h>
 #include <string.h>
@@ -219,5 +224,78 @@ norm_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_batchnorm = {"batchnorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0};
-const tl_layer_ops tl_ops_layernorm = {"layernorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0};
+static int
+norm_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			  const tl_shape *in_shape, const float *out,
+			  const tl_shape *out_shape, const float *dout,
+			  float *const *din, int n, tl_status *st)
+{
+	int			first,
+				inner_dims;
+	int64_t		block = 1,
+				inner = 1,
+				total = tl_shape_count(&in_shape[0]) * n;
+	float	   *dx = din[0];
+
+	(void) ex;
+	(void) out;
+	(void) out_shape;
+	if (norm_axes(l, &in_shape[0], &first, &inner_dims, st) < 0)
+		return -1;
+	for (int k = 0; k < l->u.norm.n_axes; k++)
+		block *= in_shape[0].d[first + k];
+	for (int k = in_shape[0].nd - inner_dims; k < in_shape[0].nd; k++)
+		inner *= in_shape[0].d[k];
+
+	if (l->aux)
+	{
+		const float *mul = l->aux;
+
+		for (int64_t i = 0; i < total; i++)
+			dx[i] += dout[i] * mul[(i / inner) % block];
+		return 0;
+	}
+	else
+	{
+		const float *gamma = l->u.norm.scale ? l->w[0].data : NULL;
+
+		for (int64_t r = 0; r < total / block; r++)
+		{
+			const float *x = in[0] + r * block;
+			const float *dy = dout + r * block;
+			float	   *d = dx + r * block;
+			double		mean = 0,
+						var = 0,
+						inv,
+						mg = 0,
+						mgx = 0;
+
+			for (int64_t k = 0; k < block; k++)
+				mean += x[k];
+			mean /= block;
+			for (int64_t k = 0; k < block; k++)
+				var += (x[k] - mean) * (x[k] - mean);
+			var /= block;
+			inv = 1.0 / sqrt(var + l->u.norm.eps);
+			for (int64_t k = 0; k < block; k++)
+			{
+				double		g = dy[k] * (gamma ? gamma[k] : 1.0);
+
+				mg += g;
+				mgx += g * (x[k] - mean) * inv;
+			}
+			mg /= block;
+			mgx /= block;
+			for (int64_t k = 0; k < block; k++)
+			{
+				double		g = dy[k] * (gamma ? gamma[k] : 1.0);
+
+				d[k] += (float) (inv * (g - mg - (x[k] - mean) * inv * mgx));
+			}
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_batchnorm = {"batchnorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0, norm_backward};
+const tl_layer_ops tl_ops_layernorm = {"layernorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0, norm_backward};

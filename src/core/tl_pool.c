@@ -2,12 +2,31 @@
  * tl_pool.c — Max/AveragePooling 1D/2D and the global poolings.
  *
  * 'same' padding follows TensorFlow: padded positions are ignored, so an
- * average near the border divides by the number of real inputs.
+ * average near the border divides by the number of real inputs.  Backward:
+ * an average shares its gradient among its real inputs; a max passes it to
+ * the first input (in scan order) holding the maximum (see tied_max).
  */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "tl_layer.h"
+
+/*
+ * Whether v ties with the maximum m of its pool.  Ties are common: the
+ * padding of a token sequence gives every padded position the same values
+ * up to float rounding (sgemm may sum rows in different orders).  Values
+ * within 2^-17 of m (relative) count as tied and the first of them takes
+ * the gradient, as TensorFlow's max pooling gives it to the first exact
+ * maximum — rather than whichever rounding happened to favour.
+ */
+static inline int
+tied_max(float v, float m)
+{
+	return v >= m - fabsf(m) * 7.62939453125e-6f;
+}
+
+#define TIE_BLOCK 256			/* channels per block of the max backward */
 
 static int
 pool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -82,10 +101,15 @@ pool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
+/*
+ * Runs the windows of n samples: the forward (out given) computes out from
+ * x; the backward (y, the forward's output, dout and dx given) adds each
+ * window's share of dout onto dx.
+ */
 static int
-pool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
-			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
-			 int n, tl_status *st)
+pool_windows(const tl_layer *l, const float *x, const tl_shape *in_shape,
+			 float *out, const float *y, const float *dout, float *dx, int n,
+			 tl_status *st)
 {
 	int			h = 0,
 				w = 0,
@@ -99,9 +123,7 @@ pool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				ph,
 				pw;
 
-	(void) ex;
-	(void) out_shape;
-	if (pool_dims(l, &in_shape[0], &h, &w, &c, st) < 0)
+	if (pool_dims(l, in_shape, &h, &w, &c, st) < 0)
 		return -1;
 	oh = tl_window_out(h, kh, sh, 1, l->u.pool.pad);
 	ow = tl_window_out(w, kw, sw, 1, l->u.pool.pad);
@@ -109,51 +131,104 @@ pool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	pw = tl_window_pad_before(w, kw, sw, 1, l->u.pool.pad);
 	for (int b = 0; b < n; b++)
 	{
-		const float *src = in[0] + (int64_t) b * h * w * c;
-		float	   *dst = out + (int64_t) b * oh * ow * c;
+		const float *src = x + (int64_t) b * h * w * c;
+		float	   *dsrc = dx ? dx + (int64_t) b * h * w * c : NULL;
 
-		for (int y = 0; y < oh; y++)
-			for (int x = 0; x < ow; x++)
+		for (int yo = 0; yo < oh; yo++)
+			for (int xo = 0; xo < ow; xo++)
 			{
-				float	   *o = dst + ((int64_t) y * ow + x) * c;
-				int			y0 = y * sh - ph,
-							x0 = x * sw - pw;
-				int			cnt = 0;
+				int64_t		at = ((int64_t) b * oh * ow + (int64_t) yo * ow + xo) * c;
+				int			y0 = yo * sh - ph,
+							x0 = xo * sw - pw;
+				int			i0 = y0 < 0 ? 0 : y0,
+							i1 = y0 + kh > h ? h : y0 + kh;
+				int			j0 = x0 < 0 ? 0 : x0,
+							j1 = x0 + kw > w ? w : x0 + kw;
+				int			cnt = (i1 - i0) * (j1 - j0);
 
-				for (int k = 0; k < c; k++)
-					o[k] = l->u.pool.is_max ? -FLT_MAX : 0.0f;
-				for (int i = y0; i < y0 + kh; i++)
+				if (out)
 				{
-					if (i < 0 || i >= h)
-						continue;
-					for (int j = x0; j < x0 + kw; j++)
-					{
-						const float *p;
+					float	   *o = out + at;
 
-						if (j < 0 || j >= w)
-							continue;
-						p = src + ((int64_t) i * w + j) * c;
-						cnt++;
-						if (l->u.pool.is_max)
+					for (int k = 0; k < c; k++)
+						o[k] = l->u.pool.is_max ? -FLT_MAX : 0.0f;
+					for (int i = i0; i < i1; i++)
+						for (int j = j0; j < j1; j++)
 						{
-							for (int k = 0; k < c; k++)
-								if (p[k] > o[k])
-									o[k] = p[k];
+							const float *p = src + ((int64_t) i * w + j) * c;
+
+							if (l->u.pool.is_max)
+							{
+								for (int k = 0; k < c; k++)
+									o[k] = p[k] > o[k] ? p[k] : o[k];
+							}
+							else
+								for (int k = 0; k < c; k++)
+									o[k] += p[k];
 						}
-						else
-							for (int k = 0; k < c; k++)
-								o[k] += p[k];
+					if (!l->u.pool.is_max)
+						for (int k = 0; k < c; k++)
+							o[k] /= cnt;
+				}
+				else if (l->u.pool.is_max)
+				{
+					/* channels innermost, in blocks of the taken flags */
+					for (int k0 = 0; k0 < c; k0 += TIE_BLOCK)
+					{
+						int			kn = c - k0 < TIE_BLOCK ? c - k0 : TIE_BLOCK;
+						char		taken[TIE_BLOCK] = {0};
+
+						for (int i = i0; i < i1; i++)
+							for (int j = j0; j < j1; j++)
+							{
+								const float *p = src + ((int64_t) i * w + j) * c + k0;
+								float	   *d = dsrc + ((int64_t) i * w + j) * c + k0;
+
+								for (int k = 0; k < kn; k++)
+									if (!taken[k] && tied_max(p[k], y[at + k0 + k]))
+									{
+										d[k] += dout[at + k0 + k];
+										taken[k] = 1;
+									}
+							}
 					}
 				}
-				if (!l->u.pool.is_max)
-					for (int k = 0; k < c; k++)
-						o[k] /= cnt;
+				else
+					for (int i = i0; i < i1; i++)
+						for (int j = j0; j < j1; j++)
+						{
+							float	   *d = dsrc + ((int64_t) i * w + j) * c;
+
+							for (int k = 0; k < c; k++)
+								d[k] += dout[at + k] / cnt;
+						}
 			}
 	}
 	return 0;
 }
 
-const tl_layer_ops tl_ops_pool = {"pool", pool_configure, pool_shape, NULL, NULL, pool_forward, 0};
+static int
+pool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+			 int n, tl_status *st)
+{
+	(void) ex;
+	(void) out_shape;
+	return pool_windows(l, in[0], &in_shape[0], out, NULL, NULL, NULL, n, st);
+}
+
+static int
+pool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			  const tl_shape *in_shape, const float *out,
+			  const tl_shape *out_shape, const float *dout,
+			  float *const *din, int n, tl_status *st)
+{
+	(void) ex;
+	(void) out_shape;
+	return pool_windows(l, in[0], &in_shape[0], NULL, out, dout, din[0], n, st);
+}
+
+const tl_layer_ops tl_ops_pool = {"pool", pool_configure, pool_shape, NULL, NULL, pool_forward, 0, pool_backward};
 
 /* ---- GlobalAverage/GlobalMax Pooling 1D/2D ---------------------------------- */
 static int
@@ -208,8 +283,7 @@ gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			memcpy(o, src, sizeof(float) * c);
 			for (int64_t t = 1; t < steps; t++)
 				for (int k = 0; k < c; k++)
-					if (src[t * c + k] > o[k])
-						o[k] = src[t * c + k];
+					o[k] = src[t * c + k] > o[k] ? src[t * c + k] : o[k];
 		}
 		else
 		{
@@ -232,4 +306,42 @@ gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_shape, NULL, NULL, gpool_forward, 0};
+static int
+gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			   const tl_shape *in_shape, const float *out,
+			   const tl_shape *out_shape, const float *dout,
+			   float *const *din, int n, tl_status *st)
+{
+	int			c = in_shape[0].d[in_shape[0].nd - 1];
+	int64_t		steps = tl_shape_count(&in_shape[0]) / c;
+
+	(void) ex;
+	(void) out_shape;
+	(void) st;
+	for (int b = 0; b < n; b++)
+	{
+		const float *src = in[0] + b * steps * c;
+		const float *o = out + (int64_t) b * c;
+		const float *d = dout + (int64_t) b * c;
+		float	   *dx = din[0] + b * steps * c;
+
+		for (int k = 0; k < c; k++)
+		{
+			if (l->u.gpool.is_max)
+			{
+				for (int64_t t = 0; t < steps; t++)
+					if (tied_max(src[t * c + k], o[k]))
+					{
+						dx[t * c + k] += d[k];
+						break;
+					}
+			}
+			else
+				for (int64_t t = 0; t < steps; t++)
+					dx[t * c + k] += d[k] / steps;
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_shape, NULL, NULL, gpool_forward, 0, gpool_backward};

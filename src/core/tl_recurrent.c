@@ -179,21 +179,43 @@ rnn_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 }
 
 /*
- * Runs one direction over m samples of T steps: out receives (m, T, u) when
- * returning sequences, else (m, u).  work holds m*(T*gu + gu + 3u) floats.
+ * Step records, kept for the backward pass: per sample and time step (in
+ * time order, not reading order) the cell's pre-activations, then h and c
+ * after the step.  Pre-activations: SimpleRNN a; LSTM i, f, c, o; GRU z, r,
+ * h, and with reset_after also the recurrent product of the candidate.
+ */
+static int
+rec_pre(const tl_rnn_cfg *r)
+{
+	return r->cell == TL_CELL_GRU && r->reset_after ? 4 * r->units
+		: gates_of(r->cell) * r->units;
+}
+
+static int
+rec_stride(const tl_rnn_cfg *r)
+{
+	return rec_pre(r) + 2 * r->units;
+}
+
+/*
+ * Runs one direction over m samples of T steps: out (unless NULL) receives
+ * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
+ * rec_stride floats) the step records are kept and work holds m*(gu + 3u)
+ * floats; without, work holds m*(T*gu + gu + 3u).
  */
 static void
 rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
-			  int T, int in_dim, float *out, float *work)
+			  int T, int in_dim, float *out, float *work, float *recs)
 {
 	int			u = r->units;
 	int			gu = gates_of(r->cell) * u;
+	int			xs = recs ? rec_stride(r) : gu; /* row stride of xw */
 	const float *W = l->w[r->w].data;
 	const float *U = l->w[r->w + 1].data;
 	const float *b = r->use_bias ? l->w[r->w + 2].data : NULL;
 	const float *b_rec = (b && r->reset_after) ? b + gu : NULL;
-	float	   *xw = work;
-	float	   *rec = xw + (int64_t) m * T * gu;
+	float	   *xw = recs ? recs : work;
+	float	   *rec = recs ? work : xw + (int64_t) m * T * gu;
 	float	   *h = rec + (int64_t) m * gu;
 	float	   *c = h + (int64_t) m * u;
 	float	   *rh = c + (int64_t) m * u;
@@ -202,12 +224,12 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	for (int64_t row = 0; row < (int64_t) m * T; row++)
 	{
 		if (b)
-			memcpy(xw + row * gu, b, sizeof(float) * gu);
+			memcpy(xw + row * xs, b, sizeof(float) * gu);
 		else
-			memset(xw + row * gu, 0, sizeof(float) * gu);
+			memset(xw + row * xs, 0, sizeof(float) * gu);
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m * T, gu, in_dim,
-				1.0f, x, in_dim, W, gu, 1.0f, xw, gu);
+				1.0f, x, in_dim, W, gu, 1.0f, xw, xs);
 	memset(h, 0, sizeof(float) * m * u);
 	memset(c, 0, sizeof(float) * m * u);
 
@@ -232,23 +254,25 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			/* candidate uses (r * h)·U_h, so r is needed first */
 			for (int i = 0; i < m; i++)
 			{
-				const float *xt = xw + ((int64_t) i * T + t) * gu;
-				float	   *ri = rec + (int64_t) i * gu;
+				float	   *xt = xw + ((int64_t) i * T + t) * xs;
+				const float *ri = rec + (int64_t) i * gu;
 
 				for (int k = 0; k < u; k++)
 				{
-					ri[u + k] = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
-					rh[(int64_t) i * u + k] = ri[u + k] * h[(int64_t) i * u + k];
+					xt[u + k] += ri[u + k];
+					rh[(int64_t) i * u + k] = tl_act_scalar(&r->rec_act, xt[u + k]) *
+						h[(int64_t) i * u + k];
 				}
 			}
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, u, u,
 						1.0f, rh, u, U + 2 * u, gu, 0.0f, rec + 2 * u, gu);
 		}
 
+		/* the pre-activations replace xw's row of this step (used only here) */
 		for (int i = 0; i < m; i++)
 		{
-			const float *xt = xw + ((int64_t) i * T + t) * gu;
-			float	   *ri = rec + (int64_t) i * gu;
+			float	   *xt = xw + ((int64_t) i * T + t) * xs;
+			const float *ri = rec + (int64_t) i * gu;
 			float	   *hi = h + (int64_t) i * u;
 			float	   *ci = c + (int64_t) i * u;
 
@@ -256,15 +280,20 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			{
 				case TL_CELL_SIMPLE:
 					for (int k = 0; k < u; k++)
-						hi[k] = tl_act_scalar(&r->act, xt[k] + ri[k]);
+					{
+						xt[k] += ri[k];
+						hi[k] = tl_act_scalar(&r->act, xt[k]);
+					}
 					break;
 				case TL_CELL_LSTM:
+					for (int k = 0; k < gu; k++)
+						xt[k] += ri[k];
 					for (int k = 0; k < u; k++)
 					{
-						float		ig = tl_act_scalar(&r->rec_act, xt[k] + ri[k]);
-						float		fg = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
-						float		cg = tl_act_scalar(&r->act, xt[2 * u + k] + ri[2 * u + k]);
-						float		og = tl_act_scalar(&r->rec_act, xt[3 * u + k] + ri[3 * u + k]);
+						float		ig = tl_act_scalar(&r->rec_act, xt[k]);
+						float		fg = tl_act_scalar(&r->rec_act, xt[u + k]);
+						float		cg = tl_act_scalar(&r->act, xt[2 * u + k]);
+						float		og = tl_act_scalar(&r->rec_act, xt[3 * u + k]);
 
 						ci[k] = fg * ci[k] + ig * cg;
 						hi[k] = og * tl_act_scalar(&r->act, ci[k]);
@@ -273,28 +302,229 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 				case TL_CELL_GRU:
 					for (int k = 0; k < u; k++)
 					{
-						float		z = tl_act_scalar(&r->rec_act, xt[k] + ri[k]);
-						float		hh;
+						float		z,
+									hh;
 
+						xt[k] += ri[k];
+						z = tl_act_scalar(&r->rec_act, xt[k]);
 						if (r->reset_after)
 						{
-							float		rg = tl_act_scalar(&r->rec_act, xt[u + k] + ri[u + k]);
+							float		rg;
 
-							hh = tl_act_scalar(&r->act, xt[2 * u + k] + rg * ri[2 * u + k]);
+							xt[u + k] += ri[u + k];
+							rg = tl_act_scalar(&r->rec_act, xt[u + k]);
+							xt[2 * u + k] += rg * ri[2 * u + k];
+							if (recs)
+								xt[3 * u + k] = ri[2 * u + k];
 						}
 						else
-							hh = tl_act_scalar(&r->act, xt[2 * u + k] + ri[2 * u + k]);
+							xt[2 * u + k] += ri[2 * u + k];
+						hh = tl_act_scalar(&r->act, xt[2 * u + k]);
 						hi[k] = z * hi[k] + (1.0f - z) * hh;
 					}
 					break;
 			}
-			if (r->return_sequences)
+			if (recs)
+			{
+				memcpy(xt + rec_pre(r), hi, sizeof(float) * u);
+				memcpy(xt + rec_pre(r) + u, ci, sizeof(float) * u);
+			}
+			if (out && r->return_sequences)
 				memcpy(out + ((int64_t) i * T + s) * u, hi, sizeof(float) * u);
 		}
 		tl_check_interrupt();
 	}
-	if (!r->return_sequences)
+	if (out && !r->return_sequences)
 		memcpy(out, h, sizeof(float) * m * u);
+}
+
+/* h of sample i after reading step s, from the step records. */
+static const float *
+rec_h(const tl_rnn_cfg *r, const float *recs, int i, int T, int s)
+{
+	int			t = r->go_backwards ? T - 1 - s : s;
+
+	return recs + ((int64_t) i * T + t) * rec_stride(r) + rec_pre(r);
+}
+
+/*
+ * Backpropagation through time for one direction, from its step records.
+ * dO is the gradient of the direction's output: (m, T, u) in reading order
+ * when returning sequences, else (m, u).  Each step's pre-activations are
+ * replaced by their gradient, and at the end dx += dP·W^T for all steps in
+ * one sgemm.  work holds 4 * m * u floats.
+ */
+static void
+rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
+					   int in_dim, float *recs, const float *dO, float *dx,
+					   float *work)
+{
+	int			u = r->units;
+	int			gu = gates_of(r->cell) * u;
+	int			rs = rec_stride(r);
+	int			np = rec_pre(r);
+	const float *W = l->w[r->w].data;
+	const float *U = l->w[r->w + 1].data;
+	float	   *dh = work;
+	float	   *dh2 = dh + (int64_t) m * u;
+	float	   *dc = dh2 + (int64_t) m * u;
+	float	   *drh = dc + (int64_t) m * u;
+
+	memset(dh, 0, sizeof(float) * m * u);
+	memset(dc, 0, sizeof(float) * m * u);
+	for (int s = T - 1; s >= 0; s--)
+	{
+		int			t = r->go_backwards ? T - 1 - s : s;
+		float	   *P0 = recs + (int64_t) t * rs;	/* sample 0; stride T * rs */
+		int64_t		ps = (int64_t) T * rs;
+
+		for (int i = 0; i < m; i++)
+			for (int k = 0; k < u; k++)
+			{
+				if (r->return_sequences)
+					dh[(int64_t) i * u + k] += dO[((int64_t) i * T + s) * u + k];
+				else if (s == T - 1)
+					dh[(int64_t) i * u + k] += dO[(int64_t) i * u + k];
+			}
+
+		if (r->cell == TL_CELL_GRU && !r->reset_after)
+		{
+			/* the candidate's gradient first: it feeds (r * h)·U_h */
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? rec_h(r, recs, i, T, s - 1) : NULL;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		g = dh[(int64_t) i * u + k];
+					float		z = tl_act_scalar(&r->rec_act, P[k]);
+					float		hh = tl_act_scalar(&r->act, P[2 * u + k]);
+					float		hprev = hp ? hp[k] : 0.0f;
+
+					dh2[(int64_t) i * u + k] = g * z;
+					P[2 * u + k] = g * (1.0f - z) * tl_act_deriv(&r->act, P[2 * u + k]);
+					P[k] = g * (hprev - hh) * tl_act_deriv(&r->rec_act, P[k]);
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, u,
+						1.0f, P0 + 2 * u, (int) ps, U + 2 * u, gu, 0.0f, drh, u);
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? rec_h(r, recs, i, T, s - 1) : NULL;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		rg = tl_act_scalar(&r->rec_act, P[u + k]);
+					float		d = drh[(int64_t) i * u + k];
+
+					dh2[(int64_t) i * u + k] += d * rg;
+					P[u + k] = (hp ? d * hp[k] : 0.0f) * tl_act_deriv(&r->rec_act, P[u + k]);
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, 2 * u,
+						1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+		}
+		else
+		{
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? rec_h(r, recs, i, T, s - 1) : NULL;
+				float	   *hd = dh + (int64_t) i * u;
+				float	   *cd = dc + (int64_t) i * u;
+				float	   *hd2 = dh2 + (int64_t) i * u;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		g = hd[k];
+
+					switch (r->cell)
+					{
+						case TL_CELL_SIMPLE:
+							P[k] = g * tl_act_deriv(&r->act, P[k]);
+							hd2[k] = 0.0f;
+							break;
+						case TL_CELL_LSTM:
+							{
+								const float *cc = P + np + u;
+								float		cprev = hp ? hp[u + k] : 0.0f;
+								float		ig = tl_act_scalar(&r->rec_act, P[k]);
+								float		fg = tl_act_scalar(&r->rec_act, P[u + k]);
+								float		cg = tl_act_scalar(&r->act, P[2 * u + k]);
+								float		og = tl_act_scalar(&r->rec_act, P[3 * u + k]);
+								float		dct = cd[k] + g * og * tl_act_deriv(&r->act, cc[k]);
+
+								P[3 * u + k] = g * tl_act_scalar(&r->act, cc[k]) *
+									tl_act_deriv(&r->rec_act, P[3 * u + k]);
+								P[k] = dct * cg * tl_act_deriv(&r->rec_act, P[k]);
+								P[u + k] = dct * cprev * tl_act_deriv(&r->rec_act, P[u + k]);
+								P[2 * u + k] = dct * ig * tl_act_deriv(&r->act, P[2 * u + k]);
+								cd[k] = dct * fg;
+								hd2[k] = 0.0f;
+							}
+							break;
+						case TL_CELL_GRU:
+							{
+								/* reset_after: pre-activations z, r, h, then U_h h + b */
+								float		z = tl_act_scalar(&r->rec_act, P[k]);
+								float		rg = tl_act_scalar(&r->rec_act, P[u + k]);
+								float		hh = tl_act_scalar(&r->act, P[2 * u + k]);
+								float		hprev = hp ? hp[k] : 0.0f;
+								float		dph = g * (1.0f - z) * tl_act_deriv(&r->act, P[2 * u + k]);
+
+								P[k] = g * (hprev - hh) * tl_act_deriv(&r->rec_act, P[k]);
+								P[u + k] = dph * P[3 * u + k] * tl_act_deriv(&r->rec_act, P[u + k]);
+								P[2 * u + k] = dph;
+								P[3 * u + k] = dph * rg;
+								hd2[k] = g * z;
+							}
+							break;
+					}
+				}
+			}
+			if (r->cell == TL_CELL_GRU)
+			{
+				/* z and r through U_zr, the candidate through U_h */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, 2 * u,
+							1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, u,
+							1.0f, P0 + 3 * u, (int) ps, U + 2 * u, gu, 1.0f, dh2, u);
+			}
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, gu,
+							1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+		}
+		memcpy(dh, dh2, sizeof(float) * m * u);
+		tl_check_interrupt();
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m * T, in_dim, gu,
+				1.0f, recs, rs, W, gu, 1.0f, dx, in_dim);
+}
+
+/* Floats of scratch per sample: forward, or backward with step records. */
+static int64_t
+rnn_scratch_per_sample(const tl_layer *l, int T, int backward)
+{
+	int			bi = l->u.rnn.bidirectional;
+	int64_t		steps = l->u.rnn.dir[0].return_sequences ? T : 1;
+	int64_t		per_sample = 0;
+
+	for (int d = 0; d <= bi; d++)
+	{
+		const tl_rnn_cfg *r = &l->u.rnn.dir[d];
+		int64_t		gu = gates_of(r->cell) * r->units;
+
+		if (backward)
+			per_sample += (int64_t) T * rec_stride(r) + gu + 4 * r->units;
+		else if ((int64_t) T * gu + gu + 3 * r->units > per_sample)
+			per_sample = (int64_t) T * gu + gu + 3 * r->units;
+	}
+	/* the two directions' outputs (forward) or their gradients (backward) */
+	if (bi)
+		per_sample += steps * (l->u.rnn.dir[0].units + l->u.rnn.dir[1].units);
+	return per_sample;
 }
 
 static int
@@ -306,25 +536,10 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				in_dim = in_shape[0].d[1];
 	int			bi = l->u.rnn.bidirectional;
 	int64_t		out_len = tl_shape_count(out_shape);
-	int64_t		per_sample = 0;
+	int64_t		per_sample = rnn_scratch_per_sample(l, T, 0);
 	int64_t		chunk;
 	float	   *work;
 
-	for (int d = 0; d <= bi; d++)
-	{
-		const tl_rnn_cfg *r = &l->u.rnn.dir[d];
-		int64_t		gu = gates_of(r->cell) * r->units;
-		int64_t		need = (int64_t) T * gu + gu + 3 * r->units;
-
-		if (need > per_sample)
-			per_sample = need;
-	}
-	if (bi)
-	{
-		int64_t		steps = l->u.rnn.dir[0].return_sequences ? T : 1;
-
-		per_sample += steps * (l->u.rnn.dir[0].units + l->u.rnn.dir[1].units);
-	}
 	chunk = RNN_SCRATCH / per_sample;
 	if (chunk < 1)
 		chunk = 1;
@@ -341,7 +556,7 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		float	   *o = out + b0 * out_len;
 
 		if (!bi)
-			rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work);
+			rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work, NULL);
 		else
 		{
 			const tl_rnn_cfg *f = &l->u.rnn.dir[0],
@@ -351,8 +566,8 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			float	   *of = work + chunk * per_sample - steps * m * (f->units + bw->units);
 			float	   *ob = of + steps * m * f->units;
 
-			rnn_direction(l, f, x, m, T, in_dim, of, work);
-			rnn_direction(l, bw, x, m, T, in_dim, ob, work);
+			rnn_direction(l, f, x, m, T, in_dim, of, work, NULL);
+			rnn_direction(l, bw, x, m, T, in_dim, ob, work, NULL);
 			for (int i = 0; i < m; i++)
 				for (int64_t t = 0; t < steps; t++)
 				{
@@ -377,4 +592,101 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_rnn = {"recurrent", rnn_configure, rnn_shape, rnn_n_weights, rnn_bind, rnn_forward, 0};
+/*
+ * Backward: each chunk of samples is run forward again keeping the step
+ * records (the forward keeps none), then backpropagated through time.  A
+ * Bidirectional layer first splits the gradient of its merged output into
+ * the two directions' output gradients (undoing the re-reversal).
+ */
+static int
+rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			 const tl_shape *in_shape, const float *out,
+			 const tl_shape *out_shape, const float *dout,
+			 float *const *din, int n, tl_status *st)
+{
+	int			T = in_shape[0].d[0],
+				in_dim = in_shape[0].d[1];
+	int			bi = l->u.rnn.bidirectional;
+	int64_t		out_len = tl_shape_count(out_shape);
+	int64_t		per_sample = rnn_scratch_per_sample(l, T, 1);
+	int64_t		chunk;
+	float	   *work;
+
+	(void) out;
+	chunk = RNN_SCRATCH / per_sample;
+	if (chunk < 1)
+		chunk = 1;
+	if (chunk > n)
+		chunk = n;
+	work = tl_scratch(ex, (size_t) (chunk * per_sample), st);
+	if (work == NULL)
+		return -1;
+
+	for (int b0 = 0; b0 < n; b0 += (int) chunk)
+	{
+		int			m = n - b0 < chunk ? n - b0 : (int) chunk;
+		const float *x = in[0] + (int64_t) b0 * T * in_dim;
+		float	   *dx = din[0] + (int64_t) b0 * T * in_dim;
+		const float *dO = dout + b0 * out_len;
+		const tl_rnn_cfg *f = &l->u.rnn.dir[0],
+				   *bw = &l->u.rnn.dir[1];
+		float	   *recs_f = work;
+		float	   *recs_b = recs_f + (int64_t) m * T * rec_stride(f);
+		float	   *cell = bi ? recs_b + (int64_t) m * T * rec_stride(bw) : recs_b;
+
+		if (!bi)
+		{
+			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f);
+			rnn_direction_backward(l, f, m, T, in_dim, recs_f, dO, dx, cell);
+		}
+		else
+		{
+			int			seq = f->return_sequences;
+			int64_t		steps = seq ? T : 1;
+			/* the cell work area fits either direction */
+			int64_t		cw = (int64_t) m * (gates_of(f->cell) * f->units + 4 * f->units +
+											gates_of(bw->cell) * bw->units + 4 * bw->units);
+			float	   *dof = cell + cw;
+			float	   *dob = dof + steps * m * f->units;
+
+			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f);
+			rnn_direction(l, bw, x, m, T, in_dim, NULL, cell, recs_b);
+			for (int i = 0; i < m; i++)
+				for (int64_t t = 0; t < steps; t++)
+				{
+					/* output position t holds f's step t and bw's step T-1-t */
+					int64_t		sb = seq ? steps - 1 - t : 0;
+					const float *g = dO + (int64_t) i * out_len + t * (out_len / steps);
+					float	   *gf = dof + ((int64_t) i * steps + t) * f->units;
+					float	   *gb = dob + ((int64_t) i * steps + sb) * bw->units;
+					const float *pf = rec_h(f, recs_f, i, T, seq ? (int) t : T - 1);
+					const float *pb = rec_h(bw, recs_b, i, T, seq ? (int) sb : T - 1);
+
+					for (int k = 0; k < f->units; k++)
+						switch (l->u.rnn.merge)
+						{
+							case TL_MERGE_CONCAT:
+								gf[k] = g[k];
+								break;
+							case TL_MERGE_ADD:
+								gf[k] = gb[k] = g[k];
+								break;
+							case TL_MERGE_MUL:
+								gf[k] = g[k] * pb[k];
+								gb[k] = g[k] * pf[k];
+								break;
+							default:	/* average */
+								gf[k] = gb[k] = 0.5f * g[k];
+								break;
+						}
+					if (l->u.rnn.merge == TL_MERGE_CONCAT)
+						memcpy(gb, g + f->units, sizeof(float) * bw->units);
+				}
+			rnn_direction_backward(l, f, m, T, in_dim, recs_f, dof, dx, cell);
+			rnn_direction_backward(l, bw, m, T, in_dim, recs_b, dob, dx, cell);
+		}
+	}
+	return 0;
+}
+
+const tl_layer_ops tl_ops_rnn = {"recurrent", rnn_configure, rnn_shape, rnn_n_weights, rnn_bind, rnn_forward, 0, rnn_backward};

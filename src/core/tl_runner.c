@@ -5,34 +5,19 @@
  * current batch (kept so that activations can be read back) and a scratch
  * area the kernels share.  Buffers are planned for an input shape and reused
  * across batches; layers that only reinterpret their input (Dropout,
- * Flatten, Reshape) share their producer's buffer.
+ * Flatten, Reshape) share their producer's buffer.  A runner prepared for
+ * the backward pass (tl_backward.c) also holds a gradient buffer per output
+ * buffer and the pre-activations of fused activations, and sizes its batches
+ * for them.  A Conv1D that reads an Embedding runs from a table of
+ * per-token products once the runner has run enough samples to pay for it
+ * (tl_conv_token_table).
  */
 #include <string.h>
 
-#include "tl_model_int.h"
+#include "tl_runner_int.h"
 
-struct tl_exec
-{
-	tl_runner  *r;
-};
-
-struct tl_runner
-{
-	const tl_model *m;
-	int			n_layers;		/* kept: freeing must not touch the model */
-	size_t		max_bytes;
-	int			planned;
-	tl_shape	in_shape;
-	tl_shape   *shapes;			/* per layer, for the planned input */
-	int64_t    *sizes;			/* per-sample floats per layer */
-	int		   *alias;			/* layer whose buffer this layer uses */
-	float	  **buf;			/* owned output buffers */
-	int			allocated;		/* samples the buffers hold */
-	const float **ptr;			/* outputs of the last forward */
-	float	   *scratch;
-	size_t		scratch_n;
-	int64_t		bytes_per_sample;
-};
+/* The largest token table a runner builds, in floats (16 MiB). */
+#define TOKEN_TABLE_MAX (4 * 1024 * 1024)
 
 float *
 tl_scratch(tl_exec *ex, size_t n, tl_status *st)
@@ -70,8 +55,33 @@ tl_runner_new(const tl_model *m, size_t max_batch_bytes, tl_status *st)
 	r->alias = tl_calloc(n, sizeof(int));
 	r->buf = tl_calloc(n, sizeof(float *));
 	r->ptr = tl_calloc(n, sizeof(float *));
-	if (!r->shapes || !r->sizes || !r->alias || !r->buf || !r->ptr)
+	r->carries = tl_calloc(n, 1);
+	r->needed = tl_calloc(n, 1);
+	r->grad = tl_calloc(n, sizeof(float *));
+	r->pre = tl_calloc(n, sizeof(float *));
+	r->token_src = tl_calloc(n, sizeof(int));
+	r->token_table = tl_calloc(n, sizeof(float *));
+	if (!r->shapes || !r->sizes || !r->alias || !r->buf || !r->ptr ||
+		!r->carries || !r->needed || !r->grad || !r->pre || !r->token_src ||
+		!r->token_table)
 		goto nomem;
+	r->override = -1;
+	r->before_act = -1;
+	for (int i = 0; i < n; i++)
+	{
+		const tl_layer *l = &m->layers[i];
+		int			src = i > 0 && l->n_in == 1 ? l->in[0] : 0;
+
+		/* through Dropout and other aliases to the producer */
+		while (src > 0 && m->layers[src].ops->aliases_input)
+			src = m->layers[src].in[0];
+		r->token_src[i] = -1;
+		if (l->ops == &tl_ops_conv && l->u.conv.rank == 1 &&
+			m->layers[src].ops == &tl_ops_embedding &&
+			(int64_t) m->layers[src].u.emb.input_dim * l->u.conv.k[1] *
+			l->u.conv.filters <= TOKEN_TABLE_MAX)
+			r->token_src[i] = src;
+	}
 	return r;
 nomem:
 	tl_runner_free(r);
@@ -86,8 +96,19 @@ free_buffers(tl_runner *r)
 	{
 		tl_free(r->buf[i]);
 		r->buf[i] = NULL;
+		if (r->grad)
+		{
+			tl_free(r->grad[i]);
+			r->grad[i] = NULL;
+		}
+		if (r->pre)
+		{
+			tl_free(r->pre[i]);
+			r->pre[i] = NULL;
+		}
 	}
 	r->allocated = 0;
+	r->grads_valid = 0;
 }
 
 void
@@ -102,7 +123,17 @@ tl_runner_free(tl_runner *r)
 	tl_free(r->alias);
 	tl_free(r->buf);
 	tl_free(r->ptr);
+	tl_free(r->carries);
+	tl_free(r->needed);
+	tl_free(r->grad);
+	tl_free(r->pre);
+	if (r->token_table)
+		for (int i = 0; i < r->n_layers; i++)
+			tl_free(r->token_table[i]);
+	tl_free(r->token_src);
+	tl_free(r->token_table);
 	tl_free(r->scratch);
+	tl_free(r->dz);
 	tl_free(r);
 }
 
@@ -138,7 +169,8 @@ plan(tl_runner *r, const tl_shape *in, tl_status *st)
 
 		for (int k = 0; k < l->n_in; k++)
 			ins[k] = r->shapes[l->in[k]];
-		if (l->ops->shape(l, ins, l->n_in, &r->shapes[i], st) < 0)
+		if (l->ops->shape(l, ins, l->n_in, &r->shapes[i], st) < 0 ||
+			tl_shape_check(&r->shapes[i], l->name, st) < 0)
 			return -1;
 		r->sizes[i] = tl_shape_count(&r->shapes[i]);
 		if (r->sizes[i] <= 0)
@@ -147,6 +179,20 @@ plan(tl_runner *r, const tl_shape *in, tl_status *st)
 		r->alias[i] = l->ops->aliases_input ? r->alias[l->in[0]] : i;
 		if (r->alias[i] == i)
 			r->bytes_per_sample += r->sizes[i] * (int64_t) sizeof(float);
+	}
+	if (r->backward)
+	{
+		tl_backward_plan(r);
+		for (int i = 0; i < m->n_layers; i++)
+		{
+			int64_t		per = 0;
+
+			if (r->alias[i] == i && r->carries[i])
+				per += r->sizes[i];
+			if (i > 0 && tl_fused_act(&m->layers[i]))
+				per += r->sizes[i];
+			r->bytes_per_sample += per * (int64_t) sizeof(float);
+		}
 	}
 	r->in_shape = *in;
 	r->planned = 1;
@@ -168,33 +214,73 @@ tl_runner_batch_capacity(tl_runner *r, const tl_shape *in, tl_status *st)
 	return cap > 65536 ? 65536 : (int) cap;
 }
 
-int
-tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x, int n,
-				  tl_status *st)
+/* Allocates every buffer the batch needs, for n samples. */
+static int
+allocate(tl_runner *r, int n, tl_status *st)
 {
 	const tl_model *m = r->m;
-	tl_exec		ex = {r};
+
+	free_buffers(r);
+	for (int i = 0; i < m->n_layers; i++)
+	{
+		size_t		bytes = sizeof(float) * r->sizes[i] * n;
+		int			own = r->alias[i] == i;
+
+		if ((i > 0 && own && (r->buf[i] = tl_malloc(bytes)) == NULL) ||
+			(r->backward && own && r->carries[i] &&
+			 (r->grad[i] = tl_malloc(bytes)) == NULL) ||
+			(r->backward && i > 0 && tl_fused_act(&m->layers[i]) &&
+			 (r->pre[i] = tl_malloc(bytes)) == NULL))
+		{
+			free_buffers(r);
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory for layer outputs");
+		}
+	}
+	r->allocated = n;
+	return 0;
+}
+
+/*
+ * Whether layer i runs from its token table (1), builds it first if the
+ * samples run so far have cost as many GEMM rows as the table has (one per
+ * token id), or runs as usual (0); -1 on failure.
+ */
+static int
+use_token_table(tl_runner *r, int i, int override, tl_status *st)
+{
+	const tl_layer *l = &r->m->layers[i];
+	int			e = r->token_src[i];
+
+	if (e < 0 || override == e)
+		return 0;
+	if (r->token_table[i] == NULL)
+	{
+		if (r->samples * (r->sizes[i] / l->u.conv.filters) < r->m->layers[e].u.emb.input_dim)
+			return 0;
+		r->token_table[i] = tl_conv_token_table(l, &r->m->layers[e], st);
+		if (r->token_table[i] == NULL)
+			return -1;
+	}
+	return 1;
+}
+
+static int
+run(tl_runner *r, const tl_shape *in, const float *x, int override,
+	const float *values, int n, tl_status *st)
+{
+	const tl_model *m = r->m;
+	tl_exec		ex = {r, 0};
 	int			cap = tl_runner_batch_capacity(r, in, st);
 
 	if (cap < 0)
 		return -1;
 	if (n < 1 || n > cap)
 		return tl_fail(st, TL_ERR_ARG, "batch of %d samples outside 1..%d", n, cap);
-	if (n > r->allocated)
-	{
-		free_buffers(r);
-		for (int i = 1; i < m->n_layers; i++)
-			if (r->alias[i] == i)
-			{
-				r->buf[i] = tl_malloc(sizeof(float) * r->sizes[i] * n);
-				if (r->buf[i] == NULL)
-				{
-					free_buffers(r);
-					return tl_fail(st, TL_ERR_NOMEM, "out of memory for layer outputs");
-				}
-			}
-		r->allocated = n;
-	}
+	if (n > r->allocated && allocate(r, n, st) < 0)
+		return -1;
+	r->n_last = n;
+	r->override = override;
+	r->grads_valid = 0;
 	r->ptr[0] = x;
 	for (int i = 1; i < m->n_layers; i++)
 	{
@@ -207,17 +293,53 @@ tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x, int n,
 			r->ptr[i] = r->ptr[l->in[0]];
 			continue;
 		}
+		if (i == override)
+		{
+			r->ptr[i] = values;
+			continue;
+		}
 		for (int k = 0; k < l->n_in; k++)
 		{
 			ins[k] = r->ptr[l->in[k]];
 			in_shapes[k] = r->shapes[l->in[k]];
 		}
-		if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
-			return -1;
+		ex.layer = i;
+		switch (use_token_table(r, i, override, st))
+		{
+			case 1:
+				if (tl_conv_forward_tokens(l, &ex, r->token_table[i],
+										   r->ptr[r->m->layers[r->token_src[i]].in[0]],
+										   &in_shapes[0], r->buf[i], n, st) < 0)
+					return -1;
+				break;
+			case 0:
+				if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
+					return -1;
+				break;
+			default:
+				return -1;
+		}
 		r->ptr[i] = r->buf[i];
 		tl_check_interrupt();
 	}
+	r->samples += n;
 	return 0;
+}
+
+int
+tl_runner_forward(tl_runner *r, const tl_shape *in, const float *x, int n,
+				  tl_status *st)
+{
+	return run(r, in, x, -1, NULL, n, st);
+}
+
+int
+tl_runner_forward_with(tl_runner *r, const tl_shape *in, const float *x,
+					   int layer, const float *values, int n, tl_status *st)
+{
+	if (layer < 1 || layer >= r->m->n_layers || r->m->layers[layer].ops->aliases_input)
+		return tl_fail(st, TL_ERR_ARG, "layer %d cannot be given its output", layer);
+	return run(r, in, x, layer, values, n, st);
 }
 
 const float *

@@ -36,3 +36,33 @@ tl_shape_format(const tl_shape *s, char *buf, size_t len)
 	off += snprintf(buf + off, len > off ? len - off : 0, ")");
 	return (int) off;
 }
+
+/*
+ * Shapes come from untrusted configs: every dimension is at most 2^30 and a
+ * sample at most TL_MAX_SAMPLE_ELEMS values, so that products of dimensions
+ * fit in int64 and element counts fit in int.
+ */
+int
+tl_shape_check(const tl_shape *s, const char *layer, tl_status *st)
+{
+	int64_t		n = 1;
+
+	if (s->nd < 0 || s->nd > TL_MAX_DIMS)
+		return tl_fail(st, TL_ERR_UNSUPPORTED, "layer \"%s\": output rank %d is not supported",
+					   layer, s->nd);
+	for (int i = 0; i < s->nd; i++)
+	{
+		if (s->d[i] < -1 || s->d[i] > (1 << 30))
+			return tl_fail(st, TL_ERR_MODEL, "layer \"%s\": output dimension %d is invalid",
+						   layer, s->d[i]);
+		if (s->d[i] > 0)
+		{
+			n *= s->d[i];
+			if (n > TL_MAX_SAMPLE_ELEMS)
+				return tl_fail(st, TL_ERR_LIMIT,
+							   "layer \"%s\": its output would hold more than %d values per sample",
+							   layer, TL_MAX_SAMPLE_ELEMS);
+		}
+	}
+	return 0;
+}

@@ -1,6 +1,8 @@
 /*
  * tl_shape_layers.c — layers that only move data around: InputLayer, the
  * inference-time identities (Dropout and friends), Flatten, Reshape, Permute.
+ * All but Permute alias their input, and so share its gradient buffer too;
+ * Permute's backward moves the gradient back to where each value came from.
  */
 #include <string.h>
 
@@ -18,7 +20,7 @@ input_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_input = {"input", NULL, input_shape, NULL, NULL, NULL, 1};
+const tl_layer_ops tl_ops_input = {"input", NULL, input_shape, NULL, NULL, NULL, 1, NULL};
 
 /* ---- Dropout, SpatialDropout*, GaussianNoise...: identity at inference - */
 static int
@@ -32,7 +34,7 @@ same_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_identity = {"identity", NULL, same_shape, NULL, NULL, NULL, 1};
+const tl_layer_ops tl_ops_identity = {"identity", NULL, same_shape, NULL, NULL, NULL, 1, NULL};
 
 /* ---- Flatten ------------------------------------------------------------ */
 static int
@@ -54,7 +56,7 @@ flatten_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_flatten = {"flatten", flatten_configure, flatten_shape, NULL, NULL, NULL, 1};
+const tl_layer_ops tl_ops_flatten = {"flatten", flatten_configure, flatten_shape, NULL, NULL, NULL, 1, NULL};
 
 /* ---- Reshape -------------------------------------------------------------- */
 static int
@@ -86,7 +88,8 @@ reshape_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 		return tl_fail(st, TL_ERR_MODEL,
 					   "layer \"%s\" (Reshape): at most one target_shape entry may be -1",
 					   l->name);
-	return 0;
+	/* with the wildcard left out the product must stay a sample's size */
+	return tl_shape_check(s, l->name, st);
 }
 
 static int
@@ -123,7 +126,7 @@ mismatch:
 				   l->name, (long long) total);
 }
 
-const tl_layer_ops tl_ops_reshape = {"reshape", reshape_configure, reshape_shape, NULL, NULL, NULL, 1};
+const tl_layer_ops tl_ops_reshape = {"reshape", reshape_configure, reshape_shape, NULL, NULL, NULL, 1, NULL};
 
 /* ---- Permute -------------------------------------------------------------- */
 static int
@@ -172,26 +175,25 @@ permute_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-static int
-permute_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
-				const tl_shape *in_shape, float *out, const tl_shape *out_shape,
-				int n, tl_status *st)
+/*
+ * Walks the output of n samples in order with the matching input offset:
+ * the forward copies x into y; given dy, the backward adds it onto dx.
+ */
+static void
+permute_walk(const tl_layer *l, const tl_shape *is, const tl_shape *os,
+			 const float *x, float *y, const float *dy, float *dx, int n)
 {
-	const tl_shape *is = &in_shape[0];
 	int			nd = is->nd;
 	int64_t		in_stride[TL_MAX_DIMS];
 	int64_t		size = tl_shape_count(is);
-	int			idx[TL_MAX_DIMS] = {0};
+	int			idx[TL_MAX_DIMS];
 
-	(void) ex;
-	(void) st;
 	in_stride[nd - 1] = 1;
 	for (int i = nd - 2; i >= 0; i--)
 		in_stride[i] = in_stride[i + 1] * is->d[i + 1];
 	for (int b = 0; b < n; b++)
 	{
-		const float *src = in[0] + b * size;
-		float	   *dst = out + b * size;
+		int64_t		base = b * size;
 
 		memset(idx, 0, sizeof(idx));
 		for (int64_t o = 0; o < size; o++)
@@ -200,17 +202,44 @@ permute_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 
 			for (int i = 0; i < nd; i++)
 				off += idx[i] * in_stride[l->u.permute.perm[i]];
-			dst[o] = src[off];
+			if (dy)
+				dx[base + off] += dy[base + o];
+			else
+				y[base + o] = x[base + off];
 			/* advance the output multi-index (row-major) */
 			for (int i = nd - 1; i >= 0; i--)
 			{
-				if (++idx[i] < out_shape->d[i])
+				if (++idx[i] < os->d[i])
 					break;
 				idx[i] = 0;
 			}
 		}
 	}
+}
+
+static int
+permute_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+				const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+				int n, tl_status *st)
+{
+	(void) ex;
+	(void) st;
+	permute_walk(l, &in_shape[0], out_shape, in[0], out, NULL, NULL, n);
 	return 0;
 }
 
-const tl_layer_ops tl_ops_permute = {"permute", permute_configure, permute_shape, NULL, NULL, permute_forward, 0};
+static int
+permute_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
+				 const tl_shape *in_shape, const float *out,
+				 const tl_shape *out_shape, const float *dout,
+				 float *const *din, int n, tl_status *st)
+{
+	(void) ex;
+	(void) in;
+	(void) out;
+	(void) st;
+	permute_walk(l, &in_shape[0], out_shape, NULL, NULL, dout, din[0], n);
+	return 0;
+}
+
+const tl_layer_ops tl_ops_permute = {"permute", permute_configure, permute_shape, NULL, NULL, permute_forward, 0, permute_backward};

@@ -31,6 +31,17 @@ reject_nulls(ArrayType *a, int n, const char *what)
 				 errhint("Every element must be a number.")));
 }
 
+/* Refuses arrays longer than tensorlens.max_input_length before any copy. */
+static void
+check_length(int n, const char *what)
+{
+	if (n > tl_guc_max_input_length)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has %d elements, above tensorlens.max_input_length (%d)",
+						what, n, tl_guc_max_input_length)));
+}
+
 /* Reads element i of an integer array of type et as int64. */
 static inline int64
 int_elem(const char *data, Oid et, int i)
@@ -83,6 +94,7 @@ tl_array_to_floats(ArrayType *a, const char *what, int *n)
 				 errmsg("%s must be real[] or double precision[], not %s", what,
 						format_type_be(get_array_type(et)))));
 	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	check_length(*n, what);
 	reject_nulls(a, *n, what);
 	return floats_of(a, *n, what);
 }
@@ -96,6 +108,7 @@ tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *
 	tl_status	st = {0};
 	float	   *x;
 
+	check_length(n, "the input array");
 	if (tl_model_takes_tokens(m))
 	{
 		tl_shape	want = tl_model_input_shape(m);

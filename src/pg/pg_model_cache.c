@@ -96,8 +96,6 @@ load_entry(const char *name, int32 revision, const uint8 *sha, bytea *data)
 	MemoryContext cxt,
 				old;
 	tl_cached_model *e;
-	tl_status	st = {0};
-	tl_limits	lim = tl_pg_limits();
 	tl_model   *m;
 
 	if (cache_cxt == NULL)
@@ -105,13 +103,18 @@ load_entry(const char *name, int32 revision, const uint8 *sha, bytea *data)
 										  ALLOCSET_SMALL_SIZES);
 	cxt = AllocSetContextCreate(cache_cxt, "tensorlens model", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	m = tl_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &lim, &st);
-	MemoryContextSwitchTo(old);
-	if (m == NULL)
+	PG_TRY();
 	{
-		MemoryContextDelete(cxt);
-		tl_pg_raise(&st, name);
+		m = tl_pg_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), name);
 	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
 	e = MemoryContextAllocZero(cxt, sizeof(tl_cached_model));
 	e->name = MemoryContextStrdup(cxt, name);
 	e->revision = revision;
@@ -223,13 +226,20 @@ tl_call_model_get(FunctionCallInfo fcinfo, text *spec_text)
 		return cm;
 	}
 	entry = tl_model_get(fcinfo->flinfo->fn_oid, spec);
-	if (cm->entry != entry && cm->runner)
+	if (cm->entry != entry)
 	{
+		/* runner and plan belong to the previous model */
 		MemoryContext old = MemoryContextSwitchTo(cm->cxt);
 
 		tl_runner_free(cm->runner);
+		if (cm->plan)
+			cm->plan_free(cm->plan);
 		MemoryContextSwitchTo(old);
 		cm->runner = NULL;
+		cm->plan = NULL;
+		if (cm->plan_key)
+			pfree(cm->plan_key);
+		cm->plan_key = NULL;
 	}
 	if (cm->spec)
 		pfree(cm->spec);

@@ -29,9 +29,9 @@ jsonb_from_cstring(const char *s)
  * input_shape, output_shape): parses the file fully (weights included), so
  * a file that cannot be run is refused before it is stored.
  */
-PG_FUNCTION_INFO_V1(tl_model_inspect);
+PG_FUNCTION_INFO_V1(pg_tl_model_inspect);
 Datum
-tl_model_inspect(PG_FUNCTION_ARGS)
+pg_tl_model_inspect(PG_FUNCTION_ARGS)
 {
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	TupleDesc	td;
@@ -39,8 +39,6 @@ tl_model_inspect(PG_FUNCTION_ARGS)
 	bool		nulls[6] = {0};
 	MemoryContext cxt,
 				old;
-	tl_status	st = {0};
-	tl_limits	lim = tl_pg_limits();
 	tl_model   *m;
 	tl_shape	in,
 				out;
@@ -50,10 +48,8 @@ tl_model_inspect(PG_FUNCTION_ARGS)
 		elog(ERROR, "tl_model_inspect must return a record");
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens inspect", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	m = tl_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &lim, &st);
+	m = tl_pg_model_load(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), NULL);
 	MemoryContextSwitchTo(old);
-	if (m == NULL)
-		tl_pg_raise(&st, NULL);
 
 	in = tl_model_input_shape(m);
 	out = tl_model_output_shape(m);
@@ -75,9 +71,9 @@ tl_model_inspect(PG_FUNCTION_ARGS)
  * tl_read_model_file(path text) → bytea.  Reading an arbitrary server file
  * needs what COPY FROM a file needs: superuser or pg_read_server_files.
  */
-PG_FUNCTION_INFO_V1(tl_read_model_file);
+PG_FUNCTION_INFO_V1(pg_tl_read_model_file);
 Datum
-tl_read_model_file(PG_FUNCTION_ARGS)
+pg_tl_read_model_file(PG_FUNCTION_ARGS)
 {
 	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	size_t		limit = (size_t) tl_guc_max_model_size_mb * 1024 * 1024;
@@ -122,9 +118,9 @@ tl_read_model_file(PG_FUNCTION_ARGS)
 }
 
 /* tl_layers(model) → (idx, name, kind, output_shape, params), Keras' summary. */
-PG_FUNCTION_INFO_V1(tl_layers);
+PG_FUNCTION_INFO_V1(pg_tl_layers);
 Datum
-tl_layers(PG_FUNCTION_ARGS)
+pg_tl_layers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *spec = text_to_cstring(PG_GETARG_TEXT_PP(0));

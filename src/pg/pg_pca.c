@@ -150,9 +150,9 @@ append_doubles(StringInfo s, const char *key, const double *v, int n)
 	appendStringInfoChar(s, ']');
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_out);
+PG_FUNCTION_INFO_V1(pg_tl_pca_out);
 Datum
-tl_pca_out(PG_FUNCTION_ARGS)
+pg_tl_pca_out(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 	tl_pca_model m = model_of(p);
@@ -254,9 +254,9 @@ json_doubles(JsonbValue *arr, const char *key, double *out, int n, int rows)
 	}
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_in);
+PG_FUNCTION_INFO_V1(pg_tl_pca_in);
 Datum
-tl_pca_in(PG_FUNCTION_ARGS)
+pg_tl_pca_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(str)));
@@ -297,9 +297,9 @@ tl_pca_in(PG_FUNCTION_ARGS)
 
 /* ---- binary I/O ---------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(tl_pca_send);
+PG_FUNCTION_INFO_V1(pg_tl_pca_send);
 Datum
-tl_pca_send(PG_FUNCTION_ARGS)
+pg_tl_pca_send(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 	Size		count = 2 * (Size) p->k + p->width + (Size) p->k * p->width;
@@ -319,9 +319,9 @@ tl_pca_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_recv);
+PG_FUNCTION_INFO_V1(pg_tl_pca_recv);
 Datum
-tl_pca_recv(PG_FUNCTION_ARGS)
+pg_tl_pca_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		version = pq_getmsgint(buf, 4),
@@ -382,9 +382,9 @@ agg_context(FunctionCallInfo fcinfo, const char *fn)
  * tl_pca_fit(vec, k [, method]) transition: NULL vectors are counted and
  * skipped; k and the method must not change from row to row.
  */
-PG_FUNCTION_INFO_V1(tl_pca_fit_trans);
+PG_FUNCTION_INFO_V1(pg_tl_pca_fit_trans);
 Datum
-tl_pca_fit_trans(PG_FUNCTION_ARGS)
+pg_tl_pca_fit_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = agg_context(fcinfo, "tl_pca_fit_trans"),
 				old;
@@ -458,9 +458,9 @@ tl_pca_fit_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(acc);
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_fit_combine);
+PG_FUNCTION_INFO_V1(pg_tl_pca_fit_combine);
 Datum
-tl_pca_fit_combine(PG_FUNCTION_ARGS)
+pg_tl_pca_fit_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = agg_context(fcinfo, "tl_pca_fit_combine"),
 				old;
@@ -519,9 +519,9 @@ get_doubles(StringInfo buf, double *v, Size n)
  * The state of a partial aggregate: the parameters, the counts and the
  * flushed sums (the buffered rows are flushed first).
  */
-PG_FUNCTION_INFO_V1(tl_pca_fit_serialize);
+PG_FUNCTION_INFO_V1(pg_tl_pca_fit_serialize);
 Datum
-tl_pca_fit_serialize(PG_FUNCTION_ARGS)
+pg_tl_pca_fit_serialize(PG_FUNCTION_ARGS)
 {
 	tl_pca_acc *acc = (tl_pca_acc *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
@@ -551,9 +551,9 @@ tl_pca_fit_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_fit_deserialize);
+PG_FUNCTION_INFO_V1(pg_tl_pca_fit_deserialize);
 Datum
-tl_pca_fit_deserialize(PG_FUNCTION_ARGS)
+pg_tl_pca_fit_deserialize(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
@@ -613,9 +613,9 @@ tl_pca_fit_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(acc);
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_fit_final);
+PG_FUNCTION_INFO_V1(pg_tl_pca_fit_final);
 Datum
-tl_pca_fit_final(PG_FUNCTION_ARGS)
+pg_tl_pca_fit_final(PG_FUNCTION_ARGS)
 {
 	tl_pca_acc *acc = PG_ARGISNULL(0) ? NULL : (tl_pca_acc *) PG_GETARG_POINTER(0);
 	tl_status	st = {0};
@@ -641,7 +641,7 @@ tl_pca_fit_final(PG_FUNCTION_ARGS)
 /* ---- projection and accessors ------------------------------------------- */
 
 /*
- * The PCA argument of tl_pca_project, detoasted once per call site: a PCA
+ * The PCA argument of pg_tl_pca_project, detoasted once per call site: a PCA
  * read from a table comes in toasted on every row, and its toasted bytes
  * (an external pointer or compressed data) identify the value.
  */
@@ -678,9 +678,9 @@ cached_pca(FunctionCallInfo fcinfo, Datum d)
 	return c->pca;
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_project);
+PG_FUNCTION_INFO_V1(pg_tl_pca_project);
 Datum
-tl_pca_project(PG_FUNCTION_ARGS)
+pg_tl_pca_project(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = cached_pca(fcinfo, PG_GETARG_DATUM(0));
 	tl_pca_model m = model_of(p);
@@ -723,52 +723,52 @@ real_array(const double *v, int ndim, int d0, int d1)
 	return a;
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_explained_variance_ratio);
+PG_FUNCTION_INFO_V1(pg_tl_pca_explained_variance_ratio);
 Datum
-tl_pca_explained_variance_ratio(PG_FUNCTION_ARGS)
+pg_tl_pca_explained_variance_ratio(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 
 	PG_RETURN_ARRAYTYPE_P(real_array(model_of(p).ratio, 1, p->k, 0));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_explained_variance);
+PG_FUNCTION_INFO_V1(pg_tl_pca_explained_variance);
 Datum
-tl_pca_explained_variance(PG_FUNCTION_ARGS)
+pg_tl_pca_explained_variance(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 
 	PG_RETURN_ARRAYTYPE_P(real_array(model_of(p).variance, 1, p->k, 0));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_mean);
+PG_FUNCTION_INFO_V1(pg_tl_pca_mean);
 Datum
-tl_pca_mean(PG_FUNCTION_ARGS)
+pg_tl_pca_mean(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 
 	PG_RETURN_ARRAYTYPE_P(real_array(model_of(p).mean, 1, p->width, 0));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_components);
+PG_FUNCTION_INFO_V1(pg_tl_pca_components);
 Datum
-tl_pca_components(PG_FUNCTION_ARGS)
+pg_tl_pca_components(PG_FUNCTION_ARGS)
 {
 	TlPca	   *p = DatumGetTlPcaP(PG_GETARG_DATUM(0));
 
 	PG_RETURN_ARRAYTYPE_P(real_array(model_of(p).components, 2, p->k, p->width));
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_n);
+PG_FUNCTION_INFO_V1(pg_tl_pca_n);
 Datum
-tl_pca_n(PG_FUNCTION_ARGS)
+pg_tl_pca_n(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(DatumGetTlPcaP(PG_GETARG_DATUM(0))->n);
 }
 
-PG_FUNCTION_INFO_V1(tl_pca_nulls);
+PG_FUNCTION_INFO_V1(pg_tl_pca_nulls);
 Datum
-tl_pca_nulls(PG_FUNCTION_ARGS)
+pg_tl_pca_nulls(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(DatumGetTlPcaP(PG_GETARG_DATUM(0))->nulls);
 }

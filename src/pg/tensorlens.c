@@ -13,6 +13,9 @@ int			tl_guc_blas_threads = 1;
 int			tl_guc_max_model_size_mb = 512;
 int			tl_guc_max_batch_memory_mb = 64;
 int			tl_guc_model_cache_size_mb = 256;
+int			tl_guc_perception_max_width = 4096;
+int			tl_guc_max_input_length = 4194304;
+int			tl_guc_model_parse_timeout_ms = 60000;
 
 void		_PG_init(void);
 
@@ -46,6 +49,20 @@ _PG_init(void)
 							"Least recently used models are dropped beyond it.",
 							&tl_guc_model_cache_size_mb, 256, 1, 65536,
 							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.perception_max_width",
+							"Widest perception vector; wider ones are reduced by a fixed random projection per layer.",
+							NULL, &tl_guc_perception_max_width, 4096, 16, 1048576,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.max_input_length",
+							"Most elements one input array may have.",
+							"Longer arrays are refused before anything is allocated for them.",
+							&tl_guc_max_input_length, 4194304, 1, 268435456,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.model_parse_timeout",
+							"Time a model file may take to parse.",
+							"Files are parsed in a separate process, killed after this.",
+							&tl_guc_model_parse_timeout_ms, 60000, 100, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("tensorlens");
 
 	openblas_set_num_threads(tl_guc_blas_threads);

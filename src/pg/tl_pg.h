@@ -6,6 +6,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/tupdesc.h"
 #include "utils/array.h"
 
 #include "tl_core.h"
@@ -15,6 +16,9 @@ extern int	tl_guc_blas_threads;
 extern int	tl_guc_max_model_size_mb;
 extern int	tl_guc_max_batch_memory_mb;
 extern int	tl_guc_model_cache_size_mb;
+extern int	tl_guc_perception_max_width;
+extern int	tl_guc_max_input_length;
+extern int	tl_guc_model_parse_timeout_ms;
 
 /* Errors (pg_errors.c): raises st as an ERROR with the matching SQLSTATE. */
 void		tl_pg_raise(const tl_status *st, const char *model) pg_attribute_noreturn();
@@ -23,6 +27,13 @@ int			tl_pg_sqlstate(tl_code code);
 /* Core calls made with memory in the current memory context (pg_memory.c). */
 void		tl_pg_install_hooks(void);
 tl_limits	tl_pg_limits(void);
+
+/*
+ * Parses model bytes in a parser process (pg_model_load.c); the model is
+ * built in CurrentMemoryContext.  Raises an ERROR naming `name` (may be
+ * NULL) if the bytes are not a usable model.
+ */
+tl_model   *tl_pg_model_load(const void *data, size_t len, const char *name);
 
 /* The per-backend model cache (pg_model_cache.c). */
 typedef struct tl_cached_model
@@ -55,12 +66,46 @@ typedef struct tl_call_model
 	uint64		cache_epoch;
 	tl_runner  *runner;
 	MemoryContext cxt;			/* fn_mcxt: lives as long as the call site */
+	/* a derived plan for this model (e.g. perception layers), keyed by text */
+	void	   *plan;
+	char	   *plan_key;
+	void		(*plan_free) (void *plan);
 } tl_call_model;
 
 tl_call_model *tl_call_model_get(FunctionCallInfo fcinfo, text *spec);
 tl_runner  *tl_call_runner(tl_call_model *cm);
 /* Runs n samples through the call site's runner (buffers live in cm->cxt). */
 void		tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n);
+
+/* Batches over the rows of a query (pg_batch.c). */
+typedef struct tl_batch
+{
+	tl_shape	shape;			/* per-sample input shape */
+	int64		per_sample;
+	int			cap;
+	int			n;				/* samples in this batch */
+	char	  **ids;			/* column 1 of each row, as text */
+	float	   *x;
+	int			n_extra;		/* columns after (id, input) */
+	Datum	   *extra;			/* [n][n_extra] */
+	bool	   *extra_null;
+	TupleDesc	tupdesc;		/* of the query */
+} tl_batch;
+
+/* Called after each forward pass; the outputs are in cm->runner. */
+typedef void (*tl_batch_emit) (tl_call_model *cm, const tl_batch *b, void *arg);
+
+/*
+ * Runs cm's model over the rows of query, which must return at least
+ * min_cols columns, (id, input, ...): `columns` names them for errors.
+ * requested = rows per batch, 0 for automatic.
+ */
+void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
+						   int min_cols, const char *columns, tl_batch_emit emit,
+						   void *arg);
+
+/* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
+int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
 
 /* Arrays (pg_arrays.c). */
 /* Converts a SQL input array for model m; returns palloc'd floats. */

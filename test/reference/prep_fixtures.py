@@ -16,6 +16,13 @@ as PostgreSQL array literals, floats printed with %.9g):
                    models/imdb/, input = token ids as that model expects
                    them, expected = keras_ref.py output on exactly that input.
   mnist.tsv        id, label, pixels, expected_neuroedge, expected_gosolna
+  tokens_500.tsv   id, ids -- the first 500 reviews tokenised by
+                   imdb_tokenize.py (no num_words, no padding)
+  activations.tsv  model, id, layer, expected -- every layer's output
+                   (flattened) for the first reviews/digits of three models
+  perception.tsv   model, id, expected -- perception vectors computed here:
+                   each learned layer but the output layer, averaged over
+                   time/space, L2-normalised per layer, concatenated
 
 Summary lines (max errors, accuracies, timings) go to stderr.
 """
@@ -255,6 +262,65 @@ def write_mnist(data, out, n):
     log("mnist.tsv: %d rows  %.1fs" % (len(labels), time.time() - t0))
 
 
+# --------------------------------------------------------------------------
+# perception: tokenisation, per-layer activations, perception vectors
+# --------------------------------------------------------------------------
+PERCEPTION_MODELS = {
+    # model key -> (layers of the default perception vector, inputs file)
+    "imdb_conv1d__datadonk23": ["embed", "conv1d_1", "conv1d_2"],
+    "imdb_embed_lstm__anushree1001": ["embedding_4", "lstm"],
+}
+
+
+def read_imdb_inputs(out, key, n):
+    rows = []
+    with open(os.path.join(out, key + ".tsv")) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            rows.append((int(fields[0]), [int(v) for v in fields[2].strip("{}").split(",")]))
+            if len(rows) >= n:
+                break
+    return rows
+
+
+def write_perception(data, out, n_samples=10):
+    t0 = time.time()
+    reviews = read_reviews(os.path.join(data, "datasets", "imdb",
+                                        "imdb_reviews_5000.tsv"), 500)
+    wi = imdb_tokenize.load_word_index(
+        os.path.join(data, "datasets", "imdb", "imdb_word_index.json"))
+    with open(os.path.join(out, "tokens_500.tsv"), "w") as f:
+        for rid, _, text in reviews:
+            write_row(f, [rid, ilit(imdb_tokenize.encode(text, wi))])
+    with open(os.path.join(out, "activations.tsv"), "w") as fa, \
+            open(os.path.join(out, "perception.tsv"), "w") as fp:
+        for key, layers in PERCEPTION_MODELS.items():
+            model = keras_ref.load(os.path.join(data, "models", "imdb", key + ".h5"))
+            rows = read_imdb_inputs(out, key, n_samples)
+            acts = model.forward(np.array([r[1] for r in rows], dtype=np.int64))
+            for i, (rid, _) in enumerate(rows):
+                for name, a in acts.items():
+                    if name != keras_ref.OUTPUT_KEY:
+                        write_row(fa, [key, rid, name, flit(a[i])])
+                blocks = []
+                for name in layers:
+                    a = np.asarray(acts[name][i], dtype=np.float64)
+                    v = a.reshape(-1, a.shape[-1]).mean(axis=0)
+                    blocks.append(v / np.linalg.norm(v))
+                write_row(fp, [key, rid, flit(np.concatenate(blocks))])
+        d = os.path.join(data, "datasets", "mnist")
+        imgs = read_idx(os.path.join(d, "t10k-images-idx3-ubyte.gz"))[:n_samples]
+        x = (imgs.astype(np.float32) / np.float32(255.0)).reshape(-1, 28, 28, 1)
+        model = keras_ref.load(os.path.join(data, "models", "mnist",
+                                            "mnist_cnn_small__neuroedge.h5"))
+        acts = model.forward(x)
+        for i in range(len(x)):
+            for name, a in acts.items():
+                if name != keras_ref.OUTPUT_KEY:
+                    write_row(fa, ["mnist_neuroedge", i, name, flit(a[i])])
+    log("tokens_500.tsv, activations.tsv, perception.tsv  %.1fs" % (time.time() - t0))
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="shared data root")
@@ -262,11 +328,11 @@ def main(argv):
     ap.add_argument("--reviews", type=int, default=None,
                     help="first N IMDB reviews (default: all)")
     ap.add_argument("--digits", type=int, default=1000)
-    ap.add_argument("--only", choices=["conformance", "imdb", "mnist"],
+    ap.add_argument("--only", choices=["conformance", "imdb", "mnist", "perception"],
                     action="append", help="write only these parts")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    parts = a.only or ["conformance", "imdb", "mnist"]
+    parts = a.only or ["conformance", "imdb", "mnist", "perception"]
     t0 = time.time()
     if "conformance" in parts:
         write_conformance(a.data, a.out)
@@ -274,6 +340,8 @@ def main(argv):
         write_imdb(a.data, a.out, a.reviews)
     if "mnist" in parts:
         write_mnist(a.data, a.out, a.digits)
+    if "perception" in parts:
+        write_perception(a.data, a.out)
     log("total %.1fs" % (time.time() - t0))
 
 
