@@ -92,6 +92,11 @@ tl_pca_acc_new(int k, tl_pca_method method, tl_status *st)
 		tl_fail(st, TL_ERR_ARG, "k must be at least 1, not %d", k);
 		return NULL;
 	}
+	if (method != TL_PCA_AUTO && method != TL_PCA_EXACT && method != TL_PCA_RANDOMIZED)
+	{
+		tl_fail(st, TL_ERR_ARG, "unknown PCA method %d", (int) method);
+		return NULL;
+	}
 	a = tl_calloc(1, sizeof(tl_pca_acc));
 	if (a == NULL)
 	{
@@ -102,7 +107,6 @@ tl_pca_acc_new(int k, tl_pca_method method, tl_status *st)
 	a->requested = a->method = method;
 	return a;
 }
-
 
 /* ---- the test matrix Ω ------------------------------------------------ */
 
@@ -287,84 +291,102 @@ fold(tl_pca_acc *a)
 	a->gram_rows = 0;
 }
 
-/*
- * Block of buffered rows → state.  The first block's mean becomes the shift
- * c, so the sums below are of centred-ish values.
- */
 static void
-flush_block(tl_pca_acc *a)
+first_block_mean(tl_pca_acc *a)
+{
+	int			m = a->nrows,
+				d = a->width;
+	double	   *restrict c = a->shift;
+
+	memset(c, 0, sizeof(double) * d);
+	for (int r = 0; r < m; r++)
+	{
+		const float *restrict x = a->rows + (size_t) r * d;
+
+		for (int j = 0; j < d; j++)
+			c[j] += x[j];
+	}
+	for (int j = 0; j < d; j++)
+		c[j] /= m;
+}
+
+/* float32 products of the shifted block (BLAS), summed in double by fold */
+static void
+add_block_exact(tl_pca_acc *a)
+{
+	int			m = a->nrows,
+				d = a->width;
+	const double *restrict c = a->shift;
+	double	   *restrict sum = a->sum;
+
+	for (int r = 0; r < m; r++)
+	{
+		float	   *restrict x = a->rows + (size_t) r * d;
+
+		for (int j = 0; j < d; j++)
+		{
+			double		z = x[j] - c[j];
+
+			sum[j] += z;
+			x[j] = (float) z;
+		}
+	}
+	cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0f,
+				a->rows, d, a->gram_rows > 0 ? 1.0f : 0.0f, a->gram, d);
+	a->gram_rows += m;
+	if (a->gram_rows >= TL_PCA_FOLD_ROWS)
+		fold(a);
+}
+
+/* the shifted block Z in double, T = Z·Ω (m × l), then Y += Zᵀ·T */
+static void
+add_block_randomized(tl_pca_acc *a)
 {
 	int			m = a->nrows,
 				d = a->width,
 				l = a->sketch;
 	const double *restrict c = a->shift;
-	double	   *restrict sum = a->sum;
+	double	   *restrict sum = a->sum,
+			   *restrict sq = a->sumsq,
+			   *z = a->block,
+			   *t = a->block + (size_t) m * d;
 
-	if (m == 0)
+	for (int r = 0; r < m; r++)
+	{
+		const float *restrict x = a->rows + (size_t) r * d;
+		double	   *restrict zr = z + (size_t) r * d;
+
+		for (int j = 0; j < d; j++)
+		{
+			zr[j] = x[j] - c[j];
+			sum[j] += zr[j];
+			sq[j] += zr[j] * zr[j];
+		}
+	}
+	cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, l, d, 1.0,
+				z, d, a->omega, d, 0.0, t, m);
+	tl_check_interrupt();
+	cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d, l, m, 1.0,
+				z, d, t, m, 1.0, a->sketch_y, d);
+}
+
+/*
+ * Block of buffered rows → state.  The first block's mean becomes the shift
+ * c, so the sums are of centred-ish values.
+ */
+static void
+flush_block(tl_pca_acc *a)
+{
+	if (a->nrows == 0)
 		return;
 	tl_check_interrupt();
 	if (a->n == 0)
-	{
-		double	   *restrict first = a->shift;
-
-		memset(first, 0, sizeof(double) * d);
-		for (int r = 0; r < m; r++)
-		{
-			const float *restrict x = a->rows + (size_t) r * d;
-
-			for (int j = 0; j < d; j++)
-				first[j] += x[j];
-		}
-		for (int j = 0; j < d; j++)
-			first[j] /= m;
-	}
+		first_block_mean(a);
 	if (a->method == TL_PCA_EXACT)
-	{
-		/* float32 products over the block (BLAS), summed in double by fold */
-		for (int r = 0; r < m; r++)
-		{
-			float	   *restrict x = a->rows + (size_t) r * d;
-
-			for (int j = 0; j < d; j++)
-			{
-				double		z = x[j] - c[j];
-
-				sum[j] += z;
-				x[j] = (float) z;
-			}
-		}
-		cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, m, 1.0f,
-					a->rows, d, a->gram_rows > 0 ? 1.0f : 0.0f, a->gram, d);
-		a->gram_rows += m;
-		if (a->gram_rows >= TL_PCA_FOLD_ROWS)
-			fold(a);
-	}
+		add_block_exact(a);
 	else
-	{
-		double	   *z = a->block,
-				   *t = a->block + (size_t) m * d;
-
-		for (int r = 0; r < m; r++)
-		{
-			const float *restrict x = a->rows + (size_t) r * d;
-			double	   *restrict zr = z + (size_t) r * d;
-			double	   *restrict sq = a->sumsq;
-
-			for (int j = 0; j < d; j++)
-			{
-				zr[j] = x[j] - c[j];
-				sum[j] += zr[j];
-				sq[j] += zr[j] * zr[j];
-			}
-		}
-		/* T = Z·Ω (m × l), then Y += Zᵀ·T */
-		cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, l, d, 1.0,
-					z, d, a->omega, d, 0.0, t, m);
-		tl_check_interrupt();
-		cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d, l, m, 1.0,
-					z, d, t, m, 1.0, a->sketch_y, d);
-	}
-	a->n += m;
+		add_block_randomized(a);
+	a->n += a->nrows;
 	a->nrows = 0;
 }
 

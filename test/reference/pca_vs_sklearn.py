@@ -12,10 +12,11 @@ array literals, floats with %.9g):
   fashion  the 60,000 x 784 Fashion-MNIST training images (raw pixel values
            0..255, from the IDX files of Debian's dataset-fashion-mnist).
   imdb     perception vectors of the 5,000 shared IMDB reviews through the
-           Conv1D model (imdb_conv1d__datadonk23.h5): every layer's output
-           averaged over time (2-D outputs as they are), each layer's block
-           L2-normalised, blocks concatenated in layer order (257 wide).  A
-           stand-in for tl_perception, computed with keras_ref.py.
+           Conv1D model (imdb_conv1d__datadonk23.h5), defined as
+           tl_perception's default: the layers with learned features but the
+           output layer (embed, conv1d_1, conv1d_2, as prep_fixtures.py lists
+           them), each averaged over time and L2-normalised, concatenated
+           (192 wide); computed with keras_ref.py.  Row ids are the review ids.
 
 For each population NAME:
   NAME_rows.copy       id, vector, sklearn's transform() of it (k values):
@@ -43,7 +44,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imdb_tokenize                                   # noqa: E402
 import keras_ref                                       # noqa: E402
-from prep_fixtures import flit, read_idx, read_reviews, write_row  # noqa: E402
+from prep_fixtures import (PERCEPTION_MODELS, flit, read_idx,  # noqa: E402
+                           read_reviews, write_row)
 
 K = 10                     # components compared
 CHUNK = 250                # reviews per forward pass (memory)
@@ -66,19 +68,19 @@ def copy_real_array(v):
     return struct.pack(">i", len(body)) + body
 
 
-def write_rows(path, x, coords):
+def write_rows(path, ids, x, coords):
     with open(path, "wb") as f:
         f.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
         for i in range(len(x)):
-            f.write(struct.pack(">hii", 3, 4, i) + copy_real_array(x[i]) +
+            f.write(struct.pack(">hii", 3, 4, ids[i]) + copy_real_array(x[i]) +
                     copy_real_array(coords[i]))
         f.write(struct.pack(">h", -1))
 
 
-def fit_and_write(name, x, out):
+def fit_and_write(name, ids, x, out):
     t0 = time.time()
     pca = PCA(n_components=K, svd_solver="full").fit(x)
-    write_rows(os.path.join(out, name + "_rows.copy"), x, pca.transform(x))
+    write_rows(os.path.join(out, name + "_rows.copy"), ids, x, pca.transform(x))
     with open(os.path.join(out, name + "_components.tsv"), "w") as f:
         for i in range(K):
             write_row(f, [i + 1, "%.17g" % pca.explained_variance_[i],
@@ -97,16 +99,14 @@ def fit_and_write(name, x, out):
 def fashion(path, out):
     imgs = read_idx(os.path.join(path, "train-images-idx3-ubyte.gz"))
     x = imgs.reshape(len(imgs), -1).astype(np.float64)
-    fit_and_write("fashion", x, out)
+    fit_and_write("fashion", range(len(x)), x, out)
 
 
-def perception(model, x):
+def perception(model, layers, x):
     """Each layer's output averaged over time, L2-normalised, concatenated."""
     acts = model.forward(x)
     blocks = []
-    for name, layer in model.layers.items():
-        if layer.cls == "InputLayer":
-            continue
+    for name in layers:
         a = acts[name]
         a = a.reshape(a.shape[0], -1, a.shape[-1]).mean(axis=1)
         norm = np.linalg.norm(a, axis=1, keepdims=True)
@@ -119,18 +119,18 @@ def imdb(data, out):
                                         "imdb_reviews_5000.tsv"), None)
     wi = imdb_tokenize.load_word_index(
         os.path.join(data, "datasets", "imdb", "imdb_word_index.json"))
-    model = keras_ref.load(os.path.join(data, "models", "imdb",
-                                        "imdb_conv1d__datadonk23.h5"))
+    key = "imdb_conv1d__datadonk23"
+    model = keras_ref.load(os.path.join(data, "models", "imdb", key + ".h5"))
     emb = next(l for l in model.layers.values() if l.cls == "Embedding")
     nw = int(emb.cfg["input_dim"])
     # the preprocessing of prep_fixtures.py's IMDB table for this model
     x = np.array([imdb_tokenize.tokenize(r[2], wi, num_words=nw, maxlen=500)
                   for r in reviews], dtype=np.int64)
-    v = np.concatenate([perception(model, x[i:i + CHUNK])
+    v = np.concatenate([perception(model, PERCEPTION_MODELS[key], x[i:i + CHUNK])
                         for i in range(0, len(x), CHUNK)])
     # the vectors as stored (real[]), so both sides see the same numbers
     v = v.astype(np.float32).astype(np.float64)
-    fit_and_write("imdb", v, out)
+    fit_and_write("imdb", [r[0] for r in reviews], v, out)
 
 
 def main(argv):
