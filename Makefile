@@ -23,7 +23,7 @@ REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
 EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca \
-              test/unit/test_core_asan test/fuzz/build
+              $(UNIT_ASAN) test/fuzz/build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -68,13 +68,15 @@ unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
 # The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
-test/unit/test_core_asan: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
-	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
+UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
+$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c $(CORE_SRCS) src/core/*.h
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
-unit-asan: test/unit/test_core_asan
-	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \
+unit-asan: $(UNIT_ASAN)
+	s=0; for t in $(UNIT_ASAN); do \
+	  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  LSAN_OPTIONS=suppressions=test/fuzz/lsan.supp:print_suppressions=0 \
-	  test/unit/test_core_asan test/fixtures
+	  $$t test/fixtures || s=1; done; exit $$s
 
 # ---- libFuzzer targets (test/fuzz/README.md) -------------------------------
 FUZZ_TARGETS = load config forward flat

@@ -32,7 +32,7 @@ VALGRIND=${TL_VALGRIND:-0}
 if [ "$VALGRIND" = 0 ]; then
 echo "== core unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 if asan_out=$(make -s unit-asan 2>&1); then
-  echo "all unit checks pass ($(echo "$asan_out" | tail -1 | cut -d' ' -f1) checks)"
+  echo "all unit checks pass under the sanitizers ($(echo "$asan_out" | grep -E "^[0-9]+ passed" | tr "\n" " "))"
   PASSED=$((PASSED + 1))
 else
   echo "$asan_out" | tail -30
