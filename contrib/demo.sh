@@ -41,10 +41,12 @@ tl_install_packages
 # under the demo: hold the machine's install lock for the whole run
 # (TL_INSTALL_LOCK_HELD=1: the caller holds it for us, e.g. a script that
 # runs the demo and then checks its output under one lock).
+T_WAIT=$(date +%s)
 if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
   exec 9>/tmp/tensorlens-install.lock
   flock 9
 fi
+T_WAIT=$(( $(date +%s) - T_WAIT ))
 make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
 make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
 echo "tensorlens: built and installed into $($TL_PG_BIN/pg_config --pkglibdir)"
@@ -144,5 +146,7 @@ fi
   echo "Data used: Fashion-MNIST from $FASHION_DIR; IMDB: $([ $IMDB = yes ] && echo "$DATA" || echo "absent, skipped")."
   echo "BI tools: role tensorlens_bi (read-only) on database $DB, port $PORT; contrib/bi/README.md."
   echo "Database: psql -h $TL_HOME -p $PORT -U postgres $DB"
-  echo "tensorlens: demo done in $(( $(date +%s) - T0 )) s; reports in $OUT (start with $OUT/index.html)"
+  waited=""
+  [ "$T_WAIT" -le 1 ] || waited=" (after $T_WAIT s waiting for the install lock)"
+  echo "tensorlens: demo done in $(( $(date +%s) - T0 - T_WAIT )) s$waited; reports in $OUT (start with $OUT/index.html)"
 } | report
