@@ -1,8 +1,11 @@
--- contrib/demo_imdb.sql — the IMDB part of the demo (run by contrib/demo.sh
--- with psql variables :data, the shared data directory, and :import, where
--- the server may read the model files).
+-- contrib/demo_imdb.sql — the IMDB part of the demo, run by contrib/demo.sh
+-- with the psql variables :data (the shared data directory), :import (where
+-- the server may read the model files) and :out (the directory the reports
+-- and SVGs go to).  Expects a fresh database (demo.sh recreates it).
 \set QUIET on
+\set ON_ERROR_STOP on
 \pset footer off
+SET client_min_messages = warning;
 
 -- the Keras IMDB word index and 5000 real reviews
 \set word_index :data/datasets/imdb/imdb_word_index.json
@@ -14,6 +17,7 @@ SELECT tl_vocab_import('imdb', doc) AS words FROM word_index_file \gset
 CREATE TABLE reviews (id int PRIMARY KEY, label int, text text);
 \set copy_reviews '\\copy reviews FROM ' :'reviews' ' WITH (FORMAT csv, DELIMITER E''\\t'', QUOTE E''\\x01'', HEADER true)'
 :copy_reviews
+SELECT count(*) AS n_reviews FROM reviews \gset
 
 -- the shared IMDB models and how each was fed during training
 CREATE TABLE demo_models (model text PRIMARY KEY, file text, num_words int, maxlen int, multi_hot boolean, about text);
@@ -27,43 +31,134 @@ INSERT INTO demo_models VALUES
  ('imdb_multihot',  'imdb_multihot_dense__datadonk23.h5',            10000, NULL, true,  'multi-hot→Dense×3 (Keras 2)'),
  ('imdb_multihot3', 'imdb_multihot_dense_keras3__chinmayadas2003.h5', 10000, NULL, true,  'multi-hot→Dense×3 (Keras 3 file)');
 SELECT count(tl_model_load(model, :'import' || '/' || file)) AS imported FROM demo_models \gset
-\echo
-\echo Imported :imported Keras models; :words words in the IMDB vocabulary; 5000 reviews.
-SELECT m.model, l.params AS parameters, m.about
-  FROM demo_models m, LATERAL (SELECT sum(params) AS params FROM tl_layers(m.model)) l ORDER BY 1;
+CREATE FUNCTION pg_temp.input_sql(m demo_models) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE WHEN m.multi_hot
+              THEN format('tl_multi_hot(tl_tokenize(''imdb'', text, NULL, %s), %s)', m.num_words, m.num_words)
+              ELSE format('tl_tokenize(''imdb'', text, %s, %s)', m.maxlen, m.num_words) END $$;
 
--- every model over every review, batched inside the database
-\timing on
+-- the two models of the analysis, each one tl_evaluate call (outputs,
+-- predictions, losses from the model's training_config, perception
+-- vectors, PCA coordinates); the other six only run (tl_infer_batch)
+SELECT clock_timestamp() AS t0 \gset
+SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
+                   class_names => '{negative,positive}') AS cnn
+  FROM demo_models m WHERE m.model = 'imdb_cnn' \gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS cnn_s, clock_timestamp() AS t0 \gset
+SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
+                   class_names => '{negative,positive}') AS dense
+  FROM demo_models m WHERE m.model = 'imdb_gap_dense' \gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS dense_s, clock_timestamp() AS t0 \gset
 CREATE TABLE predictions AS
 SELECT m.model, b.id::int AS id, b.output[1] AS score
-  FROM demo_models m,
-       tl_infer_batch(m.model,
-         format('SELECT id, %s FROM reviews',
-                CASE WHEN m.multi_hot
-                     THEN format('tl_multi_hot(tl_tokenize(''imdb'', text, NULL, %s), %s)', m.num_words, m.num_words)
-                     ELSE format('tl_tokenize(''imdb'', text, %s, %s)', m.maxlen, m.num_words) END)) b;
-\timing off
+  FROM demo_models m, tl_infer_batch(m.model, format('SELECT id, %s FROM reviews', pg_temp.input_sql(m))) b
+ WHERE m.model NOT IN ('imdb_cnn', 'imdb_gap_dense');
+INSERT INTO predictions
+SELECT t.model, p.sample_id::int, r.output[1] FROM tl_population p JOIN tl_run t ON t.id = p.run
+  JOIN tl_result r ON r.run = p.run AND r.sample_id = p.sample_id WHERE p.run IN (:cnn, :dense);
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS others_s \gset
+
 \echo
-\echo Accuracy on the 5000 reviews (output > 0.5 means positive). Some reviews may
-\echo have been in the training sets, so this is not held-out accuracy.
-SELECT p.model, round(100.0 * avg(((p.score > 0.5)::int = r.label)::int), 1) AS accuracy_pct,
-       round(avg(tl_loss(p.model, ARRAY[p.score], r.label))::numeric, 3) AS mean_loss
-  FROM predictions p JOIN reviews r USING (id) GROUP BY p.model ORDER BY accuracy_pct DESC;
+\echo '== IMDB:' :imported 'shared Keras models on' :n_reviews 'reviews; vocabulary imdb of' :words 'words'
+\echo 'Accuracy of every model (output > 0.5 means positive; some reviews may have been in the'
+\echo 'training sets, so this is not held-out accuracy). Runs' :cnn 'and' :dense 'are tl_evaluate calls, in' :cnn_s 's'
+\echo 'and' :dense_s 's; the other six models only run, by tl_infer_batch, in' :others_s 's.'
+SELECT m.model, m.about, (SELECT sum(params) FROM tl_layers(m.model)) AS parameters,
+       round(100.0 * avg(((p.score > 0.5)::int = r.label)::int), 1) AS accuracy_pct,
+       round(avg(tl_loss(p.model, ARRAY[p.score], r.label))::numeric, 3) AS mean_loss,
+       CASE m.model WHEN 'imdb_cnn' THEN 'run ' || :cnn WHEN 'imdb_gap_dense' THEN 'run ' || :dense END AS run
+  FROM demo_models m JOIN predictions p USING (model) JOIN reviews r USING (id)
+ GROUP BY m.model, m.about ORDER BY accuracy_pct DESC, m.model;
 
-\echo A few reviews with the verdict of each model (+ positive, - negative):
-SELECT r.id, CASE r.label WHEN 1 THEN 'positive' ELSE 'negative' END AS label,
-       string_agg(CASE WHEN p.score > 0.5 THEN '+' ELSE '-' END, '' ORDER BY p.model) AS votes,
-       left(regexp_replace(r.text, '<br />', ' ', 'g'), 70) || '…' AS review
-  FROM reviews r JOIN predictions p USING (id)
- WHERE r.id IN (0, 1, 2, 3, 7, 11)
- GROUP BY r.id, r.label, r.text ORDER BY r.id;
-SELECT string_agg(model, ', ' ORDER BY model) AS "votes are, in order" FROM demo_models;
+\echo 'Per class (tl_class_metrics):'
+SELECT t.model, m.class_name AS class, m.count AS reviews, round(m.precision::numeric, 3) AS precision,
+       round(m.recall::numeric, 3) AS recall, round(m.f1::numeric, 3) AS f1, round(m.mean_loss::numeric, 3) AS mean_loss
+  FROM tl_class_metrics m JOIN tl_run t ON t.id = m.run WHERE m.run IN (:cnn, :dense) ORDER BY m.run, m.class;
+\echo 'The CNN''s last layer is linear and it was trained with binary_crossentropy on that output, so its'
+\echo 'loss saturates (15.42) for outputs <= 0 on positive reviews; tl_label_issues reads it as a logit.'
 
-\echo The reviews the CNN gets most confidently wrong (candidates for mislabels).
-\echo Its last layer is linear, so its output is read as a logit here:
-SELECT r.id, r.label, round(p.score::numeric, 2) AS cnn_output,
-       round(tl_loss(ARRAY[p.score], r.label, 'binary_crossentropy_from_logits')::numeric, 2) AS loss,
-       left(regexp_replace(r.text, '<br />', ' ', 'g'), 90) || '…' AS review
-  FROM predictions p JOIN reviews r USING (id)
- WHERE p.model = 'imdb_cnn' AND (p.score > 0.5)::int <> r.label
- ORDER BY tl_loss(ARRAY[p.score], r.label, 'binary_crossentropy_from_logits') DESC LIMIT 5;
+\echo
+\echo 'Dense (run' :dense') vs CNN (run' :cnn') on the same reviews (tl_run_compare):'
+SELECT count(*) FILTER (WHERE correct_a AND correct_b) AS both_right,
+       count(*) FILTER (WHERE correct_a AND NOT correct_b) AS only_dense_right,
+       count(*) FILTER (WHERE NOT correct_a AND correct_b) AS only_cnn_right,
+       count(*) FILTER (WHERE NOT correct_a AND NOT correct_b) AS both_wrong,
+       round(avg((prediction_a = prediction_b)::int), 3) AS agreement
+  FROM tl_run_compare WHERE run_a = :dense AND run_b = :cnn;
+\echo 'Where they disagree most (highest loss of the model that is wrong):'
+SELECT * FROM (
+  (SELECT 'Dense' AS right_one, c.sample_id AS review, CASE c.label WHEN 1 THEN 'positive' ELSE 'negative' END AS label,
+          round(c.loss_b::numeric, 2) AS loss_of_wrong_one,
+          left(regexp_replace(r.text, '<br />', ' ', 'g'), 80) || '…' AS text
+     FROM tl_run_compare c JOIN reviews r ON r.id = c.sample_id::int
+    WHERE c.run_a = :dense AND c.run_b = :cnn AND c.correct_a AND NOT c.correct_b
+    ORDER BY c.loss_b DESC, c.sample_id LIMIT 2)
+  UNION ALL
+  (SELECT 'CNN', c.sample_id, CASE c.label WHEN 1 THEN 'positive' ELSE 'negative' END,
+          round(c.loss_a::numeric, 2), left(regexp_replace(r.text, '<br />', ' ', 'g'), 80) || '…'
+     FROM tl_run_compare c JOIN reviews r ON r.id = c.sample_id::int
+    WHERE c.run_a = :dense AND c.run_b = :cnn AND NOT c.correct_a AND c.correct_b
+    ORDER BY c.loss_a DESC, c.sample_id LIMIT 2)) d;
+
+\echo
+\echo 'Top suspected mislabels (tl_label_issues; the five most suspect of each model, with the rank the'
+\echo 'other model gives them among its 100 most suspect):'
+CREATE TEMP TABLE issues AS
+SELECT 'cnn' AS m, i.* FROM tl_label_issues(:cnn, 10) i WHERE i.rank <= 100
+UNION ALL
+SELECT 'dense', i.* FROM tl_label_issues(:dense, 10) i WHERE i.rank <= 100;
+SELECT r.id AS review, CASE r.label WHEN 1 THEN 'positive' ELSE 'negative' END AS labelled,
+       c.rank AS cnn_rank, d.rank AS dense_rank,
+       left(regexp_replace(r.text, '<br />', ' ', 'g'), 90) || '…' AS text
+  FROM reviews r
+  LEFT JOIN issues c ON c.m = 'cnn' AND c.sample_id = r.id::text
+  LEFT JOIN issues d ON d.m = 'dense' AND d.sample_id = r.id::text
+ WHERE c.rank <= 5 OR d.rank <= 5
+ ORDER BY least(c.rank, d.rank), coalesce(c.rank, 101) + coalesce(d.rank, 101), r.id;
+
+-- the pictures: SVG population maps, a Dense-vs-CNN plot and the reports
+\pset format unaligned
+\pset tuples_only on
+SELECT :'out' || '/imdb_cnn_population.svg' AS f \gset
+\o :f
+SELECT tl_svg_scatter(x, y, loss, label_name,
+                      format('review %s: %s, predicted %s, loss %s', sample_id, label_name, prediction_name, round(loss::numeric, 3)),
+                      'IMDB Conv1D CNN, run ' || run || ': 5000 reviews (PCA of perception vectors; size = loss, colour = label)'
+                      ORDER BY sample_id::int)
+  FROM tl_population WHERE run = :cnn;
+\o
+SELECT :'out' || '/imdb_gap_dense_population.svg' AS f \gset
+\o :f
+SELECT tl_svg_scatter(x, y, loss, label_name,
+                      format('review %s: %s, predicted %s, loss %s', sample_id, label_name, prediction_name, round(loss::numeric, 3)),
+                      'IMDB GAP Dense, run ' || run || ': 5000 reviews (PCA of perception vectors; size = loss, colour = label)'
+                      ORDER BY sample_id::int)
+  FROM tl_population WHERE run = :dense;
+\o
+SELECT :'out' || '/imdb_dense_vs_cnn.svg' AS f \gset
+\o :f
+SELECT tl_svg_scatter(a.output[1], b.output[1], greatest(c.loss_a, c.loss_b),
+                      CASE WHEN c.correct_a AND c.correct_b THEN 'both right' WHEN c.correct_a THEN 'only Dense right'
+                           WHEN c.correct_b THEN 'only CNN right' ELSE 'both wrong' END,
+                      format('review %s (%s): Dense %s, CNN %s', c.sample_id, CASE c.label WHEN 1 THEN 'positive' ELSE 'negative' END,
+                             round(a.output[1]::numeric, 3), round(b.output[1]::numeric, 3)),
+                      'Dense output (x) vs CNN output (y) per review; size = the larger loss'
+                      ORDER BY c.sample_id::int)
+  FROM tl_run_compare c
+  JOIN tl_result a ON a.run = c.run_a AND a.sample_id = c.sample_id
+  JOIN tl_result b ON b.run = c.run_b AND b.sample_id = c.sample_id
+ WHERE c.run_a = :dense AND c.run_b = :cnn;
+\o
+SELECT clock_timestamp() AS t0, :'out' || '/imdb_cnn_report.html' AS f \gset
+\o :f
+SELECT tl_html_report(:cnn, $$SELECT id, regexp_replace(text, '<br />', ' ', 'g') FROM reviews$$, 'imdb', 20);
+\o
+SELECT :'out' || '/imdb_gap_dense_report.html' AS f \gset
+\o :f
+SELECT tl_html_report(:dense, $$SELECT id, regexp_replace(text, '<br />', ' ', 'g') FROM reviews$$, 'imdb', 20);
+\o
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS report_s \gset
+\pset format aligned
+\pset tuples_only off
+\echo 'Wrote imdb_cnn_report.html and imdb_gap_dense_report.html (tl_html_report: text previews, token heat maps'
+\echo 'of the 20 highest-loss and 20 most suspect reviews,' :report_s 's), imdb_cnn_population.svg,'
+\echo 'imdb_gap_dense_population.svg and imdb_dense_vs_cnn.svg (tl_svg_scatter).'
