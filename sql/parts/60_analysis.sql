@@ -113,9 +113,12 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        r.prediction,
        coalesce(ru.class_names[r.prediction + 1], r.prediction::text) AS prediction_name,
        (r.label = r.prediction) AS correct,
+       -- the probability of the predicted class; one unit is clipped to
+       -- [0, 1] as Keras' binary cross-entropy reads it (a linear output)
        CASE WHEN r.output IS NULL THEN NULL
             WHEN pg_catalog.cardinality(r.output) = 1
-            THEN CASE WHEN r.prediction = 1 THEN r.output[1] ELSE 1 - r.output[1] END
+            THEN CASE WHEN r.prediction = 1 THEN least(1, greatest(0, r.output[1]))
+                      ELSE 1 - least(1, greatest(0, r.output[1])) END
             ELSE (SELECT max(o) FROM pg_catalog.unnest(r.output) o) END AS confidence
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
@@ -154,9 +157,11 @@ SELECT a.run AS run_a, b.run AS run_b, a.sample_id, a.label,
        a.loss AS loss_a, b.loss AS loss_b,
        (a.label = a.prediction) AS correct_a, (b.label = b.prediction) AS correct_b
   FROM @extschema@.tl_result a
-  JOIN @extschema@.tl_result b ON b.sample_id = a.sample_id AND b.run <> a.run;
+  JOIN @extschema@.tl_run ra ON ra.id = a.run
+  JOIN @extschema@.tl_run rb ON rb.dataset = ra.dataset AND rb.id <> ra.id
+  JOIN @extschema@.tl_result b ON b.run = rb.id AND b.sample_id = a.sample_id;
 COMMENT ON VIEW @extschema@.tl_run_compare IS
-    'The same samples under two runs (filter run_a and run_b), e.g. a Dense model against a CNN: both predictions and losses.';
+    'The same samples under two runs of the same dataset (filter run_a and run_b), e.g. a Dense model against a CNN: both predictions and losses.';
 
 CREATE FUNCTION @extschema@.tl_failures(run integer)
 RETURNS TABLE (sample_id text, label integer, prediction integer, loss real, x real, y real)

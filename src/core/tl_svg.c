@@ -25,7 +25,7 @@ static const unsigned char ramp[5][3] = {
 };
 
 #define MARGIN_LEFT 64
-#define MARGIN_RIGHT 170
+#define MARGIN_RIGHT 190
 #define MARGIN_TOP 44
 #define MARGIN_BOTTOM 48
 
@@ -289,7 +289,7 @@ tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
 		if (n_cat > 30)
 			tl_text_printf(out, "<text x=\"%.1f\" y=\"%.1f\">… %d more</text>\n", lx, ly + 30 * 18, n_cat - 30);
 		if (smax >= smin)
-			tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size: %g … %g</text>\n", lx, h - 14, smin, smax);
+			tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size %.3g … %.3g</text>\n", lx, h - 14, smin, smax);
 	}
 	tl_text_puts(out, "</svg>\n");
 	tl_free(order);

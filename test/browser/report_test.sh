@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/browser/report_test.sh HOST PORT DB RUN [SCREENSHOT.png]
 # Renders tl_html_report(RUN) from the database, opens it in headless
-# Chromium with #selftest (the page then counts its dots, clicks a dot that
+# Chromium with #tl-selftest (the page then counts its dots, clicks a dot that
 # has a heat map and writes what it saw into <pre id="selftest">), and checks:
 # no script errors, one dot per result, the heat map shown.  With a fifth
 # argument it also saves a screenshot of the page.
@@ -18,7 +18,7 @@ expected=$("${PSQL[@]}" -c "SELECT count(*) FROM tl_result WHERE run = $RUN AND 
 CHROME=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
         --disable-background-networking --disable-component-update --disable-sync
         --user-data-dir="$DIR/profile")
-"${CHROME[@]}" --virtual-time-budget=10000 --dump-dom "file://$DIR/report.html#selftest" \
+"${CHROME[@]}" --virtual-time-budget=10000 --dump-dom "file://$DIR/report.html#tl-selftest" \
   > "$DIR/dom.html" 2>"$DIR/chrome.log"
 result=$(sed -n 's/.*<pre id="selftest">\(.*\)<\/pre>.*/\1/p' "$DIR/dom.html" | sed 's/&quot;/"/g')
 if [ -z "$result" ]; then
@@ -37,7 +37,7 @@ if problems:
 PY
 if [ -n "$SHOT" ]; then
   "${CHROME[@]}" --window-size=1400,1050 --virtual-time-budget=10000 --screenshot="$SHOT" \
-    "file://$DIR/report.html#selftest" >/dev/null 2>&1
+    "file://$DIR/report.html#tl-selftest" >/dev/null 2>&1
   echo "screenshot: $SHOT"
 fi
 echo ok
