@@ -9,7 +9,9 @@
 # throwaway cluster that preloads the library (shared_preload_libraries), so
 # the lock is held only for install + start + CREATE EXTENSION and the
 # measurements run against this build even if another checkout installs its
-# own meanwhile.  Then bench/sgemm_peak.c (the single-thread sgemm rate) and
+# own meanwhile.  TL_BENCH_PRIVATE=1 installs into a private copy of the
+# PostgreSQL tree instead (PostgreSQL finds lib/ and share/ relative to its
+# binaries), which touches nothing shared and needs no lock.  Then bench/sgemm_peak.c (the single-thread sgemm rate) and
 # bench/perf.py (everything else; PyTorch and scikit-learn in the same run,
 # on the same data, one thread on each side).
 #
@@ -42,7 +44,7 @@ if [ "$(id -u)" = 0 ]; then
   RUN_AS=(runuser -u postgres --)
 fi
 stop_cluster() {
-  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -m immediate stop >/dev/null 2>&1 || true
+  "${RUN_AS[@]}" ${PG_BIN:-$TL_PG_BIN}/pg_ctl -D "$TMP/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$TMP"
 }
 trap stop_cluster EXIT
@@ -54,21 +56,31 @@ cp "$DATA_DIR"/models/imdb/imdb_{conv1d__datadonk23,embed_gap_dense__kolerabi,em
 chmod -R a+rX "$TMP/models"
 chmod 777 "$TMP/work"
 
-"${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >/dev/null
+PG_BIN=$TL_PG_BIN
+LOCK=/tmp/tensorlens-install.lock
+if [ "${TL_BENCH_PRIVATE:-0}" = 1 ]; then
+  mkdir -p "$TMP/pg/usr/lib/postgresql" "$TMP/pg/usr/share/postgresql"
+  cp -a /usr/lib/postgresql/$TL_PG_VERSION "$TMP/pg/usr/lib/postgresql/"
+  cp -a /usr/share/postgresql/$TL_PG_VERSION "$TMP/pg/usr/share/postgresql/"
+  PG_BIN=$TMP/pg/usr/lib/postgresql/$TL_PG_VERSION/bin
+  LOCK=$TMP/install.lock
+fi
+"${RUN_AS[@]}" $PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >/dev/null
 (
   flock 9
   make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
-  make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
+  make -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
   "${RUN_AS[@]}" env OPENBLAS_NUM_THREADS=1 ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE} \
-    $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
+    $PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
     -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off -c shared_preload_libraries=tensorlens \
-        -c max_parallel_workers_per_gather=0 -c shared_buffers=512MB -c max_wal_size=4GB" start >/dev/null
+        -c max_parallel_workers_per_gather=0 -c max_wal_size=4GB" start >/dev/null
   $TL_PG_BIN/psql -X -q -h "$TMP" -p $PORT -U postgres -d postgres -c "CREATE EXTENSION tensorlens"
-) 9>/tmp/tensorlens-install.lock
+) 9>"$LOCK"
 
 echo "== machine"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (+ local changes)')"
+echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (+ local changes)');" \
+     "install: $([ "${TL_BENCH_PRIVATE:-0}" = 1 ] && echo "private copy of the PostgreSQL tree" || echo "shared, under $LOCK")"
 "$TMP/sgemm_peak" | tee "$TMP/work/peak.txt"
 PEAK=$(awk '/^sgemm 2048/ {print $6}' "$TMP/work/peak.txt")
 echo "torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), threads 1;" \

@@ -382,23 +382,19 @@ tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
 				float		v = id[t];
 				int64_t		e = t + 1,
 							run;
+				float		vblk[16];
 
+				/* the rows ahead: the gathers are cache misses, not arithmetic */
+				if (t + 8 < steps)
+					__builtin_prefetch(table + (int64_t) id[t + 8] * c + k0);
 				/* the end of the run, 16 ids at a time where it is long (ids are
 				 * whole numbers: equal exactly when their bits are) */
-				uint32_t	vb;
-
-				memcpy(&vb, &v, sizeof(vb));
-				while (e + 16 <= steps)
+				if (e + 16 <= steps && id[e] == v)
 				{
-					uint32_t	blk[16],
-								diff = 0;
-
-					memcpy(blk, id + e, sizeof(blk));
 					for (int j = 0; j < 16; j++)
-						diff |= blk[j] ^ vb;
-					if (diff)
-						break;
-					e += 16;
+						vblk[j] = v;
+					while (e + 16 <= steps && memcmp(id + e, vblk, sizeof(vblk)) == 0)
+						e += 16;
 				}
 				while (e < steps && id[e] == v)
 					e++;

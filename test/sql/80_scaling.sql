@@ -38,9 +38,11 @@ SELECT g, tl_pca_fit(v, 3) AS p FROM whole_pts GROUP BY g;
 SET enable_partitionwise_aggregate = on;
 SET max_parallel_workers_per_gather = 0;
 EXPLAIN (COSTS OFF) SELECT tl_pca_fit(v, 3) FROM shard_pts;
+CREATE TABLE sharded_fit AS
+SELECT 'exact' AS method, tl_pca_fit(v, 3, 'exact') AS p FROM shard_pts;
+INSERT INTO sharded_fit SELECT 'randomized', tl_pca_fit(v, 3, 'randomized') FROM shard_pts;
 SELECT s.method, same_pca(s.p, d.p) AS shards_equal_single
-  FROM single_fit s,
-       LATERAL (SELECT tl_pca_fit(v, 3, s.method) AS p FROM shard_pts) d ORDER BY 1;
+  FROM single_fit s JOIN sharded_fit d USING (method) ORDER BY 1;
 -- grouped by a column that is not the distribution key: partial per shard and group
 EXPLAIN (COSTS OFF) SELECT g, tl_pca_fit(v, 3) FROM shard_pts GROUP BY g;
 SELECT d.g, same_pca(s.p, d.p) AS shards_equal_single
@@ -53,9 +55,20 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT tl_pca_fit(v, 3) FROM shard_pts;
+CREATE FUNCTION launched_workers(q text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
+  RETURN (SELECT max(m[1]::int) FROM regexp_matches(plan::text, '"Workers Launched": (\d+)', 'g') m);
+END $$;
+SELECT launched_workers('SELECT tl_pca_fit(v, 3) FROM shard_pts') > 0 AS ran_on_workers;
+-- (CREATE TABLE AS runs its query in parallel; INSERT ... SELECT would not)
+CREATE TABLE par_exact AS SELECT tl_pca_fit(v, 3, 'exact') AS p FROM shard_pts;
+CREATE TABLE par_randomized AS SELECT tl_pca_fit(v, 3, 'randomized') AS p FROM shard_pts;
 SELECT s.method, same_pca(s.p, d.p) AS serialized_shards_equal_single
-  FROM single_fit s,
-       LATERAL (SELECT tl_pca_fit(v, 3, s.method) AS p FROM shard_pts) d ORDER BY 1;
+  FROM single_fit s
+  JOIN (SELECT 'exact' AS method, p FROM par_exact UNION ALL SELECT 'randomized', p FROM par_randomized) d
+ USING (method) ORDER BY 1;
 
 -- the per-row functions Citus pushes to the shards run in parallel workers
 -- too (PARALLEL SAFE): a parallel scan of the shards calling tl_infer
@@ -72,7 +85,8 @@ SELECT p.proname, p.proparallel FROM pg_proc p
  WHERE p.proname IN ('tl_infer', 'tl_perception', 'tl_activations', 'tl_pca_fit', 'tl_pca_project',
                      'tl_loss', 'tl_tokenize', 'tl_token_saliency', 'tl_infer_batch', 'tl_evaluate')
  ORDER BY 1, 2;
-EXPLAIN (COSTS OFF) SELECT sum(tl_infer('emb_conv', ids)[1]) FROM shard_tokens;
+EXPLAIN (COSTS OFF) SELECT sum((tl_infer('emb_conv', ids))[1]) FROM shard_tokens;
+SELECT launched_workers($$SELECT sum((tl_infer('emb_conv', ids))[1]) FROM shard_tokens$$) > 0 AS ran_on_workers;
 CREATE TABLE infer_parallel AS SELECT i, tl_infer('emb_conv', ids) AS y FROM shard_tokens;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;

@@ -47,8 +47,8 @@ SELECT m.model, b.id::int AS id, b.output
 RESET tensorlens.fusion;
 SELECT m.model, count(*) AS reviews, max(max_rel_err(b.output, p.output)) <= 1e-5 AS fused_equals_plain,
        max(max_rel_err(b.output, r.expected)) <= 1e-4 AS matches_reference
-  FROM fuse_models m,
-       tl_infer_batch(m.model, format('SELECT id, input FROM imdb_ref WHERE model = %L', m.model)) b
+  FROM fuse_models m
+ CROSS JOIN LATERAL tl_infer_batch(m.model, format('SELECT id, input FROM imdb_ref WHERE model = %L', m.model)) b
   JOIN fuse_real_plain p ON p.model = m.model AND p.id = b.id::int
   JOIN imdb_ref r ON r.model = m.model AND r.id = b.id::int
  GROUP BY m.model ORDER BY 1;
