@@ -131,16 +131,19 @@ exp_v(float x)
 	float		n,
 				r,
 				p;
-	int32_t		e;
 	union
 	{
-		int32_t		i;
 		float		f;
-	}			scale;
+		uint32_t	u;
+	}			t,
+				scale;
 
 	x = x < -87.3f ? -87.3f : x;
 	x = x > 88.3f ? 88.3f : x;
-	n = (x * 1.44269504088896341f + magic) - magic;
+	/* n = round(x / ln 2), also readable from t's low bits: no float-to-int
+	 * conversion, which NaN would make undefined */
+	t.f = x * 1.44269504088896341f + magic;
+	n = t.f - magic;
 	r = x - n * 0.693359375f;
 	r = r - n * -2.12194440e-4f;
 	p = 1.9875691500E-4f;
@@ -150,8 +153,7 @@ exp_v(float x)
 	p = p * r + 1.6666665459E-1f;
 	p = p * r + 5.0000001201E-1f;
 	p = p * r * r + r + 1.0f;
-	e = (int32_t) n;
-	scale.i = (e + 127) << 23;
+	scale.u = (t.u - 0x4B400000u + 127u) << 23;
 	return p * scale.f;
 }
 
