@@ -46,6 +46,9 @@ $(OBJS): $(wildcard src/core/*.h src/pg/*.h)
 # The core's element-wise kernels (ReLU, pooling, gradients) only vectorise
 # at -O3 (no fast-math: results stay bit-identical to scalar code).
 $(CORE_SRCS:.c=.o): CFLAGS += -O3
+# exp/tanh/sigmoid loops only vectorise when comparisons may not trap (the
+# values computed are the same: no fast-math)
+src/core/tl_activation.o src/core/tl_embedding.o src/core/tl_pool.o: CFLAGS += -fno-trapping-math
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
 CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \

@@ -261,10 +261,11 @@ BEGIN
     IF width IS NOT NULL THEN
         SELECT @extschema@.tl_pca_fit(t.perception, least(dims, width)) INTO p
           FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
-        UPDATE @extschema@.tl_result t SET x = v[1], y = v[2], z = v[3]
-          FROM (SELECT s.sample_id, @extschema@.tl_pca_project(p, s.perception) AS v
-                  FROM @extschema@.tl_result s WHERE s.run = run AND s.perception IS NOT NULL) pr
-         WHERE t.run = run AND t.sample_id = pr.sample_id;
+        -- row by row, no join: linear however stale the statistics of the
+        -- rows this transaction just inserted are
+        UPDATE @extschema@.tl_result t SET (x, y, z) =
+               (SELECT v[1], v[2], v[3] FROM (SELECT @extschema@.tl_pca_project(p, t.perception) AS v) pr)
+         WHERE t.run = run AND t.perception IS NOT NULL;
         GET DIAGNOSTICS placed = ROW_COUNT;
 
         -- 4. keep the picture steady between epochs: rotate/reflect onto the

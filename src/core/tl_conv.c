@@ -202,13 +202,73 @@ im2col(const tl_layer *l, const conv_geom *g, const float *x, float *dx,
 						memset(patch, 0, sizeof(float) * c);
 				}
 				else if (dx == NULL)
-					memcpy(patch, x + src, sizeof(float) * c);
+				{
+					if (c < 16)	/* few channels: no memcpy call per tap */
+						for (int k = 0; k < c; k++)
+							patch[k] = x[src + k];
+					else
+						memcpy(patch, x + src, sizeof(float) * c);
+				}
 				else
 					for (int k = 0; k < c; k++)
 						dx[src + k] += patch[k];
 			}
 		}
 	}
+}
+
+/*
+ * Conv1D with stride 1 and 'valid' padding, without im2col: the samples of
+ * a chunk are one long sequence of rows, and output row r is
+ * sum_j x[r + j*d] W_j, one sgemm per tap reading the input rows in place
+ * (leading dimension c) and accumulating onto the bias.  Rows whose window
+ * would cross into the next sample are computed and dropped ((k-1)*d per
+ * sample); the kept ones are copied out per sample.
+ */
+static int
+conv1d_taps_forward(const tl_layer *l, tl_exec *ex, const float *x, float *out,
+					int n, const conv_geom *g, tl_status *st)
+{
+	int			f = l->u.conv.filters,
+				taps = l->u.conv.k[1],
+				d = l->u.conv.d[1],
+				c = g->c,
+				w = g->w,
+				ow = g->ow;
+	int			span = (taps - 1) * d;
+	int64_t		per = PATCH_SCRATCH / ((int64_t) w * f);
+	float	   *acc;
+
+	if (per < 1)
+		per = 1;
+	if (per > n)
+		per = n;
+	acc = tl_scratch(ex, (size_t) (per * w * f), st);
+	if (acc == NULL)
+		return -1;
+	for (int b0 = 0; b0 < n; b0 += (int) per)
+	{
+		int			m = n - b0 < per ? n - b0 : (int) per;
+		int64_t		rows = (int64_t) m * w - span;
+		const float *xb = x + (int64_t) b0 * w * c;
+
+		for (int64_t r = 0; r < rows; r++)
+		{
+			if (l->u.conv.use_bias)
+				memcpy(acc + r * f, l->w[1].data, sizeof(float) * f);
+			else
+				memset(acc + r * f, 0, sizeof(float) * f);
+		}
+		for (int j = 0; j < taps; j++)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, f, c,
+						1.0f, xb + (int64_t) j * d * c, c,
+						l->w[0].data + (int64_t) j * c * f, f, 1.0f, acc, f);
+		for (int i = 0; i < m; i++)
+			memcpy(out + ((int64_t) (b0 + i) * ow) * f, acc + (int64_t) i * w * f,
+				   sizeof(float) * ow * f);
+		tl_check_interrupt();
+	}
+	return 0;
 }
 
 static int
@@ -226,6 +286,16 @@ conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	if (conv_geometry(l, &in_shape[0], n, &g, st) < 0)
 		return -1;
 	total = g.positions * n;
+	if (l->u.conv.rank == 1 && l->u.conv.s[1] == 1 && g.pw == 0 &&
+		g.ow == g.w - (l->u.conv.k[1] - 1) * l->u.conv.d[1] && l->u.conv.k[1] > 1)
+	{
+		if (conv1d_taps_forward(l, ex, in[0], out, n, &g, st) < 0)
+			return -1;
+		if (pre)
+			memcpy(pre, out, sizeof(float) * total * f);
+		tl_act_apply(&l->act, out, total, f, 1);
+		return 0;
+	}
 	patches = tl_scratch(ex, (size_t) (g.chunk * g.kc), st);
 	if (patches == NULL)
 		return -1;
@@ -326,39 +396,73 @@ tl_conv_token_table(const tl_layer *conv, const tl_layer *emb, tl_status *st)
 	return table;
 }
 
+/*
+ * The forward from the token table: each output position is the bias plus
+ * one table row per tap.  A window whose ids are those of the window before
+ * (a run of padding) repeats its output exactly, without the sums.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void
+conv_tokens_rows(const float *table, const float *ids, const float *bias,
+				 float *out, int n, int w, int ow, int taps, int f,
+				 int stride, int dil, int pw)
+{
+	for (int b = 0; b < n; b++)
+	{
+		const float *id = ids + (int64_t) b * w;
+
+		for (int x = 0; x < ow; x++)
+		{
+			float	   *o = out + ((int64_t) b * ow + x) * f;
+			int			x0 = x * stride - pw;
+
+			if (x > 0 && stride == 1 && x0 - 1 >= 0 && x0 - 1 + (taps - 1) * dil + dil < w)
+			{
+				/* ids of this window = the previous window's? */
+				int			same = 1;
+
+				for (int j = 0; j < taps; j++)
+					same &= id[x0 + j * dil] == id[x0 - 1 + j * dil];
+				if (same)
+				{
+					memcpy(o, o - f, sizeof(float) * f);
+					continue;
+				}
+			}
+			if (bias)
+				memcpy(o, bias, sizeof(float) * f);
+			else
+				memset(o, 0, sizeof(float) * f);
+			for (int j = 0; j < taps; j++)
+			{
+				int			ix = x0 + j * dil;
+				const float *row;
+
+				if (ix < 0 || ix >= w)
+					continue;	/* zero padding adds nothing */
+				row = table + ((int64_t) id[ix] * taps + j) * f;
+				for (int k = 0; k < f; k++)
+					o[k] += row[k];
+			}
+		}
+	}
+}
+
 int
 tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 					   const float *ids, const tl_shape *in_shape, float *out,
 					   int n, tl_status *st)
 {
 	int			f = l->u.conv.filters;
-	int			taps = l->u.conv.k[1];
 	float	   *pre = tl_exec_preact(ex);
-	conv_geom	g;
+	conv_geom	g = {0};
 
 	if (conv_geometry(l, in_shape, n, &g, st) < 0)
 		return -1;
-	for (int b = 0; b < n; b++)
-		for (int x = 0; x < g.ow; x++)
-		{
-			float	   *o = out + ((int64_t) b * g.ow + x) * f;
-
-			if (l->u.conv.use_bias)
-				memcpy(o, l->w[1].data, sizeof(float) * f);
-			else
-				memset(o, 0, sizeof(float) * f);
-			for (int j = 0; j < taps; j++)
-			{
-				int			ix = x * l->u.conv.s[1] - g.pw + j * l->u.conv.d[1];
-				const float *row;
-
-				if (ix < 0 || ix >= g.w)
-					continue;	/* zero padding adds nothing */
-				row = table + ((int64_t) ids[(int64_t) b * g.w + ix] * taps + j) * f;
-				for (int k = 0; k < f; k++)
-					o[k] += row[k];
-			}
-		}
+	conv_tokens_rows(table, ids, l->u.conv.use_bias ? l->w[1].data : NULL, out, n,
+					 g.w, g.ow, l->u.conv.k[1], f, l->u.conv.s[1], l->u.conv.d[1], g.pw);
 	if (pre)
 		memcpy(pre, out, sizeof(float) * g.positions * n * f);
 	tl_act_apply(&l->act, out, g.positions * n, f, 1);

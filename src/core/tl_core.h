@@ -183,6 +183,30 @@ tl_runner  *tl_runner_new(const tl_model *m, size_t max_batch_bytes,
 						  tl_status *st);
 void		tl_runner_free(tl_runner *r);
 
+/*
+ * Fusion (doc/performance.md).  A layer reading an Embedding can run from
+ * the token ids instead of the embedding vectors: a Conv1D or a recurrent
+ * layer from a per-token table of products (embedding row x kernel), a
+ * GlobalAveragePooling1D by averaging the embedding rows the ids pick — and
+ * then the Embedding's output is not written at all unless someone reads
+ * it.  Results equal the plain path's up to float rounding.
+ *
+ * tl_model_prepare_fusion builds the per-token tables of a model once
+ * (they live and die with the model), each while the running total stays
+ * within max_bytes; returns the bytes it added (0 when there is nothing to
+ * build or it was done before), or -1.
+ * tl_runner_set_fusion(r, 0) runs the plain paths only (default: on).
+ * tl_runner_keep declares which layers' outputs the caller reads after a
+ * forward (the model output always; n < 0: every layer, the default); the
+ * others may be skipped, and tl_runner_output returns NULL for them.
+ * tl_runner_fused tells whether layer i ran from token ids in the last
+ * forward (tests and benchmarks).
+ */
+int64_t		tl_model_prepare_fusion(tl_model *m, size_t max_bytes, tl_status *st);
+void		tl_runner_set_fusion(tl_runner *r, int on);
+int			tl_runner_keep(tl_runner *r, const int *layers, int n, tl_status *st);
+int			tl_runner_fused(const tl_runner *r, int layer);
+
 /* How many samples of this shape one batch may hold (>= 1), or -1. */
 int			tl_runner_batch_capacity(tl_runner *r, const tl_shape *in,
 									 tl_status *st);

@@ -60,6 +60,41 @@ emb_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	return tl_expect_weight(l, 0, "embeddings", 2, dims, st);
 }
 
+/*
+ * Whether every id is a whole number in [0, input_dim): one branch-free
+ * pass (it vectorises), then a second one only to name the first bad id.
+ */
+int
+tl_embedding_check_ids(const tl_layer *l, const float *ids, const tl_shape *ids_shape,
+					   int n, tl_status *st)
+{
+	int64_t		per = tl_shape_count(ids_shape);
+	int64_t		count = n * per;
+	float		lim = (float) l->u.emb.input_dim;
+	int32_t		bad = 0;
+
+	for (int64_t i = 0; i < count; i++)
+	{
+		float		v = ids[i];
+		/* out of range (or NaN) becomes 0, which differs from v */
+		int32_t		k = (int32_t) (v >= 0.0f && v < lim ? v : 0.5f);
+
+		bad |= (float) k != v;
+	}
+	if (!bad)
+		return 0;
+	for (int64_t i = 0; i < count; i++)
+	{
+		float		v = ids[i];
+
+		if (!(v >= 0 && v < lim) || v != floorf(v))
+			return tl_fail(st, TL_ERR_RANGE,
+						   "token id %g at position %lld is out of range: Embedding \"%s\" accepts ids 0 to %d",
+						   (double) v, (long long) (i % per) + 1, l->name, l->u.emb.input_dim - 1);
+	}
+	return 0;
+}
+
 static int
 emb_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
@@ -71,17 +106,10 @@ emb_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 
 	(void) ex;
 	(void) out_shape;
+	if (tl_embedding_check_ids(l, in[0], &in_shape[0], n, st) < 0)
+		return -1;
 	for (int64_t i = 0; i < count; i++)
-	{
-		float		v = in[0][i];
-
-		if (!(v >= 0 && v < (float) l->u.emb.input_dim) || v != floorf(v))
-			return tl_fail(st, TL_ERR_RANGE,
-						   "token id %g at position %lld is out of range: Embedding \"%s\" accepts ids 0 to %d",
-						   (double) v, (long long) (i % tl_shape_count(&in_shape[0])) + 1,
-						   l->name, l->u.emb.input_dim - 1);
-		memcpy(out + i * dim, table + (int64_t) v * dim, sizeof(float) * dim);
-	}
+		memcpy(out + i * dim, table + (int64_t) in[0][i] * dim, sizeof(float) * dim);
 	return 0;
 }
 

@@ -117,6 +117,8 @@ struct tl_layer
 	int64_t		params;
 	tl_act		act;			/* activation fused into the layer */
 	float	   *aux;			/* derived per-layer data (freed with the model) */
+	float	   *fused;			/* per-token table (tl_model_prepare_fusion), or NULL */
+	size_t		fused_bytes;
 	union
 	{
 		struct
@@ -208,6 +210,26 @@ int			tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex,
 								   const float *table, const float *ids,
 								   const tl_shape *in_shape, float *out,
 								   int n, tl_status *st);
+
+/*
+ * Fused paths from token ids (tl_runner.c decides when they run).  A
+ * recurrent layer reading an Embedding takes each step's input projection
+ * x W + b from a table of E W + b (vocab x gates*units per direction);
+ * a GlobalAveragePooling1D reading an Embedding averages the embedding rows
+ * picked by the ids without the Embedding's output being written.  ids are
+ * the Embedding's input (checked first with tl_embedding_check_ids).
+ */
+float	   *tl_rnn_token_table(const tl_layer *rnn, const tl_layer *emb,
+							   size_t *bytes, tl_status *st);
+int			tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
+								  const float *ids, const tl_shape *ids_shape,
+								  float *out, const tl_shape *out_shape, int n,
+								  tl_status *st);
+int			tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
+									   const float *ids, const tl_shape *ids_shape,
+									   float *out, int n, tl_status *st);
+int			tl_embedding_check_ids(const tl_layer *emb, const float *ids,
+								   const tl_shape *ids_shape, int n, tl_status *st);
 
 /* ---- the registry of layer classes ----------------------------------- */
 const tl_layer_ops *tl_layer_lookup(const char *class_name);

@@ -229,6 +229,7 @@ tl_model_free(tl_model *m)
 		tl_free(l->store_name);
 		tl_free(l->in);
 		tl_free(l->aux);
+		tl_free(l->fused);
 		for (int k = 0; k < TL_MAX_WEIGHTS; k++)
 			tl_free(l->w[k].data);
 	}

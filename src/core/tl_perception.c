@@ -245,21 +245,29 @@ tl_perception_compute(const tl_perception *p, const tl_runner *r, int n,
 			const float *x = y + (int64_t) i * steps * c;
 			float	   *v = out + (int64_t) i * p->width + offset;
 
-			for (int ch = 0; ch < c; ch++)
-				p->acc[ch] = p->use_max ? x[ch] : 0.0;
-			for (int64_t t = 0; t < steps; t++)
-				for (int ch = 0; ch < c; ch++)
-				{
-					double		val = x[t * c + ch];
+			/* one loop per pooling, branch-free inside (they vectorise) */
+			double	   *acc = p->acc;
 
-					if (p->use_max)
+			if (p->use_max)
+			{
+				for (int ch = 0; ch < c; ch++)
+					acc[ch] = x[ch];
+				for (int64_t t = 0; t < steps; t++)
+					for (int ch = 0; ch < c; ch++)
 					{
-						if (val > p->acc[ch])
-							p->acc[ch] = val;
+						double		val = x[t * c + ch];
+
+						acc[ch] = val > acc[ch] ? val : acc[ch];
 					}
-					else
-						p->acc[ch] += val;
-				}
+			}
+			else
+			{
+				for (int ch = 0; ch < c; ch++)
+					acc[ch] = 0.0;
+				for (int64_t t = 0; t < steps; t++)
+					for (int ch = 0; ch < c; ch++)
+						acc[ch] += x[t * c + ch];
+			}
 			if (b->proj == NULL)
 			{
 				for (int ch = 0; ch < c; ch++)

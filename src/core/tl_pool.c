@@ -345,3 +345,71 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 }
 
 const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_shape, NULL, NULL, gpool_forward, 0, gpool_backward};
+
+/*
+ * GlobalAveragePooling1D of an Embedding's output, from the token ids: the
+ * mean of the embedding rows they pick, without the (steps x dim)
+ * embedding output being written and read back.  A run of equal ids (the
+ * padding of a token sequence) adds its row once, times the run's length:
+ * in double, as gpool_forward accumulates, k * row is exact, so the result
+ * differs from the plain path's only by the order of the double additions.
+ */
+int
+tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
+						   const float *ids, const tl_shape *ids_shape,
+						   float *out, int n, tl_status *st)
+{
+	int			c = emb->u.emb.output_dim;
+	int64_t		steps = tl_shape_count(ids_shape);
+	const float *table = emb->w[0].data;
+
+	(void) l;
+	(void) st;
+	for (int b = 0; b < n; b++)
+	{
+		const float *id = ids + b * steps;
+		float	   *o = out + (int64_t) b * c;
+		double		acc[512];
+
+		for (int k0 = 0; k0 < c; k0 += 512)
+		{
+			int			kn = c - k0 < 512 ? c - k0 : 512;
+
+			memset(acc, 0, sizeof(double) * kn);
+			for (int64_t t = 0; t < steps;)
+			{
+				const float *row = table + (int64_t) id[t] * c + k0;
+				float		v = id[t];
+				int64_t		e = t + 1,
+							run;
+				float		vblk[16];
+
+				/* the rows ahead: the gathers are cache misses, not arithmetic */
+				if (t + 8 < steps)
+					__builtin_prefetch(table + (int64_t) id[t + 8] * c + k0);
+				/* the end of the run, 16 ids at a time where it is long (ids are
+				 * whole numbers: equal exactly when their bits are) */
+				if (e + 16 <= steps && id[e] == v)
+				{
+					for (int j = 0; j < 16; j++)
+						vblk[j] = v;
+					while (e + 16 <= steps && memcmp(id + e, vblk, sizeof(vblk)) == 0)
+						e += 16;
+				}
+				while (e < steps && id[e] == v)
+					e++;
+				run = e - t;
+				if (run == 1)
+					for (int k = 0; k < kn; k++)
+						acc[k] += row[k];
+				else
+					for (int k = 0; k < kn; k++)
+						acc[k] += (double) run * row[k];
+				t += run;
+			}
+			for (int k = 0; k < kn; k++)
+				o[k0 + k] = (float) (acc[k] / steps);
+		}
+	}
+	return 0;
+}

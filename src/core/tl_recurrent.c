@@ -15,6 +15,9 @@
 
 #include "tl_layer.h"
 
+/* Units per block of the vectorised LSTM gates. */
+#define LSTM_BLOCK 1024
+
 /* Scratch budget per chunk of samples, in floats (16 MiB). */
 #define RNN_SCRATCH (4 * 1024 * 1024)
 
@@ -198,6 +201,90 @@ rec_stride(const tl_rnn_cfg *r)
 }
 
 /*
+ * One LSTM step for m samples: the pre-activations (xw's row of step t plus
+ * the recurrent product rec) are completed in xw, then the gates are
+ * applied as vectors over blocks of samples (tl_act_apply vectorises) and
+ * c and h updated.
+ */
+static void
+lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
+		   const float *rec, float *h, float *c, int m)
+{
+	int			u = r->units;
+	int			gu = 4 * u;
+	float		g[4][LSTM_BLOCK];
+
+	for (int i = 0; i < m; i++)
+	{
+		float	   *xt = xw + ((int64_t) i * T + t) * xs;
+		const float *ri = rec + (int64_t) i * gu;
+
+		for (int k = 0; k < gu; k++)
+			xt[k] += ri[k];
+	}
+	if (u <= LSTM_BLOCK)
+	{
+		/* whole samples per block */
+		int			per = LSTM_BLOCK / u;
+
+		for (int i0 = 0; i0 < m; i0 += per)
+		{
+			int			mi = m - i0 < per ? m - i0 : per;
+			int			len = mi * u;
+
+			for (int i = 0; i < mi; i++)
+			{
+				const float *xt = xw + ((int64_t) (i0 + i) * T + t) * xs;
+
+				for (int q = 0; q < 4; q++)
+					memcpy(g[q] + i * u, xt + q * u, sizeof(float) * u);
+			}
+			tl_act_apply(&r->rec_act, g[0], 1, len, 1);
+			tl_act_apply(&r->rec_act, g[1], 1, len, 1);
+			tl_act_apply(&r->act, g[2], 1, len, 1);
+			tl_act_apply(&r->rec_act, g[3], 1, len, 1);
+			for (int k = 0; k < len; k++)
+			{
+				float	   *ck = c + (int64_t) i0 * u + k;
+
+				*ck = g[1][k] * *ck + g[0][k] * g[2][k];
+				g[2][k] = *ck;
+			}
+			tl_act_apply(&r->act, g[2], 1, len, 1);
+			for (int k = 0; k < len; k++)
+				h[(int64_t) i0 * u + k] = g[3][k] * g[2][k];
+		}
+		return;
+	}
+	for (int i = 0; i < m; i++)
+	{
+		const float *xt = xw + ((int64_t) i * T + t) * xs;
+		float	   *hi = h + (int64_t) i * u;
+		float	   *ci = c + (int64_t) i * u;
+
+		for (int k0 = 0; k0 < u; k0 += LSTM_BLOCK)
+		{
+			int			kn = u - k0 < LSTM_BLOCK ? u - k0 : LSTM_BLOCK;
+
+			for (int q = 0; q < 4; q++)
+				memcpy(g[q], xt + q * u + k0, sizeof(float) * kn);
+			tl_act_apply(&r->rec_act, g[0], 1, kn, 1);
+			tl_act_apply(&r->rec_act, g[1], 1, kn, 1);
+			tl_act_apply(&r->act, g[2], 1, kn, 1);
+			tl_act_apply(&r->rec_act, g[3], 1, kn, 1);
+			for (int k = 0; k < kn; k++)
+			{
+				ci[k0 + k] = g[1][k] * ci[k0 + k] + g[0][k] * g[2][k];
+				g[2][k] = ci[k0 + k];
+			}
+			tl_act_apply(&r->act, g[2], 1, kn, 1);
+			for (int k = 0; k < kn; k++)
+				hi[k0 + k] = g[3][k] * g[2][k];
+		}
+	}
+}
+
+/*
  * Runs one direction over m samples of T steps: out (unless NULL) receives
  * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
  * rec_stride floats) the step records are kept and work holds m*(gu + 3u)
@@ -205,7 +292,8 @@ rec_stride(const tl_rnn_cfg *r)
  */
 static void
 rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
-			  int T, int in_dim, float *out, float *work, float *recs)
+			  int T, int in_dim, float *out, float *work, float *recs,
+			  const float *xtab)
 {
 	int			u = r->units;
 	int			gu = gates_of(r->cell) * u;
@@ -220,16 +308,25 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	float	   *c = h + (int64_t) m * u;
 	float	   *rh = c + (int64_t) m * u;
 
-	/* input projection of all steps at once, onto the input bias */
-	for (int64_t row = 0; row < (int64_t) m * T; row++)
+	if (xtab)
 	{
-		if (b)
-			memcpy(xw + row * xs, b, sizeof(float) * gu);
-		else
-			memset(xw + row * xs, 0, sizeof(float) * gu);
+		/* x holds token ids: each step's projection is a row of E W + b */
+		for (int64_t row = 0; row < (int64_t) m * T; row++)
+			memcpy(xw + row * xs, xtab + (int64_t) x[row] * gu, sizeof(float) * gu);
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m * T, gu, in_dim,
-				1.0f, x, in_dim, W, gu, 1.0f, xw, xs);
+	else
+	{
+		/* input projection of all steps at once, onto the input bias */
+		for (int64_t row = 0; row < (int64_t) m * T; row++)
+		{
+			if (b)
+				memcpy(xw + row * xs, b, sizeof(float) * gu);
+			else
+				memset(xw + row * xs, 0, sizeof(float) * gu);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m * T, gu, in_dim,
+					1.0f, x, in_dim, W, gu, 1.0f, xw, xs);
+	}
 	memset(h, 0, sizeof(float) * m * u);
 	memset(c, 0, sizeof(float) * m * u);
 
@@ -268,6 +365,9 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 						1.0f, rh, u, U + 2 * u, gu, 0.0f, rec + 2 * u, gu);
 		}
 
+		if (r->cell == TL_CELL_LSTM)
+			lstm_gates(r, xw, xs, T, t, rec, h, c, m);
+
 		/* the pre-activations replace xw's row of this step (used only here) */
 		for (int i = 0; i < m; i++)
 		{
@@ -286,19 +386,7 @@ rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 					}
 					break;
 				case TL_CELL_LSTM:
-					for (int k = 0; k < gu; k++)
-						xt[k] += ri[k];
-					for (int k = 0; k < u; k++)
-					{
-						float		ig = tl_act_scalar(&r->rec_act, xt[k]);
-						float		fg = tl_act_scalar(&r->rec_act, xt[u + k]);
-						float		cg = tl_act_scalar(&r->act, xt[2 * u + k]);
-						float		og = tl_act_scalar(&r->rec_act, xt[3 * u + k]);
-
-						ci[k] = fg * ci[k] + ig * cg;
-						hi[k] = og * tl_act_scalar(&r->act, ci[k]);
-					}
-					break;
+					break;		/* done above, for all samples at once */
 				case TL_CELL_GRU:
 					for (int k = 0; k < u; k++)
 					{
@@ -527,13 +615,16 @@ rnn_scratch_per_sample(const tl_layer *l, int T, int backward)
 	return per_sample;
 }
 
+/*
+ * The forward over n samples of T steps: from x (n, T, in_dim), or with
+ * tab from token ids x (n, T) and the per-token tables (one per direction,
+ * one after the other).
+ */
 static int
-rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
-			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
-			int n, tl_status *st)
+rnn_run(const tl_layer *l, tl_exec *ex, const float *x0, int T, int in_dim,
+		const float *tab, const float *tab1, float *out, const tl_shape *out_shape, int n,
+		tl_status *st)
 {
-	int			T = in_shape[0].d[0],
-				in_dim = in_shape[0].d[1];
 	int			bi = l->u.rnn.bidirectional;
 	int64_t		out_len = tl_shape_count(out_shape);
 	int64_t		per_sample = rnn_scratch_per_sample(l, T, 0);
@@ -552,11 +643,11 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	for (int b0 = 0; b0 < n; b0 += (int) chunk)
 	{
 		int			m = n - b0 < chunk ? n - b0 : (int) chunk;
-		const float *x = in[0] + (int64_t) b0 * T * in_dim;
+		const float *x = x0 + (int64_t) b0 * T * (tab ? 1 : in_dim);
 		float	   *o = out + b0 * out_len;
 
 		if (!bi)
-			rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work, NULL);
+			rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work, NULL, tab);
 		else
 		{
 			const tl_rnn_cfg *f = &l->u.rnn.dir[0],
@@ -566,8 +657,8 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			float	   *of = work + chunk * per_sample - steps * m * (f->units + bw->units);
 			float	   *ob = of + steps * m * f->units;
 
-			rnn_direction(l, f, x, m, T, in_dim, of, work, NULL);
-			rnn_direction(l, bw, x, m, T, in_dim, ob, work, NULL);
+			rnn_direction(l, f, x, m, T, in_dim, of, work, NULL, tab);
+			rnn_direction(l, bw, x, m, T, in_dim, ob, work, NULL, tab1);
 			for (int i = 0; i < m; i++)
 				for (int64_t t = 0; t < steps; t++)
 				{
@@ -590,6 +681,71 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		}
 	}
 	return 0;
+}
+
+static int
+rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
+			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+			int n, tl_status *st)
+{
+	return rnn_run(l, ex, in[0], in_shape[0].d[0], in_shape[0].d[1], NULL, NULL,
+				   out, out_shape, n, st);
+}
+
+int
+tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
+					  const float *ids, const tl_shape *ids_shape, float *out,
+					  const tl_shape *out_shape, int n, tl_status *st)
+{
+	int64_t		gu0 = gates_of(l->u.rnn.dir[0].cell) * l->u.rnn.dir[0].units;
+	int64_t		gu1 = l->u.rnn.bidirectional ?
+		gates_of(l->u.rnn.dir[1].cell) * l->u.rnn.dir[1].units : 0;
+	int64_t		vocab = (int64_t) (l->fused_bytes / sizeof(float)) / (gu0 + gu1);
+
+	/* the second direction's table follows the first's */
+	return rnn_run(l, ex, ids, (int) tl_shape_count(ids_shape), 0, table,
+				   table + vocab * gu0, out, out_shape, n, st);
+}
+
+float *
+tl_rnn_token_table(const tl_layer *l, const tl_layer *emb, size_t *bytes,
+				   tl_status *st)
+{
+	int			vocab = emb->u.emb.input_dim,
+				dim = emb->u.emb.output_dim;
+	int64_t		total = 0;
+	float	   *table,
+			   *t;
+
+	for (int d = 0; d <= l->u.rnn.bidirectional; d++)
+		total += (int64_t) vocab * gates_of(l->u.rnn.dir[d].cell) * l->u.rnn.dir[d].units;
+	table = tl_malloc(sizeof(float) * (size_t) total);
+	if (table == NULL)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory (token table of layer \"%s\")", l->name);
+		return NULL;
+	}
+	t = table;
+	for (int d = 0; d <= l->u.rnn.bidirectional; d++)
+	{
+		const tl_rnn_cfg *r = &l->u.rnn.dir[d];
+		int			gu = gates_of(r->cell) * r->units;
+		const float *b = r->use_bias ? l->w[r->w + 2].data : NULL;
+
+		/* E W + b, as the plain path computes x W onto the input bias */
+		for (int v = 0; v < vocab; v++)
+		{
+			if (b)
+				memcpy(t + (int64_t) v * gu, b, sizeof(float) * gu);
+			else
+				memset(t + (int64_t) v * gu, 0, sizeof(float) * gu);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, vocab, gu, dim,
+					1.0f, emb->w[0].data, dim, l->w[r->w].data, gu, 1.0f, t, gu);
+		t += (int64_t) vocab * gu;
+	}
+	*bytes = sizeof(float) * (size_t) total;
+	return table;
 }
 
 /*
@@ -636,7 +792,7 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 
 		if (!bi)
 		{
-			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f);
+			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL);
 			rnn_direction_backward(l, f, m, T, in_dim, recs_f, dO, dx, cell);
 		}
 		else
@@ -649,8 +805,8 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			float	   *dof = cell + cw;
 			float	   *dob = dof + steps * m * f->units;
 
-			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f);
-			rnn_direction(l, bw, x, m, T, in_dim, NULL, cell, recs_b);
+			rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL);
+			rnn_direction(l, bw, x, m, T, in_dim, NULL, cell, recs_b, NULL);
 			for (int i = 0; i < m; i++)
 				for (int64_t t = 0; t < steps; t++)
 				{

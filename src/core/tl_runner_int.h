@@ -34,6 +34,12 @@ struct tl_runner
 	int64_t		samples;		/* samples run so far */
 	int		   *token_src;		/* per Conv1D reading an Embedding: it, or -1 */
 	float	  **token_table;	/* its tl_conv_token_table, once worth it */
+	int		   *emb_src;		/* per layer reading an Embedding (through aliases): it, or -1 */
+	int			fusion;			/* fused paths allowed (tl_runner_set_fusion) */
+	int			keep_all;		/* the caller may read every layer's output */
+	char	   *keep;			/* per layer: the caller reads its output */
+	char	   *mode;			/* per layer, last forward: TL_RUN_* */
+	char	   *need;			/* per layer: its output is computed */
 
 	/* the backward pass (tl_backward.c) */
 	int			backward;		/* buffers are planned for it */
@@ -46,6 +52,13 @@ struct tl_runner
 	int			before_act;		/* layer whose activation the target precedes */
 	int			grads_valid;	/* a backward ran since the last forward */
 };
+
+/* How a layer ran in the last forward. */
+#define TL_RUN_SKIP 0			/* not computed: nobody reads it */
+#define TL_RUN_PLAIN 1
+#define TL_RUN_CONV_TOKENS 2	/* Conv1D from its token table */
+#define TL_RUN_GAP_TOKENS 3		/* GlobalAveragePooling1D from the embedding rows */
+#define TL_RUN_RNN_TOKENS 4		/* recurrent layer from its token table */
 
 /*
  * A non-linear activation applied inside a layer's own kernel (Dense,

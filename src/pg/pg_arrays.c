@@ -57,13 +57,26 @@ int_elem(const char *data, Oid et, int i)
 	}
 }
 
+/* The elements as floats, into out (or a new array); NaN/inf are errors. */
 static float *
-floats_of(ArrayType *a, int n, const char *what)
+floats_into(ArrayType *a, int n, const char *what, float *out)
 {
 	Oid			et = ARR_ELEMTYPE(a);
 	const char *data = ARR_DATA_PTR(a);
-	float	   *out = palloc(sizeof(float) * (n ? n : 1));
 
+	if (out == NULL)
+		out = palloc(sizeof(float) * (n ? n : 1));
+	if (et == FLOAT4OID)
+	{
+		const float4 *v = (const float4 *) data;
+		bool		finite = true;
+
+		memcpy(out, v, sizeof(float) * n);
+		for (int i = 0; i < n; i++)
+			finite &= !isnan(v[i]) && !isinf(v[i]);
+		if (finite)
+			return out;
+	}
 	for (int i = 0; i < n; i++)
 	{
 		double		v = et == FLOAT4OID ? ((const float4 *) data)[i] : ((const float8 *) data)[i];
@@ -83,6 +96,12 @@ floats_of(ArrayType *a, int n, const char *what)
 	return out;
 }
 
+static float *
+floats_of(ArrayType *a, int n, const char *what)
+{
+	return floats_into(a, n, what, NULL);
+}
+
 float *
 tl_array_to_floats(ArrayType *a, const char *what, int *n)
 {
@@ -99,8 +118,30 @@ tl_array_to_floats(ArrayType *a, const char *what, int *n)
 	return floats_of(a, *n, what);
 }
 
+static bool
+same_shape(const tl_shape *a, const tl_shape *b)
+{
+	if (a->nd != b->nd)
+		return false;
+	for (int i = 0; i < a->nd; i++)
+		if (a->d[i] != b->d[i])
+			return false;
+	return true;
+}
+
 float *
 tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *shape)
+{
+	return tl_array_to_input_into(a, m, model, shape, NULL, NULL);
+}
+
+/*
+ * As tl_array_to_input; when the input's shape turns out to be *want, the
+ * values go to dst (a batch's next slot) instead of a new allocation.
+ */
+float *
+tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
+					   tl_shape *shape, const tl_shape *want, float *dst)
 {
 	Oid			et = ARR_ELEMTYPE(a);
 	int			ndim = ARR_NDIM(a);
@@ -111,10 +152,10 @@ tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *
 	check_length(n, "the input array");
 	if (tl_model_takes_tokens(m))
 	{
-		tl_shape	want = tl_model_input_shape(m);
+		tl_shape	fixed = tl_model_input_shape(m);
 		int			vocab = tl_model_vocab_size(m);
 		const char *data = ARR_DATA_PTR(a);
-		int64	   *ids;
+		int64		bad = -1;
 
 		if (et != INT2OID && et != INT4OID && et != INT8OID)
 			ereport(ERROR,
@@ -126,30 +167,58 @@ tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("model \"%s\": the token array is empty", model)));
 		reject_nulls(a, n, "the token array");
-		ids = palloc(sizeof(int64) * n);
-		for (int i = 0; i < n; i++)
+		/* every id is checked, also those that truncation drops */
+		if (et == INT4OID)
 		{
-			ids[i] = int_elem(data, et, i);
-			if (ids[i] < 0 || ids[i] >= vocab)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("model \"%s\": token id %lld at position %d is out of range",
-								model, (long long) ids[i], i + 1),
-						 errdetail("The model's Embedding accepts ids 0 to %d.", vocab - 1)));
+			const int32 *v = (const int32 *) data;
+			int32		worst = 0;
+
+			for (int i = 0; i < n; i++)
+				worst |= (v[i] < 0) | (v[i] >= vocab);
+			if (worst)
+				bad = 0;
 		}
-		if (want.nd == 1 && want.d[0] > 0)
+		else
+			bad = 0;
+		if (bad == 0)
+			for (int i = 0; i < n; i++)
+			{
+				int64		id = int_elem(data, et, i);
+
+				if (id < 0 || id >= vocab)
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("model \"%s\": token id %lld at position %d is out of range",
+									model, (long long) id, i + 1),
+							 errdetail("The model's Embedding accepts ids 0 to %d.", vocab - 1)));
+			}
+		if (fixed.nd == 1 && fixed.d[0] > 0)
 		{
 			/* a fixed sequence length: fit it the way pad_sequences does */
-			x = palloc(sizeof(float) * want.d[0]);
-			tl_fit_tokens(ids, n, x, want.d[0]);
-			*shape = want;
+			int			len = fixed.d[0];
+			int			skip = n > len ? n - len : 0;
+			int			pad = n < len ? len - n : 0;
+
+			*shape = fixed;
+			x = dst && want && same_shape(want, shape) ? dst : palloc(sizeof(float) * len);
+			memset(x, 0, sizeof(float) * pad);
+			if (et == INT4OID)
+			{
+				const int32 *v = (const int32 *) data + skip;
+
+				for (int i = 0; i < len - pad; i++)
+					x[pad + i] = (float) v[i];
+			}
+			else
+				for (int i = 0; i < len - pad; i++)
+					x[pad + i] = (float) int_elem(data, et, skip + i);
 			return x;
 		}
-		x = palloc(sizeof(float) * n);
-		for (int i = 0; i < n; i++)
-			x[i] = (float) ids[i];
 		if (tl_model_fit_input(m, ARR_DIMS(a), ndim, n, shape, &st) < 0)
 			tl_pg_raise(&st, model);
+		x = dst && want && same_shape(want, shape) ? dst : palloc(sizeof(float) * n);
+		for (int i = 0; i < n; i++)
+			x[i] = (float) int_elem(data, et, i);
 		return x;
 	}
 
@@ -166,7 +235,7 @@ tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *
 	reject_nulls(a, n, "the input array");
 	if (tl_model_fit_input(m, ARR_DIMS(a), ndim, n, shape, &st) < 0)
 		tl_pg_raise(&st, model);
-	return floats_of(a, n, "the input array");
+	return floats_into(a, n, "the input array", dst && want && same_shape(want, shape) ? dst : NULL);
 }
 
 ArrayType *

@@ -63,6 +63,7 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 			   const char *columns, tl_batch_emit emit, void *arg)
 {
 	MemoryContext batch_cxt,
+				buf_cxt,
 				row_cxt,
 				old;
 	SPIPlanPtr	plan;
@@ -74,8 +75,11 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be between 1 and 65536 (or NULL for automatic), not %d", requested)));
+	/* per batch: ids and extra columns; per input shape: the arrays (reused) */
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens batch",
 									  ALLOCSET_DEFAULT_SIZES);
+	buf_cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens batch buffers",
+									ALLOCSET_DEFAULT_SIZES);
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens row",
 									ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
@@ -123,7 +127,10 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("the input of row %s is NULL", id ? id : "with NULL id")));
-			x = tl_array_to_input(DatumGetArrayTypeP(d), cm->entry->model, cm->entry->name, &shape);
+			/* straight into the batch's next slot when the shape matches */
+			x = tl_array_to_input_into(DatumGetArrayTypeP(d), cm->entry->model, cm->entry->name,
+									   &shape, b.x ? &b.shape : NULL,
+									   b.x && b.n < b.cap ? b.x + b.per_sample * b.n : NULL);
 			MemoryContextSwitchTo(old);
 			if (b.n > 0 && !same_shape(&shape, &b.shape))
 			{
@@ -131,24 +138,27 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 				flush(cm, &b, emit, arg);
 				MemoryContextReset(batch_cxt);
 			}
-			if (b.n == 0)
+			if (b.x == NULL || !same_shape(&shape, &b.shape) ||
+				b.n_extra != tt->tupdesc->natts - 2)
 			{
 				tl_status	st = {0};
 				int			cap = tl_runner_batch_capacity(tl_call_runner(cm), &shape, &st);
 
 				if (cap < 0)
 					tl_pg_raise(&st, cm->entry->name);
+				MemoryContextReset(buf_cxt);
 				b.cap = Min(cap, requested > 0 ? requested : DEFAULT_BATCH);
 				b.shape = shape;
 				b.per_sample = tl_shape_count(&shape);
 				b.n_extra = tt->tupdesc->natts - 2;
-				b.ids = MemoryContextAlloc(batch_cxt, sizeof(char *) * b.cap);
-				b.x = MemoryContextAllocExtended(batch_cxt, sizeof(float) * b.per_sample * b.cap,
+				b.ids = MemoryContextAlloc(buf_cxt, sizeof(char *) * b.cap);
+				b.x = MemoryContextAllocExtended(buf_cxt, sizeof(float) * b.per_sample * b.cap,
 												 MCXT_ALLOC_HUGE);
-				b.extra = MemoryContextAlloc(batch_cxt, sizeof(Datum) * Max(b.n_extra, 1) * b.cap);
-				b.extra_null = MemoryContextAlloc(batch_cxt, sizeof(bool) * Max(b.n_extra, 1) * b.cap);
+				b.extra = MemoryContextAlloc(buf_cxt, sizeof(Datum) * Max(b.n_extra, 1) * b.cap);
+				b.extra_null = MemoryContextAlloc(buf_cxt, sizeof(bool) * Max(b.n_extra, 1) * b.cap);
 			}
-			memcpy(b.x + b.per_sample * b.n, x, sizeof(float) * b.per_sample);
+			if (x != b.x + b.per_sample * b.n)
+				memcpy(b.x + b.per_sample * b.n, x, sizeof(float) * b.per_sample);
 			b.ids[b.n] = MemoryContextStrdup(batch_cxt, id ? id : "");
 			for (int c = 0; c < b.n_extra; c++)
 			{
@@ -176,5 +186,6 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);
+	MemoryContextDelete(buf_cxt);
 	MemoryContextDelete(row_cxt);
 }

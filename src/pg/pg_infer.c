@@ -21,7 +21,10 @@ pg_tl_infer(PG_FUNCTION_ARGS)
 				out_shape;
 	float	   *x = tl_array_to_input(input, cm->entry->model, cm->entry->name, &shape);
 	const float *y;
+	tl_status	st = {0};
 
+	/* only the output is read: layers nobody reads may be skipped */
+	tl_runner_keep(tl_call_runner(cm), NULL, 0, &st);
 	tl_call_forward(cm, &shape, x, 1);
 	y = tl_runner_output(cm->runner, -1, &out_shape);
 	pfree(x);
@@ -60,6 +63,7 @@ pg_tl_infer_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	tl_call_model *cm;
+	tl_status	st = {0};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -67,6 +71,7 @@ pg_tl_infer_batch(PG_FUNCTION_ARGS)
 				 errmsg("model and query must not be NULL")));
 	InitMaterializedSRF(fcinfo, 0);
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
+	tl_runner_keep(tl_call_runner(cm), NULL, 0, &st);
 	tl_batch_query(cm, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				   PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2), 2, "id, input",
 				   emit_outputs, rsinfo);

@@ -317,13 +317,35 @@ tl_call_runner(tl_call_model *cm)
 	return cm->runner;
 }
 
+/*
+ * Runs n samples.  With tensorlens.fusion on, the model's per-token tables
+ * are built on first use (within tensorlens.fusion_max_memory), in the
+ * cached model's memory context: once per model revision and backend, and
+ * counted in the cache's size.
+ */
 void
 tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n)
 {
 	tl_runner  *r = tl_call_runner(cm);
 	tl_status	st = {0};
-	MemoryContext old = MemoryContextSwitchTo(cm->cxt);
-	int			rc = tl_runner_forward(r, in, x, n, &st);
+	MemoryContext old;
+	int			rc;
+
+	tl_runner_set_fusion(r, tl_guc_fusion);
+	if (tl_guc_fusion)
+	{
+		int64		added;
+
+		old = MemoryContextSwitchTo(cm->entry->cxt);
+		added = tl_model_prepare_fusion(cm->entry->model,
+										(size_t) tl_guc_fusion_max_memory_mb * 1024 * 1024, &st);
+		MemoryContextSwitchTo(old);
+		if (added < 0)
+			tl_pg_raise(&st, cm->entry->name);
+		cm->entry->bytes += (size_t) added;
+	}
+	old = MemoryContextSwitchTo(cm->cxt);
+	rc = tl_runner_forward(r, in, x, n, &st);
 
 	MemoryContextSwitchTo(old);
 	if (rc < 0)

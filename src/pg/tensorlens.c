@@ -16,6 +16,8 @@ int			tl_guc_model_cache_size_mb = 256;
 int			tl_guc_perception_max_width = 4096;
 int			tl_guc_max_input_length = 4194304;
 int			tl_guc_model_parse_timeout_ms = 60000;
+bool		tl_guc_fusion = true;
+int			tl_guc_fusion_max_memory_mb = 64;
 
 void		_PG_init(void);
 
@@ -63,6 +65,15 @@ _PG_init(void)
 							"Files are parsed in a separate process, killed after this.",
 							&tl_guc_model_parse_timeout_ms, 60000, 100, 3600000,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("tensorlens.fusion",
+							 "Runs layers that read an Embedding from the token ids (per-token tables, gathers).",
+							 "Off: the plain GEMM paths only (doc/performance.md).",
+							 &tl_guc_fusion, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.fusion_max_memory",
+							"Memory for the per-token tables of one cached model.",
+							"Tables that do not fit are not built; those layers run the plain path.",
+							&tl_guc_fusion_max_memory_mb, 64, 0, 16384,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("tensorlens");
 
 	openblas_set_num_threads(tl_guc_blas_threads);

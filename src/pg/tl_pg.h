@@ -19,6 +19,8 @@ extern int	tl_guc_model_cache_size_mb;
 extern int	tl_guc_perception_max_width;
 extern int	tl_guc_max_input_length;
 extern int	tl_guc_model_parse_timeout_ms;
+extern bool tl_guc_fusion;
+extern int	tl_guc_fusion_max_memory_mb;
 
 /* Errors (pg_errors.c): raises st as an ERROR with the matching SQLSTATE. */
 void		tl_pg_raise(const tl_status *st, const char *model) pg_attribute_noreturn();
@@ -114,6 +116,9 @@ int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
 /* Converts a SQL input array for model m; returns palloc'd floats. */
 float	   *tl_array_to_input(ArrayType *a, const tl_model *m, const char *model,
 							  tl_shape *shape);
+/* The same into dst when the input's shape is *want (a batch slot). */
+float	   *tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
+								   tl_shape *shape, const tl_shape *want, float *dst);
 ArrayType  *tl_floats_to_array(const float *v, int64 n);
 ArrayType  *tl_shape_to_array(const tl_shape *s);
 /* Every element of a real[]/float8[] as floats; NULLs and NaN are errors. */
