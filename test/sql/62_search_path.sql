@@ -221,10 +221,12 @@ SELECT ids, words, ids = tl_tokenize('ref_vocab', 'The movie was GREAT!', 8) AS 
 SELECT count(*) AS positions, bool_and(h.score = r.score) AS same_scores
   FROM h_saliency h JOIN tl_token_saliency('ref_emb', '{1,2,3,4,5,6,7,8}', 1) r USING (pos);
 SELECT position('&lt;movie&gt;' IN fragment) > 0 AS escaped_fragment, escaped, template_length > 1000 AS template FROM h_html;
--- the evaluated run equals the same evaluation under a normal path
+-- the evaluated run equals the same evaluation under a normal path (the
+-- coordinates up to rounding: the PCA sums the rows in scan order)
 SELECT r.status, r.search_path, r.analysis_error,
        (SELECT count(*) FROM tl_result WHERE run = :h_run) AS results,
-       (SELECT bool_and(a.x = b.x AND a.y = b.y AND a.loss = b.loss AND a.output = b.output)
+       (SELECT bool_and(abs(a.x - b.x) < 1e-5 AND abs(a.y - b.y) < 1e-5 AND a.loss = b.loss AND a.output = b.output
+                        AND a.perception = b.perception)
           FROM tl_result a JOIN tl_result b USING (sample_id) WHERE a.run = :h_run AND b.run = :ref_run) AS same_as_reference
   FROM tl_run r WHERE r.id = :h_run;
 SELECT r.epoch, r.status, r.analysis_error, r.aligned_to = :h_pipe AS aligned, count(t.perception) AS perceived, count(t.x) AS placed,
