@@ -1,6 +1,6 @@
 # tensorlens — PGXS build.  `make && make install`, `make test` runs everything.
 EXTENSION  = tensorlens
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
@@ -10,10 +10,12 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The install script is the concatenation of sql/parts/*.sql.
+# The install script is the concatenation of sql/parts/*.sql.  Released
+# versions' install scripts (frozen) and the upgrade scripts are installed
+# as they are (doc/security.md: upgrades).
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 DEPS_PKG    = hdf5 openblas jansson libzip
 PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
@@ -38,7 +40,7 @@ $(DATA_built): $(SQL_PARTS) sql/report_template.html
 	  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
 	  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
 	  cat sql/report_template.html; \
-	  echo '$$tl_html$$::text $$tl_report$$;' ) > $@
+	  echo '$$tl_html$$::pg_catalog.text $$tl_report$$;' ) > $@
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)

@@ -218,6 +218,22 @@ if [ "$("${PSQL[@]}" -c "SELECT to_regclass('tl_run') IS NOT NULL" 2>/dev/null)"
     echo "test concurrent pipelines and readers ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
   fi
 fi
+# Load (short: 20 s of the 5-minute test) and faults (kill -9, statement_timeout)
+# of doc/security.md; the fault test runs a cluster of its own.
+if [ "$VALGRIND" = 0 ] && [ -z "${TL_REGRESS:-}" ]; then
+  if out=$(TL_PG_BIN=$TL_PG_BIN bash test/load/run.sh "${TL_LOAD_SECONDS:-20}" "$TMP" $PORT 2>&1); then
+    echo "test load, 8 clients for ${TL_LOAD_SECONDS:-20} s ... ok ($(echo "$out" | grep -E '^(pipelines|analysts):' | cut -d, -f1-2 | tr '\n' ';'))"
+    PASSED=$((PASSED + 1))
+  else
+    echo "test load ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
+  fi
+  if out=$(TL_PG_BIN=$TL_PG_BIN TL_INSTALL_LOCKED=1 bash test/fault/run.sh 2>&1); then
+    echo "test faults: kill -9 in tl_evaluate, statement_timeout ... ok"; echo "$out" | grep -v 'fault test: ok' | sed 's/^/   /'
+    PASSED=$((PASSED + 1))
+  else
+    echo "test faults ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
+  fi
+fi
 # The HTML report of a real run in headless Chromium: no script errors, every
 # dot drawn, a click shows a heat map.  The IMDB CNN run of 40_analysis when
 # the shared data is there, else the token-model run of 70_render.

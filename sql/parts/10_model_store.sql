@@ -18,13 +18,14 @@ CREATE TABLE @extschema@.tl_model (
     training_config jsonb,
     input_shape     integer[]   NOT NULL,
     output_shape    integer[]   NOT NULL,
-    -- the model as parsed at import (weights as float32, config checked),
-    -- which backends load instead of parsing the file; used only while
-    -- compiled_for still equals sha256
-    compiled        bytea,
-    compiled_for    bytea,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      name        NOT NULL DEFAULT CURRENT_USER,
+    -- the model as parsed at import (weights as float32, config checked),
+    -- which backends load instead of parsing the file; used only while
+    -- compiled_for still equals sha256.  (Last, where the upgrade from
+    -- 0.1.0 adds them: fresh and upgraded tables are alike.)
+    compiled        bytea,
+    compiled_for    bytea,
     PRIMARY KEY (name, revision)
 );
 COMMENT ON TABLE @extschema@.tl_model IS

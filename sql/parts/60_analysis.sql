@@ -104,9 +104,12 @@ CREATE CONSTRAINT TRIGGER tl_run_analyze
     EXECUTE FUNCTION @extschema@.tl_run_analyze_at_commit();
 
 -- ---------------------------------------------------------------------------
--- Views for charts: plain columns a BI tool can use without knowing tensorlens
+-- Views for charts: plain columns a BI tool can use without knowing tensorlens.
+-- security_invoker: a view reads tl_run/tl_result with the rights (and the
+-- row-level security policies, 80_privileges.sql) of whoever queries it, not
+-- of the view's owner.
 -- ---------------------------------------------------------------------------
-CREATE VIEW @extschema@.tl_population AS
+CREATE VIEW @extschema@.tl_population WITH (security_invoker = true) AS
 SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        r.sample_id, r.x, r.y, r.z, r.loss, r.label,
        coalesce(ru.class_names[r.label + 1], r.label::text) AS label_name,
@@ -125,7 +128,7 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
 COMMENT ON VIEW @extschema@.tl_population IS
     'One dot per sample and run: coordinates (x, y, z), loss (dot size), label and prediction (colour), correct.';
 
-CREATE VIEW @extschema@.tl_class_metrics AS
+CREATE VIEW @extschema@.tl_class_metrics WITH (security_invoker = true) AS
 WITH counts AS (
     SELECT r.run, c.class,
            count(*) FILTER (WHERE r.label = c.class) AS support,
@@ -151,7 +154,7 @@ SELECT c.run, c.class, coalesce(ru.class_names[c.class + 1], c.class::text) AS c
 COMMENT ON VIEW @extschema@.tl_class_metrics IS
     'Per run and class: support (count), one-vs-rest accuracy, precision, recall, F1, mean loss of the samples labelled with the class.';
 
-CREATE VIEW @extschema@.tl_run_compare AS
+CREATE VIEW @extschema@.tl_run_compare WITH (security_invoker = true) AS
 SELECT a.run AS run_a, b.run AS run_b, a.sample_id, a.label,
        a.prediction AS prediction_a, b.prediction AS prediction_b,
        a.loss AS loss_a, b.loss AS loss_b,
@@ -212,6 +215,7 @@ DECLARE
     rot     double precision[];
     missing text[];
     computed jsonb;
+    caller  text;
 BEGIN
     IF dims IS NULL OR dims < 1 OR dims > 3 THEN
         RAISE EXCEPTION 'dims must be 1, 2 or 3, not %', dims USING ERRCODE = 'invalid_parameter_value';
@@ -223,17 +227,26 @@ BEGIN
     spec := r.model || coalesce('@' || r.revision, '');
 
     -- 1. perception vectors (and outputs) the pipeline did not provide.  The
-    --    run's query is the user's SQL: it alone runs with the run's
-    --    search_path, inside a wrapper that names everything it uses.
+    --    run's query is its creator's SQL: it alone runs with the run's
+    --    search_path, inside a wrapper that names everything it uses, and
+    --    when another role (an administrator) analyses the run, as the
+    --    run's creator (SET ROLE): never with more privileges than theirs.
     SELECT array_agg(t.sample_id) INTO missing
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL;
     IF r.input_query IS NOT NULL AND missing IS NOT NULL THEN
+        IF r.created_by <> CURRENT_USER THEN
+            caller := pg_catalog.current_setting('role');
+            PERFORM pg_catalog.set_config('role', r.created_by, true);
+        END IF;
         PERFORM pg_catalog.set_config('search_path', r.search_path, true);
         SELECT pg_catalog.jsonb_agg(b) INTO computed
           FROM @extschema@.tl_perception_batch(spec, pg_catalog.format(
                  'SELECT q.* FROM (%s) q(sample_id) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])',
                  r.input_query, missing)) b;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF caller IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('role', caller, true);
+        END IF;
         UPDATE @extschema@.tl_result t
            SET perception = (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'perception') WITH ORDINALITY p(v, o)),
                output = coalesce(t.output, (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'output') WITH ORDINALITY p(v, o)))

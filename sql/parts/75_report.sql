@@ -23,6 +23,7 @@ DECLARE
     data      text;
     ids       text[];
     inputs    jsonb;
+    caller    text;
 BEGIN
     IF heatmaps IS NULL OR heatmaps < 0 OR heatmaps > 1000 THEN
         RAISE EXCEPTION 'heatmaps must be between 0 and 1000, not %', heatmaps
@@ -37,14 +38,26 @@ BEGIN
     -- what a hover shows: the caller's query returns (sample_id, preview
     -- text).  Like the run's input query it is the user's SQL: it alone runs
     -- with the run's search_path, in a wrapper that names everything it uses.
+    -- Both run as the run's creator when the caller is another role (an
+    -- administrator): a search_path or query the creator chose never runs
+    -- with more privileges than the creator's.
+    IF r.created_by <> CURRENT_USER THEN
+        caller := pg_catalog.current_setting('role');
+    END IF;
     SELECT array_agg(t.sample_id) INTO ids FROM @extschema@.tl_result t WHERE t.run = run;
     IF preview_query IS NOT NULL AND ids IS NOT NULL THEN
+        IF caller IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('role', r.created_by, true);
+        END IF;
         PERFORM pg_catalog.set_config('search_path', r.search_path, true);
         EXECUTE pg_catalog.format(
             'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, pg_catalog.left(q.preview::pg_catalog.text, 300)) '
             'FROM (%s) q(sample_id, preview) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)',
             preview_query) INTO previews USING ids;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF caller IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('role', caller, true);
+        END IF;
         previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
@@ -74,11 +87,17 @@ BEGIN
             (SELECT t.sample_id FROM @extschema@.tl_result t WHERE t.run = run
               ORDER BY t.loss DESC NULLS LAST, t.sample_id LIMIT heatmaps)
             UNION (SELECT i.sample_id FROM @extschema@.tl_label_issues(run, 10) i ORDER BY i.rank LIMIT heatmaps)) c;
+        IF caller IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('role', r.created_by, true);
+        END IF;
         PERFORM pg_catalog.set_config('search_path', r.search_path, true);
         EXECUTE pg_catalog.format(
             'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, q.input) FROM (%s) q(sample_id, input) '
             'WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)', r.input_query) INTO inputs USING ids;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF caller IS NOT NULL THEN
+            PERFORM pg_catalog.set_config('role', caller, true);
+        END IF;
         FOR s IN SELECT e.key AS sample_id, e.value AS input, t.prediction
                    FROM jsonb_each(coalesce(inputs, '{}')) e
                    JOIN @extschema@.tl_result t ON t.run = run AND t.sample_id = e.key

@@ -230,7 +230,7 @@ typedef struct run_data
 static void
 check_run_exists(const char *schema, int32 run)
 {
-	if (SPI_execute_with_args(psprintf("SELECT 1 FROM %s.tl_run WHERE id = $1", schema), 1,
+	if (SPI_execute_with_args(psprintf("SELECT 1 FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading tl_run failed");
 	if (SPI_processed == 0)
@@ -257,7 +257,7 @@ read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
 
 	check_run_exists(schema, run);
 	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, output, perception, prediction, loss "
-									   "FROM %s.tl_result WHERE run = $1 AND label IS NOT NULL AND output IS NOT NULL "
+									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND label IS NOT NULL AND output IS NOT NULL "
 									   "ORDER BY sample_id", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
@@ -478,8 +478,10 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	check_run_exists(schema, run);
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, (prediction IS DISTINCT FROM label) AS failed, loss "
-									   "FROM %s.tl_result WHERE run = $1 AND x IS NOT NULL AND y IS NOT NULL "
+	/* failed = prediction IS DISTINCT FROM label, which would look up "=" */
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, NOT (prediction IS NULL AND label IS NULL "
+									   "OR COALESCE(pg_catalog.int4eq(prediction, label), false)) AS failed, loss "
+									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND x IS NOT NULL AND y IS NOT NULL "
 									   "ORDER BY sample_id", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading run %d failed", run);

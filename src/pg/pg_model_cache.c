@@ -37,6 +37,21 @@ model_table(Oid fn_oid)
 	return psprintf("%s.tl_model", quote_identifier(schema));
 }
 
+/*
+ * Whether tl_model has the columns of the compiled form.  Not while the
+ * catalog is still at version 0.1.0, which this library also serves until
+ * ALTER EXTENSION tensorlens UPDATE: models are then parsed from the file.
+ */
+static bool
+model_has_compiled(Oid fn_oid)
+{
+	Oid			relid = get_relname_relid("tl_model", get_func_namespace(fn_oid));
+
+	return OidIsValid(relid) &&
+		get_attnum(relid, "compiled") != InvalidAttrNumber &&
+		get_attnum(relid, "compiled_for") != InvalidAttrNumber;
+}
+
 static void
 parse_spec(const char *spec, char **name, int32 *revision)
 {
@@ -164,7 +179,7 @@ fetch_model_data(void *arg)
 	model_row  *row = (model_row *) arg;
 	bool		isnull;
 
-	if (SPI_execute_with_args(psprintf("SELECT data FROM %s WHERE name = $1 AND revision = $2", row->table),
+	if (SPI_execute_with_args(psprintf("SELECT data FROM %s WHERE name OPERATOR(pg_catalog.=) $1 AND revision OPERATOR(pg_catalog.=) $2", row->table),
 							  2, (Oid[]) {TEXTOID, INT4OID},
 							  (Datum[]) {row->name, Int32GetDatum(row->revision)},
 							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -191,8 +206,8 @@ tl_model_get(Oid fn_oid, const char *spec)
 	args[1] = Int32GetDatum(revision);
 
 	SPI_connect();
-	rc = SPI_execute_with_args(psprintf("SELECT revision, sha256 FROM %s WHERE name = $1 "
-										"AND ($2 < 0 OR revision = $2) "
+	rc = SPI_execute_with_args(psprintf("SELECT revision, sha256 FROM %s WHERE name OPERATOR(pg_catalog.=) $1 "
+										"AND ($2 OPERATOR(pg_catalog.<) 0 OR revision OPERATOR(pg_catalog.=) $2) "
 										"ORDER BY revision DESC LIMIT 1", table),
 							   2, types, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -225,20 +240,27 @@ tl_model_get(Oid fn_oid, const char *spec)
 	if (hit == NULL)
 	{
 		model_row	row = {table, args[0], revision};
-		Datum		compiled;
+		bytea	   *compiled = NULL;
 
 		/* the compiled form counts only if it was made from these bytes */
-		rc = SPI_execute_with_args(psprintf("SELECT compiled FROM %s WHERE name = $1 AND revision = $2 "
-											"AND compiled_for = sha256", table),
-								   2, types, (Datum[]) {args[0], Int32GetDatum(revision)},
-								   NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "tensorlens: reading model \"%s\" failed", name);
-		compiled = SPI_processed == 1 ?
-			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
-		hit = load_entry(name, revision, sha,
-						 SPI_processed == 1 && !isnull ? DatumGetByteaPP(compiled) : NULL,
-						 fetch_model_data, &row);
+		if (model_has_compiled(fn_oid))
+		{
+			rc = SPI_execute_with_args(psprintf("SELECT compiled FROM %s WHERE name OPERATOR(pg_catalog.=) $1 "
+												"AND revision OPERATOR(pg_catalog.=) $2 "
+												"AND compiled_for OPERATOR(pg_catalog.=) sha256", table),
+									   2, types, (Datum[]) {args[0], Int32GetDatum(revision)},
+									   NULL, true, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "tensorlens: reading model \"%s\" failed", name);
+			if (SPI_processed == 1)
+			{
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (!isnull)
+					compiled = DatumGetByteaPP(d);
+			}
+		}
+		hit = load_entry(name, revision, sha, compiled, fetch_model_data, &row);
 	}
 	hit->last_used = ++cache_clock;
 	SPI_finish();

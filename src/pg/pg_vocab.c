@@ -52,7 +52,7 @@ vocab_get(FunctionCallInfo fcinfo, const char *name)
 	fcinfo->flinfo->fn_extra = vc;
 
 	SPI_connect();
-	if (SPI_execute_with_args(psprintf("SELECT word, id FROM %s.tl_vocab WHERE vocab = $1",
+	if (SPI_execute_with_args(psprintf("SELECT word, id FROM %s.tl_vocab WHERE vocab OPERATOR(pg_catalog.=) $1",
 									   quote_identifier(schema)),
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading the vocabulary failed");
