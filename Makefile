@@ -10,11 +10,14 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The install script is the concatenation of sql/parts/*.sql.  Released
-# versions' install scripts (frozen) and the upgrade scripts are installed
-# as they are (doc/security.md: upgrades).
+# The install script is the concatenation of sql/parts/*.sql, and an upgrade
+# script is sql/upgrades/FROM--TO.sql; both get the report page's template
+# (kept as HTML) appended as the function tl_report_template().  Released
+# versions' install scripts are frozen and installed as they are
+# (doc/security.md: upgrades).
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+UPGRADES   = $(patsubst sql/upgrades/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/upgrades/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 DEPS_PKG    = hdf5 openblas jansson libzip
@@ -34,13 +37,17 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The report page's template is kept as HTML and embedded as a function.
-$(DATA_built): $(SQL_PARTS) sql/report_template.html
-	( cat $(SQL_PARTS); \
-	  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
-	  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
-	  cat sql/report_template.html; \
-	  echo '$$tl_html$$::pg_catalog.text $$tl_report$$;' ) > $@
+define with_report_template
+( cat $(1); \
+  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+  echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
+  cat sql/report_template.html; \
+  echo '$$tl_html$$::pg_catalog.text $$tl_report$$;' ) > $@
+endef
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql/report_template.html
+	$(call with_report_template,$(SQL_PARTS))
+sql/$(EXTENSION)--%.sql: sql/upgrades/%.sql sql/report_template.html
+	$(call with_report_template,$<)
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)

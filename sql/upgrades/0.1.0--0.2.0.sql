@@ -1,4 +1,6 @@
--- tensorlens 0.1.0 -> 0.2.0 (ALTER EXTENSION tensorlens UPDATE).
+-- tensorlens 0.1.0 -> 0.2.0 (ALTER EXTENSION tensorlens UPDATE); the Makefile
+-- appends the report template (sql/report_template.html) as in the install
+-- script, making sql/tensorlens--0.1.0--0.2.0.sql.
 -- 0.2.0 adds: compiled models in the store, the model cache functions, PCA
 -- (issue 4), saliency (issue 5), runs and results with analysis at commit
 -- (issue 6), pictures and the report (issue 7), usage grants and row-level
@@ -544,9 +546,12 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        r.prediction,
        coalesce(ru.class_names[r.prediction + 1], r.prediction::text) AS prediction_name,
        (r.label = r.prediction) AS correct,
+       -- the probability of the predicted class; one unit is clipped to
+       -- [0, 1] as Keras' binary cross-entropy reads it (a linear output)
        CASE WHEN r.output IS NULL THEN NULL
             WHEN pg_catalog.cardinality(r.output) = 1
-            THEN CASE WHEN r.prediction = 1 THEN r.output[1] ELSE 1 - r.output[1] END
+            THEN CASE WHEN r.prediction = 1 THEN least(1, greatest(0, r.output[1]))
+                      ELSE 1 - least(1, greatest(0, r.output[1])) END
             ELSE (SELECT max(o) FROM pg_catalog.unnest(r.output) o) END AS confidence
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
@@ -585,9 +590,11 @@ SELECT a.run AS run_a, b.run AS run_b, a.sample_id, a.label,
        a.loss AS loss_a, b.loss AS loss_b,
        (a.label = a.prediction) AS correct_a, (b.label = b.prediction) AS correct_b
   FROM @extschema@.tl_result a
-  JOIN @extschema@.tl_result b ON b.sample_id = a.sample_id AND b.run <> a.run;
+  JOIN @extschema@.tl_run ra ON ra.id = a.run
+  JOIN @extschema@.tl_run rb ON rb.dataset = ra.dataset AND rb.id <> ra.id
+  JOIN @extschema@.tl_result b ON b.run = rb.id AND b.sample_id = a.sample_id;
 COMMENT ON VIEW @extschema@.tl_run_compare IS
-    'The same samples under two runs (filter run_a and run_b), e.g. a Dense model against a CNN: both predictions and losses.';
+    'The same samples under two runs of the same dataset (filter run_a and run_b), e.g. a Dense model against a CNN: both predictions and losses.';
 
 CREATE FUNCTION @extschema@.tl_failures(run integer)
 RETURNS TABLE (sample_id text, label integer, prediction integer, loss real, x real, y real)
@@ -697,10 +704,11 @@ BEGIN
     IF width IS NOT NULL THEN
         SELECT @extschema@.tl_pca_fit(t.perception, least(dims, width)) INTO p
           FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
-        UPDATE @extschema@.tl_result t SET x = v[1], y = v[2], z = v[3]
-          FROM (SELECT s.sample_id, @extschema@.tl_pca_project(p, s.perception) AS v
-                  FROM @extschema@.tl_result s WHERE s.run = run AND s.perception IS NOT NULL) pr
-         WHERE t.run = run AND t.sample_id = pr.sample_id;
+        -- row by row, no join: linear however stale the statistics of the
+        -- rows this transaction just inserted are
+        UPDATE @extschema@.tl_result t SET (x, y, z) =
+               (SELECT v[1], v[2], v[3] FROM (SELECT @extschema@.tl_pca_project(p, t.perception) AS v) pr)
+         WHERE t.run = run AND t.perception IS NOT NULL;
         GET DIAGNOSTICS placed = ROW_COUNT;
 
         -- 4. keep the picture steady between epochs: rotate/reflect onto the
@@ -742,7 +750,7 @@ BEGIN
     END IF;
 
     UPDATE @extschema@.tl_run t
-       SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = now(), analysis_error = NULL
+       SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
     RETURN placed;
 END
@@ -1023,270 +1031,3 @@ $$;
 REVOKE EXECUTE ON FUNCTION @extschema@.tl_revoke_usage(regrole) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.tl_revoke_usage(regrole) IS
     'Takes back what tl_grant_usage granted (the schema''s USAGE stays). The role''s runs stay, visible to the owner.';
-CREATE FUNCTION @extschema@.tl_report_template() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $tl_report$ SELECT $tl_html$
-<!DOCTYPE html>
-<!-- tensorlens run report: one self-contained page (no network, no external
-     scripts).  tl_html_report() puts the run's data, as JSON, where the
-     placeholder below stands. -->
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>tensorlens report</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }
-header { padding: 12px 20px; background: #263238; color: #fff; }
-header h1 { font-size: 18px; margin: 0 0 4px; }
-header .meta { font-size: 13px; opacity: .85; }
-main { display: grid; grid-template-columns: minmax(520px, 3fr) minmax(320px, 2fr); gap: 16px; padding: 16px 20px; }
-section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 12px; }
-section h2 { font-size: 15px; margin: 0 0 8px; }
-.controls { display: flex; gap: 14px; margin-bottom: 6px; font-size: 13px; flex-wrap: wrap; }
-#plot { width: 100%; height: 560px; display: block; }
-#plot circle { fill-opacity: .72; stroke: #fff; stroke-width: .5; cursor: pointer; }
-#plot circle.selected { stroke: #000; stroke-width: 2; fill-opacity: 1; }
-#legend span { display: inline-block; margin-right: 12px; font-size: 12px; }
-#legend i { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; vertical-align: -1px; }
-#tooltip { position: fixed; pointer-events: none; background: #fff; border: 1px solid #999; border-radius: 4px;
-           padding: 6px 8px; font-size: 12px; max-width: 360px; box-shadow: 0 2px 6px rgba(0,0,0,.2); display: none; z-index: 10; }
-#detail .empty { color: #777; }
-#detail dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 0 0 8px; font-size: 13px; }
-#detail dt { color: #555; }
-.heat { line-height: 1.9; font-size: 13px; }
-.heat span { padding: 1px 2px; border-radius: 2px; }
-.heat-legend { font-size: 12px; color: #555; margin: 4px 0; }
-.heat-legend b { padding: 0 4px; border-radius: 2px; font-weight: normal; }
-canvas.pixels { image-rendering: pixelated; width: 224px; height: 224px; border: 1px solid #ccc; margin-right: 8px; }
-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-th, td { text-align: right; padding: 3px 6px; border-bottom: 1px solid #eee; }
-th:first-child, td:first-child { text-align: left; }
-tr.issue { cursor: pointer; }
-tr.issue:hover { background: #f0f4ff; }
-.wide { grid-column: 1 / -1; }
-</style>
-</head>
-<body>
-<header><h1 id="title">tensorlens</h1><div class="meta" id="meta"></div></header>
-<main>
-  <section>
-    <h2>Population</h2>
-    <div class="controls">
-      <label>size <select id="size-by"><option value="loss">loss</option><option value="confidence">confidence</option><option value="none">none</option></select></label>
-      <label>colour <select id="colour-by"><option value="label">label</option><option value="prediction">prediction</option><option value="correct">correct</option><option value="loss">loss</option></select></label>
-    </div>
-    <svg id="plot" viewBox="0 0 800 560" preserveAspectRatio="xMidYMid meet"><g id="dots"></g></svg>
-    <div id="legend"></div>
-  </section>
-  <section id="detail"><h2>Sample</h2><p class="empty">Click a dot (or a row of the label issues) to see the sample and its heat map.</p></section>
-  <section><h2>Classes</h2><table id="metrics"></table></section>
-  <section><h2>Likely mislabelled</h2><table id="issues"></table></section>
-</main>
-<div id="tooltip"></div>
-<pre id="selftest" hidden></pre>
-<script id="tl-data" type="application/json">/*TL_DATA*/</script>
-<script>
-"use strict";
-var errors = [];
-window.addEventListener("error", function (e) { errors.push(String(e.message)); });
-var D = JSON.parse(document.getElementById("tl-data").textContent);
-var P = D.points.map(function (p) {
-  return { id: p[0], x: p[1], y: p[2], loss: p[3], label: p[4], prediction: p[5], correct: p[6],
-           confidence: p[7], preview: p[8] };
-});
-var byId = {};
-P.forEach(function (p) { byId[p.id] = p; });
-var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-var SVGNS = "http://www.w3.org/2000/svg";
-
-function el(tag, attrs, text) {
-  var e = document.createElement(tag);
-  for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
-  if (text !== undefined && text !== null) e.textContent = text;
-  return e;
-}
-function fmt(v, d) { return v === null || v === undefined ? "–" : Number(v).toFixed(d === undefined ? 3 : d); }
-
-function header() {
-  var r = D.run;
-  document.getElementById("title").textContent = "Run " + r.id + ": " + r.model + (r.revision ? " @" + r.revision : "");
-  document.title = "tensorlens run " + r.id;
-  document.getElementById("meta").textContent = [r.dataset, r.subset, r.epoch === null ? null : "epoch " + r.epoch,
-    P.length + " samples", "accuracy " + fmt(r.accuracy), "mean loss " + fmt(r.mean_loss)].filter(Boolean).join(" · ");
-}
-
-function extent(values) {
-  var lo = Infinity, hi = -Infinity;
-  values.forEach(function (v) { if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
-  if (!isFinite(lo)) { lo = 0; hi = 1; }
-  if (hi - lo < 1e-12) { lo -= 1; hi += 1; }
-  return [lo, hi];
-}
-function ramp(t) {   // the viridis-like ramp of tl_svg_scatter
-  var s = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
-  t = Math.max(0, Math.min(1, t)) * 4; var i = Math.min(3, Math.floor(t)), f = t - i;
-  return "rgb(" + s[i].map(function (c, j) { return Math.round(c + f * (s[i + 1][j] - c)); }).join(",") + ")";
-}
-
-function draw() {
-  var sizeBy = document.getElementById("size-by").value, colourBy = document.getElementById("colour-by").value;
-  var W = 800, H = 560, M = 30, g = document.getElementById("dots");
-  var xs = extent(P.map(function (p) { return p.x; })), ys = extent(P.map(function (p) { return p.y; }));
-  var ss = extent(P.map(function (p) { return sizeBy === "none" ? null : p[sizeBy]; }));
-  var cats = {}, catList = [];
-  if (colourBy !== "loss") {
-    P.forEach(function (p) { var c = String(p[colourBy]); if (!(c in cats)) { cats[c] = 0; catList.push(c); } });
-    catList.sort();
-    catList.forEach(function (c, i) { cats[c] = PALETTE[i % PALETTE.length]; });
-  }
-  var ls = extent(P.map(function (p) { return p.loss; }));
-  // biggest dots last, so high-loss samples are on top
-  var order = P.slice().sort(function (a, b) {
-    var sa = sizeBy === "none" ? 0 : (a[sizeBy] || 0), sb = sizeBy === "none" ? 0 : (b[sizeBy] || 0);
-    return sa - sb;
-  });
-  while (g.firstChild) g.removeChild(g.firstChild);
-  order.forEach(function (p) {
-    if (p.x === null || p.y === null) return;
-    var c = document.createElementNS(SVGNS, "circle");
-    var v = sizeBy === "none" ? null : p[sizeBy];
-    var r = v === null || v === undefined ? 3 : 2 + 8 * Math.sqrt((v - ss[0]) / (ss[1] - ss[0]));
-    c.setAttribute("cx", (M + (p.x - xs[0]) / (xs[1] - xs[0]) * (W - 2 * M)).toFixed(1));
-    c.setAttribute("cy", (H - M - (p.y - ys[0]) / (ys[1] - ys[0]) * (H - 2 * M)).toFixed(1));
-    c.setAttribute("r", r.toFixed(1));
-    c.setAttribute("fill", colourBy === "loss" ? ramp((p.loss - ls[0]) / (ls[1] - ls[0])) : cats[String(p[colourBy])]);
-    c.setAttribute("data-id", p.id);
-    if (selected === p.id) c.setAttribute("class", "selected");
-    g.appendChild(c);
-  });
-  var legend = document.getElementById("legend");
-  legend.textContent = "";
-  if (colourBy === "loss") legend.appendChild(el("span", {}, "colour: loss from " + fmt(ls[0]) + " (dark) to " + fmt(ls[1]) + " (yellow)"));
-  else catList.forEach(function (c) {
-    var s = el("span"); var i = el("i"); i.style.background = cats[c]; s.appendChild(i);
-    s.appendChild(document.createTextNode(colourBy + " " + c)); legend.appendChild(s);
-  });
-  legend.appendChild(el("span", {}, sizeBy === "none" ? "" : "size: " + sizeBy));
-}
-
-var tooltip = document.getElementById("tooltip"), selected = null;
-document.getElementById("dots").addEventListener("mousemove", function (e) {
-  var id = e.target.getAttribute && e.target.getAttribute("data-id");
-  if (!id) { tooltip.style.display = "none"; return; }
-  var p = byId[id];
-  tooltip.textContent = "";
-  tooltip.appendChild(el("b", {}, "sample " + p.id));
-  tooltip.appendChild(el("div", {}, "label " + p.label + " · predicted " + p.prediction + " · loss " + fmt(p.loss)));
-  if (p.preview) tooltip.appendChild(el("div", {}, p.preview));
-  tooltip.style.display = "block";
-  tooltip.style.left = Math.min(e.clientX + 14, window.innerWidth - 380) + "px";
-  tooltip.style.top = (e.clientY + 14) + "px";
-});
-document.getElementById("dots").addEventListener("mouseleave", function () { tooltip.style.display = "none"; });
-document.getElementById("dots").addEventListener("click", function (e) {
-  var id = e.target.getAttribute && e.target.getAttribute("data-id");
-  if (id) select(id);
-});
-
-function heatColour(s, top) {
-  var a = Math.min(1, Math.abs(s) / (top || 1));
-  return s >= 0 ? "rgba(178,24,43," + (0.85 * a).toFixed(3) + ")" : "rgba(33,102,172," + (0.85 * a).toFixed(3) + ")";
-}
-
-function select(id) {
-  selected = id;
-  var p = byId[id], d = document.getElementById("detail"), h = D.heatmaps[id];
-  Array.prototype.forEach.call(document.querySelectorAll("#dots circle.selected"), function (c) { c.removeAttribute("class"); });
-  var dot = document.querySelector('#dots circle[data-id="' + (window.CSS && CSS.escape ? CSS.escape(id) : id) + '"]');
-  if (dot) dot.setAttribute("class", "selected");
-  d.textContent = "";
-  d.appendChild(el("h2", {}, "Sample " + id));
-  var dl = el("dl");
-  [["label", p.label], ["predicted", p.prediction], ["correct", p.correct ? "yes" : "no"],
-   ["loss", fmt(p.loss)], ["confidence", fmt(p.confidence)]].forEach(function (kv) {
-    dl.appendChild(el("dt", {}, kv[0])); dl.appendChild(el("dd", {}, kv[1]));
-  });
-  d.appendChild(dl);
-  if (p.preview) d.appendChild(el("p", {}, p.preview));
-  if (!h) {
-    d.appendChild(el("p", { "class": "empty" }, "No heat map for this sample: they are precomputed for the " +
-      D.heatmap_note + "."));
-    return;
-  }
-  var top = 0;
-  h.scores.forEach(function (s) { top = Math.max(top, Math.abs(s || 0)); });
-  d.appendChild(el("div", { "class": "heat-legend" }, "Heat map (" + h.method + ") for class " + h.target + ": "));
-  var lg = d.lastChild;
-  var t = el("b", {}, "towards"); t.style.background = heatColour(top, top); lg.appendChild(t);
-  lg.appendChild(document.createTextNode(" "));
-  var a = el("b", {}, "against"); a.style.background = heatColour(-top, top); lg.appendChild(a);
-  if (h.kind === "tokens") {
-    var box = el("div", { "class": "heat" });
-    h.words.forEach(function (w, i) {
-      var s = el("span", { title: fmt(h.scores[i], 4) }, w);
-      s.style.background = heatColour(h.scores[i] || 0, top);
-      box.appendChild(s); box.appendChild(document.createTextNode(" "));
-    });
-    d.appendChild(box);
-  } else {
-    var row = el("div");
-    [h.pixels, h.scores].forEach(function (vals, k) {
-      var cv = el("canvas", { width: h.width, height: h.height, "class": "pixels heat" });
-      var ctx = cv.getContext("2d"), img = ctx.createImageData(h.width, h.height);
-      for (var i = 0; i < h.width * h.height; i++) {
-        var rgb;
-        if (k === 0) { var v = Math.round(255 * (vals[i] || 0)); rgb = [v, v, v]; }
-        else { var c = heatColour(vals[i] || 0, top).match(/[\d.]+/g).map(Number); rgb = [255 - c[3] * (255 - c[0]), 255 - c[3] * (255 - c[1]), 255 - c[3] * (255 - c[2])]; }
-        img.data[4 * i] = rgb[0]; img.data[4 * i + 1] = rgb[1]; img.data[4 * i + 2] = rgb[2]; img.data[4 * i + 3] = 255;
-      }
-      ctx.putImageData(img, 0, 0);
-      row.appendChild(cv);
-    });
-    d.appendChild(row);
-  }
-}
-
-function tables() {
-  var m = document.getElementById("metrics");
-  m.appendChild(el("tr")).innerHTML = "<th>class</th><th>count</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>mean loss</th>";
-  D.metrics.forEach(function (r) {
-    var tr = el("tr");
-    [r.class_name, r.count, fmt(r.accuracy), fmt(r.precision), fmt(r.recall), fmt(r.f1), fmt(r.mean_loss)]
-      .forEach(function (v) { tr.appendChild(el("td", {}, v)); });
-    m.appendChild(tr);
-  });
-  var t = document.getElementById("issues");
-  t.appendChild(el("tr")).innerHTML = "<th>sample</th><th>label</th><th>suggested</th><th>score</th><th>self-conf.</th><th>neighbours</th>";
-  D.issues.forEach(function (r) {
-    var tr = el("tr", { "class": "issue" });
-    [r.sample_id, r.label, r.suggested, fmt(r.score), fmt(r.self_confidence), fmt(r.neighbour_disagreement, 1)]
-      .forEach(function (v) { tr.appendChild(el("td", {}, v)); });
-    tr.addEventListener("click", function () { select(r.sample_id); });
-    t.appendChild(tr);
-  });
-}
-
-header();
-draw();
-tables();
-document.getElementById("size-by").addEventListener("change", draw);
-document.getElementById("colour-by").addEventListener("change", draw);
-
-// #selftest: draw, click the first dot that has a heat map, report (read by
-// the headless-browser test from the DOM)
-if (location.hash === "#selftest") {
-  var withHeat = Object.keys(D.heatmaps)[0], out = document.getElementById("selftest");
-  var target = withHeat && document.querySelector('#dots circle[data-id="' + withHeat + '"]');
-  if (target) target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-  out.textContent = JSON.stringify({
-    dots: document.querySelectorAll("#dots circle").length,
-    points: P.length,
-    clicked: withHeat || null,
-    heatmap_shown: document.querySelectorAll("#detail .heat").length > 0,
-    errors: errors
-  });
-  out.hidden = false;
-}
-</script>
-</body>
-</html>
-$tl_html$::pg_catalog.text $tl_report$;
