@@ -48,6 +48,11 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql/report_template.html
 	$(call with_report_template,$(SQL_PARTS))
 sql/$(EXTENSION)--%.sql: sql/upgrades/%.sql sql/report_template.html
 	$(call with_report_template,$<)
+# 0.1.0 -> 0.2.0: the changes to the objects of 0.1.0 (sql/upgrades/), then
+# the parts that are new in 0.2.0 as the install script has them
+NEW_IN_0.2.0 = $(filter-out sql/parts/00_% sql/parts/10_% sql/parts/20_% sql/parts/30_%,$(SQL_PARTS))
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0) sql/report_template.html
+	$(call with_report_template,sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0))
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(wildcard src/core/*.h src/pg/*.h)

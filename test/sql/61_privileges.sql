@@ -57,7 +57,7 @@ SELECT status, created_by, (SELECT count(*) FROM tl_result WHERE run = :alice_ru
 -- a pipeline's epoch, analysed at commit: perception vectors from the run's query
 BEGIN;
 INSERT INTO tl_run (model, dataset, epoch, input_query)
-VALUES ('team_emb', 'alice pipeline', 1,
+VALUES ('team_emb', 'alice data', 2,
         'SELECT i, ARRAY[i % 20, (i * 7) % 20, (i * 3) % 20, (i * 11) % 20, 1, 2, 3, 4] FROM generate_series(1, 60) i')
 RETURNING id AS alice_pipe \gset
 INSERT INTO tl_result (run, sample_id, label, output)

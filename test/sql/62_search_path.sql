@@ -162,7 +162,7 @@ CREATE TEMP TABLE h_html AS
 SELECT tl_html_saliency('{the,<movie>}', '{0.5,-0.25}') AS fragment, public.tl_html_escape('<&>') AS escaped,
        length(public.tl_report_template()) AS template_length;
 -- a run in one call
-SELECT tl_evaluate('sp_emb', 'SELECT s.id, s.tokens, s.label FROM public.hostile_samples s', 'hostile evaluate',
+SELECT tl_evaluate('sp_emb', 'SELECT s.id, s.tokens, s.label FROM public.hostile_samples s', 'hostile ref',
                    NULL, NULL, 'binary_crossentropy', '{neg,pos}') AS h_run \gset
 -- a pipeline's epoch: plain INSERTs, the triggers mark it and analyse it at
 -- commit; its perception vectors come from its query, run under the run's
