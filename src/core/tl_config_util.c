@@ -221,6 +221,20 @@ tl_expect_weight(const tl_layer *l, int i, const char *what, int nd,
 }
 
 int
+tl_window_dims(const tl_layer *l, int rank, const tl_shape *s,
+			   int *h, int *w, int *c, tl_status *st)
+{
+	if (s->nd != rank + 1)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\" (%s): expected an input of rank %d, got %d",
+					   l->name, l->class_name, rank + 2, s->nd + 1);
+	*h = rank == 1 ? 1 : s->d[0];
+	*w = s->d[rank - 1];
+	*c = s->d[rank];
+	return 0;
+}
+
+int
 tl_window_out(int len, int k, int s, int d, tl_padding pad)
 {
 	int			span = (k - 1) * d + 1;

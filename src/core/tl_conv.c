@@ -53,22 +53,6 @@ conv_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 	return 0;
 }
 
-/* Views a per-sample shape as (h, w, c). */
-static int
-hwc(const tl_layer *l, const tl_shape *s, int *h, int *w, int *c, tl_status *st)
-{
-	int			rank = l->u.conv.rank;
-
-	if (s->nd != rank + 1)
-		return tl_fail(st, TL_ERR_MODEL,
-					   "layer \"%s\" (%s): expected an input of rank %d, got %d",
-					   l->name, l->class_name, rank + 2, s->nd + 1);
-	*h = rank == 1 ? 1 : s->d[0];
-	*w = s->d[rank - 1];
-	*c = s->d[rank];
-	return 0;
-}
-
 static int
 conv_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 		   tl_status *st)
@@ -80,7 +64,7 @@ conv_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 				ow;
 
 	(void) n_in;
-	if (hwc(l, &in[0], &h, &w, &c, st) < 0)
+	if (tl_window_dims(l, l->u.conv.rank, &in[0], &h, &w, &c, st) < 0)
 		return -1;
 	if (c < 1)
 		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): the channel dimension must be known",
@@ -119,7 +103,7 @@ conv_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 				nd = 0;
 
 	(void) n_in;
-	if (hwc(l, &in[0], &h, &w, &c, st) < 0)
+	if (tl_window_dims(l, l->u.conv.rank, &in[0], &h, &w, &c, st) < 0)
 		return -1;
 	if (l->u.conv.rank == 2)
 		dims[nd++] = l->u.conv.k[0];
@@ -147,7 +131,7 @@ static int
 conv_geometry(const tl_layer *l, const tl_shape *in, int n, conv_geom *g,
 			  tl_status *st)
 {
-	if (hwc(l, in, &g->h, &g->w, &g->c, st) < 0)
+	if (tl_window_dims(l, l->u.conv.rank, in, &g->h, &g->w, &g->c, st) < 0)
 		return -1;
 	g->oh = tl_window_out(g->h, l->u.conv.k[0], l->u.conv.s[0], l->u.conv.d[0], l->u.conv.pad);
 	g->ow = tl_window_out(g->w, l->u.conv.k[1], l->u.conv.s[1], l->u.conv.d[1], l->u.conv.pad);

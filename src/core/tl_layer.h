@@ -276,6 +276,10 @@ int			tl_keras_axis(int axis, int nd, int *out, const tl_layer *l,
 int			tl_expect_weight(const tl_layer *l, int i, const char *what,
 							 int nd, const int *dims, tl_status *st);
 
+/* Views the per-sample input of a 1-D or 2-D window layer (channels last)
+ * as (h, w, c); a 1-D layer has h = 1. */
+int			tl_window_dims(const tl_layer *l, int rank, const tl_shape *s,
+						   int *h, int *w, int *c, tl_status *st);
 /* Output length of a sliding window along one axis. */
 int			tl_window_out(int len, int k, int s, int d, tl_padding pad);
 /* Zeros before the first window (same/causal padding). */

@@ -62,6 +62,23 @@ mismatch:
 				   l->name, l->class_name);
 }
 
+/* Concatenate: the axis, how many blocks precede it (batch included) and the
+ * length of one output block from the axis on. */
+static int
+concat_extent(const tl_layer *l, const tl_shape *in_shape, const tl_shape *out_shape,
+			  int n, int *axis, int64_t *outer, int64_t *out_row, tl_status *st)
+{
+	if (tl_keras_axis(l->u.merge.axis, in_shape[0].nd, axis, l, st) < 0)
+		return -1;
+	*outer = n;
+	*out_row = 1;
+	for (int k = 0; k < *axis; k++)
+		*outer *= in_shape[0].d[k];
+	for (int k = *axis; k < out_shape->nd; k++)
+		*out_row *= out_shape->d[k];
+	return 0;
+}
+
 static int
 merge_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			  const tl_shape *in_shape, float *out, const tl_shape *out_shape,
@@ -73,15 +90,11 @@ merge_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	if (l->u.merge.op == TL_MERGE_CONCAT)
 	{
 		int			axis;
-		int64_t		outer = n;
-		int64_t		out_row = 1;
+		int64_t		outer,
+					out_row;
 
-		if (tl_keras_axis(l->u.merge.axis, in_shape[0].nd, &axis, l, st) < 0)
+		if (concat_extent(l, in_shape, out_shape, n, &axis, &outer, &out_row, st) < 0)
 			return -1;
-		for (int k = 0; k < axis; k++)
-			outer *= in_shape[0].d[k];
-		for (int k = axis; k < out_shape->nd; k++)
-			out_row *= out_shape->d[k];
 		for (int64_t o = 0; o < outer; o++)
 		{
 			float	   *dst = out + o * out_row;
@@ -152,15 +165,11 @@ merge_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	if (l->u.merge.op == TL_MERGE_CONCAT)
 	{
 		int			axis;
-		int64_t		outer = n;
-		int64_t		out_row = 1;
+		int64_t		outer,
+					out_row;
 
-		if (tl_keras_axis(l->u.merge.axis, in_shape[0].nd, &axis, l, st) < 0)
+		if (concat_extent(l, in_shape, out_shape, n, &axis, &outer, &out_row, st) < 0)
 			return -1;
-		for (int k = 0; k < axis; k++)
-			outer *= in_shape[0].d[k];
-		for (int k = axis; k < out_shape->nd; k++)
-			out_row *= out_shape->d[k];
 		for (int64_t o = 0; o < outer; o++)
 		{
 			const float *src = dout + o * out_row;

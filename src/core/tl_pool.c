@@ -57,21 +57,6 @@ pool_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 }
 
 static int
-pool_dims(const tl_layer *l, const tl_shape *s, int *h, int *w, int *c, tl_status *st)
-{
-	int			rank = l->u.pool.rank;
-
-	if (s->nd != rank + 1)
-		return tl_fail(st, TL_ERR_MODEL,
-					   "layer \"%s\" (%s): expected an input of rank %d, got %d",
-					   l->name, l->class_name, rank + 2, s->nd + 1);
-	*h = rank == 1 ? 1 : s->d[0];
-	*w = s->d[rank - 1];
-	*c = s->d[rank];
-	return 0;
-}
-
-static int
 pool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 		   tl_status *st)
 {
@@ -82,7 +67,7 @@ pool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 				ow;
 
 	(void) n_in;
-	if (pool_dims(l, &in[0], &h, &w, &c, st) < 0)
+	if (tl_window_dims(l, l->u.pool.rank, &in[0], &h, &w, &c, st) < 0)
 		return -1;
 	oh = h < 0 ? -1 : tl_window_out(h, l->u.pool.k[0], l->u.pool.s[0], 1, l->u.pool.pad);
 	ow = w < 0 ? -1 : tl_window_out(w, l->u.pool.k[1], l->u.pool.s[1], 1, l->u.pool.pad);
@@ -123,7 +108,7 @@ pool_windows(const tl_layer *l, const float *x, const tl_shape *in_shape,
 				ph,
 				pw;
 
-	if (pool_dims(l, in_shape, &h, &w, &c, st) < 0)
+	if (tl_window_dims(l, l->u.pool.rank, in_shape, &h, &w, &c, st) < 0)
 		return -1;
 	oh = tl_window_out(h, kh, sh, 1, l->u.pool.pad);
 	ow = tl_window_out(w, kw, sw, 1, l->u.pool.pad);

@@ -591,6 +591,19 @@ rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 				1.0f, recs, rs, W, gu, 1.0f, dx, in_dim);
 }
 
+/* Scratch for as many samples at a time (*chunk, at least 1, at most n) as
+ * RNN_SCRATCH floats hold. */
+static float *
+rnn_chunk_scratch(tl_exec *ex, int64_t per_sample, int n, int64_t *chunk, tl_status *st)
+{
+	*chunk = RNN_SCRATCH / per_sample;
+	if (*chunk < 1)
+		*chunk = 1;
+	if (*chunk > n)
+		*chunk = n;
+	return tl_scratch(ex, (size_t) (*chunk * per_sample), st);
+}
+
 /* Floats of scratch per sample: forward, or backward with step records. */
 static int64_t
 rnn_scratch_per_sample(const tl_layer *l, int T, int backward)
@@ -631,12 +644,7 @@ rnn_run(const tl_layer *l, tl_exec *ex, const float *x0, int T, int in_dim,
 	int64_t		chunk;
 	float	   *work;
 
-	chunk = RNN_SCRATCH / per_sample;
-	if (chunk < 1)
-		chunk = 1;
-	if (chunk > n)
-		chunk = n;
-	work = tl_scratch(ex, (size_t) (chunk * per_sample), st);
+	work = rnn_chunk_scratch(ex, per_sample, n, &chunk, st);
 	if (work == NULL)
 		return -1;
 
@@ -769,12 +777,7 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	float	   *work;
 
 	(void) out;
-	chunk = RNN_SCRATCH / per_sample;
-	if (chunk < 1)
-		chunk = 1;
-	if (chunk > n)
-		chunk = n;
-	work = tl_scratch(ex, (size_t) (chunk * per_sample), st);
+	work = rnn_chunk_scratch(ex, per_sample, n, &chunk, st);
 	if (work == NULL)
 		return -1;
 

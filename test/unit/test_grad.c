@@ -441,7 +441,7 @@ test_saliency(const char *fixtures)
 			o.method = methods[k];
 			o.target = 1;
 			tl_status_clear(&st);
-			CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) == 0, "%s method %d: %s", files[f], k, st.msg);
+			CHECK(tl_saliency(m, r, &in, x, &o, s1, &st) == 0, "%s method %zu: %s", files[f], k, st.msg);
 			for (int64_t i = 0; i < n; i++)
 				finite &= isfinite(s1[i]);
 			CHECK(finite, "%s method %d: scores not finite", files[f], (int) k);
