@@ -301,7 +301,6 @@ def main():
 
     # ---- per-row tl_infer ------------------------------------------------------------
     say("\n== per-row tl_infer (one call per row, 5000 rows) vs batched, µs per sample")
-    say("  %-12s %12s %12s %14s" % ("model", "per row", "batched", "overhead/row"))
     say("  %-12s %12s %12s %14s %12s %12s %14s" % ("model", "per row", "batched", "overhead/row",
                                                     "cpu per row", "cpu batched", "cpu overhead"))
     for name in ("imdb_gap", "imdb_cnn", "imdb_lstm", "fashion_cnn"):
