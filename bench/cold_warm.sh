@@ -19,7 +19,7 @@ RUN_AS=()
 if [ "$(id -u)" = 0 ]; then chown postgres "$TMP"; RUN_AS=(runuser -u postgres --); fi
 trap '"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -m immediate stop >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 "${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust -E UTF8 --locale=C >/dev/null
-"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/log" -w -o "-c listen_addresses='' -k $TMP -p $PORT" start >/dev/null
+"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/log" -w -o "-c listen_addresses='' -k $TMP -p $PORT" start >/dev/null 9>&-
 psql -X -q -h "$TMP" -p $PORT -U postgres -d postgres -c "CREATE DATABASE bench"
 /usr/bin/python3 bench/cold_warm.py --host "$TMP" --port $PORT --db bench --setup "$DATA" "${@:2}"
 [ -n "${TL_COLD_PARTS:-}" ] && /usr/bin/python3 "$TL_COLD_PARTS" "$TMP" $PORT bench

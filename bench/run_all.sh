@@ -70,10 +70,11 @@ fi
   flock 9
   make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
   make -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+  # 9>&-: the server must not inherit (and so hold) the lock
   "${RUN_AS[@]}" env OPENBLAS_NUM_THREADS=1 ${OPENBLAS_CORETYPE:+OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE} \
     $PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
     -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off -c shared_preload_libraries=tensorlens \
-        -c max_parallel_workers_per_gather=0 -c max_wal_size=4GB" start >/dev/null
+        -c max_parallel_workers_per_gather=0 -c max_wal_size=4GB" start >/dev/null 9>&-
   $TL_PG_BIN/psql -X -q -h "$TMP" -p $PORT -U postgres -d postgres -c "CREATE EXTENSION tensorlens"
 ) 9>"$LOCK"
 

@@ -61,9 +61,12 @@ if [ ! -f "$TL_HOME/data/PG_VERSION" ]; then
   echo "tensorlens: created a cluster in $TL_HOME/data"
 fi
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$TL_HOME" -p "$PORT" -U postgres)
+# 9>&-: the server outlives this script and must not inherit the install
+# lock's descriptor (it would hold the lock, and block the test suite, for
+# as long as it runs)
 pg_start() {
   "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TL_HOME/data" -l "$TL_HOME/server.log" -w \
-    -o "-c listen_addresses='${TL_LISTEN:-}' -k $TL_HOME -p $PORT" start >/dev/null
+    -o "-c listen_addresses='${TL_LISTEN:-}' -k $TL_HOME -p $PORT" start >/dev/null 9>&-
 }
 if ! "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TL_HOME/data" status >/dev/null 2>&1; then
   pg_start

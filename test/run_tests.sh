@@ -54,7 +54,10 @@ fi
 # Installing the extension and testing it against the installed copy must not
 # interleave with another checkout doing the same on this machine.
 exec 9>/tmp/tensorlens-install.lock
-flock 9
+if ! flock -n 9; then
+  echo "== waiting for /tmp/tensorlens-install.lock, held by: $(fuser /tmp/tensorlens-install.lock 2>/dev/null)"
+  flock 9
+fi
 make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -175,7 +178,7 @@ if [ "$VALGRIND" = 1 ]; then
   server_opts=(-p "$TMP/postgres-valgrind" -t 600)
 fi
 "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl "${server_opts[@]}" -D "$TMP/data" -l "$TMP/server.log" -w \
-  -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off" start >/dev/null ||
+  -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off" start >/dev/null 9>&- ||
   { cat "$TMP/server.log"; echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
 
 echo "== pg_regress"
@@ -201,7 +204,7 @@ fi
 # saved some; restart and recompute them in a fresh backend.
 PSQL=(psql -X -At -h "$TMP" -p $PORT -U postgres -d contrib_regression)
 if [ "$("${PSQL[@]}" -c "SELECT to_regclass('perception_saved') IS NOT NULL" 2>/dev/null)" = t ]; then
-  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -w -m fast restart >/dev/null 2>&1
+  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -w -m fast restart >/dev/null 2>&1 9>&-
   same=$("${PSQL[@]}" -c "SELECT count(*) > 0 AND bool_and(s.v = tl_perception(s.model, r.input))
                             FROM perception_saved s JOIN imdb_ref r USING (model, id)" 2>&1)
   if [ "$same" = t ]; then

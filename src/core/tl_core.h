@@ -14,6 +14,7 @@
 #ifndef TL_CORE_H
 #define TL_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,7 @@ typedef struct tl_shape
 } tl_shape;
 
 int64_t		tl_shape_count(const tl_shape *s);	/* -1 if any dim unknown */
+bool		tl_shape_equal(const tl_shape *a, const tl_shape *b);
 /* Refuses dimensions above 2^30 and more than TL_MAX_SAMPLE_ELEMS values. */
 #define TL_MAX_SAMPLE_ELEMS 0x7fffffff
 int			tl_shape_check(const tl_shape *s, const char *layer, tl_status *st);

@@ -153,24 +153,13 @@ tl_runner_free(tl_runner *r)
 	tl_free(r);
 }
 
-static int
-same_shape(const tl_shape *a, const tl_shape *b)
-{
-	if (a->nd != b->nd)
-		return 0;
-	for (int i = 0; i < a->nd; i++)
-		if (a->d[i] != b->d[i])
-			return 0;
-	return 1;
-}
-
 /* Works out every layer's concrete shape for this input shape. */
 static int
 plan(tl_runner *r, const tl_shape *in, tl_status *st)
 {
 	const tl_model *m = r->m;
 
-	if (r->planned && same_shape(&r->in_shape, in))
+	if (r->planned && tl_shape_equal(&r->in_shape, in))
 		return 0;
 	r->planned = 0;
 	free_buffers(r);

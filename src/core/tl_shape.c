@@ -19,6 +19,17 @@ tl_shape_count(const tl_shape *s)
 	return n;
 }
 
+bool
+tl_shape_equal(const tl_shape *a, const tl_shape *b)
+{
+	if (a->nd != b->nd)
+		return false;
+	for (int i = 0; i < a->nd; i++)
+		if (a->d[i] != b->d[i])
+			return false;
+	return true;
+}
+
 /* Writes "(None, 500, 128)": the batch dimension first, as Keras prints it. */
 int
 tl_shape_format(const tl_shape *s, char *buf, size_t len)

@@ -118,17 +118,6 @@ tl_array_to_floats(ArrayType *a, const char *what, int *n)
 	return floats_of(a, *n, what);
 }
 
-static bool
-same_shape(const tl_shape *a, const tl_shape *b)
-{
-	if (a->nd != b->nd)
-		return false;
-	for (int i = 0; i < a->nd; i++)
-		if (a->d[i] != b->d[i])
-			return false;
-	return true;
-}
-
 float *
 tl_array_to_input(ArrayType *a, const tl_model *m, const char *model, tl_shape *shape)
 {
@@ -200,7 +189,7 @@ tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
 			int			pad = n < len ? len - n : 0;
 
 			*shape = fixed;
-			x = dst && want && same_shape(want, shape) ? dst : palloc(sizeof(float) * len);
+			x = dst && want && tl_shape_equal(want, shape) ? dst : palloc(sizeof(float) * len);
 			memset(x, 0, sizeof(float) * pad);
 			if (et == INT4OID)
 			{
@@ -216,7 +205,7 @@ tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
 		}
 		if (tl_model_fit_input(m, ARR_DIMS(a), ndim, n, shape, &st) < 0)
 			tl_pg_raise(&st, model);
-		x = dst && want && same_shape(want, shape) ? dst : palloc(sizeof(float) * n);
+		x = dst && want && tl_shape_equal(want, shape) ? dst : palloc(sizeof(float) * n);
 		for (int i = 0; i < n; i++)
 			x[i] = (float) int_elem(data, et, i);
 		return x;
@@ -235,7 +224,7 @@ tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
 	reject_nulls(a, n, "the input array");
 	if (tl_model_fit_input(m, ARR_DIMS(a), ndim, n, shape, &st) < 0)
 		tl_pg_raise(&st, model);
-	return floats_into(a, n, "the input array", dst && want && same_shape(want, shape) ? dst : NULL);
+	return floats_into(a, n, "the input array", dst && want && tl_shape_equal(want, shape) ? dst : NULL);
 }
 
 ArrayType *

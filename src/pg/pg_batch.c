@@ -21,17 +21,6 @@
 /* Default rows per batch: enough for GEMM efficiency, small in memory. */
 #define DEFAULT_BATCH 256
 
-static bool
-same_shape(const tl_shape *a, const tl_shape *b)
-{
-	if (a->nd != b->nd)
-		return false;
-	for (int i = 0; i < a->nd; i++)
-		if (a->d[i] != b->d[i])
-			return false;
-	return true;
-}
-
 static void
 check_query_columns(TupleDesc td, int min_cols, const char *columns)
 {
@@ -132,13 +121,13 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 									   &shape, b.x ? &b.shape : NULL,
 									   b.x && b.n < b.cap ? b.x + b.per_sample * b.n : NULL);
 			MemoryContextSwitchTo(old);
-			if (b.n > 0 && !same_shape(&shape, &b.shape))
+			if (b.n > 0 && !tl_shape_equal(&shape, &b.shape))
 			{
 				/* variable-length models: a new length starts a new batch */
 				flush(cm, &b, emit, arg);
 				MemoryContextReset(batch_cxt);
 			}
-			if (b.x == NULL || !same_shape(&shape, &b.shape) ||
+			if (b.x == NULL || !tl_shape_equal(&shape, &b.shape) ||
 				b.n_extra != tt->tupdesc->natts - 2)
 			{
 				tl_status	st = {0};

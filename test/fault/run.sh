@@ -39,7 +39,7 @@ calc() { awk "BEGIN { print $* }"; }
   { cat "$WORK/initdb.log"; fail initdb; }
 # restart_after_crash is on by default: the postmaster reinitialises itself
 "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-  -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null || { cat "$WORK/server.log"; fail "server start"; }
+  -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null 9>&- || { cat "$WORK/server.log"; fail "server start"; }
 PSQL=(psql -X -q -At -h "$WORK" -p "$PORT" -d tl_fault)
 USER_PSQL=("${PSQL[@]}" -U tl_fault_user)
 

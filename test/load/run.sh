@@ -49,7 +49,7 @@ else
   "${RUN_AS[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync >"$WORK/initdb.log" 2>&1 ||
     { cat "$WORK/initdb.log"; echo "load test: FAILED (initdb)"; exit 1; }
   "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-    -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null ||
+    -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null 9>&- ||
     { cat "$WORK/server.log"; echo "load test: FAILED (server start)"; exit 1; }
 fi
 cleanup() {
