@@ -13,28 +13,9 @@ PORT=${TL_BENCH_PORT:-54420}
 export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-psycopg2
-# the installed extension must stay this checkout's while the benchmark runs
-exec 9>/tmp/tensorlens-install.lock
-flock 9
-make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
-make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
-
-TMP=$(mktemp -d /tmp/tensorlens-bench.XXXXXX)
-chmod 755 "$TMP"
-RUN_AS=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$TMP"
-  RUN_AS=(runuser -u postgres --)
-fi
-stop_cluster() {
-  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap stop_cluster EXIT
-"${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >/dev/null
+. bench/cluster.sh
 # shared_buffers holds both tables, so every timed run reads from memory
-"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
-  -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off -c shared_buffers=1GB" start >/dev/null
+tl_bench_cluster "$PORT" -c fsync=off -c shared_buffers=1GB
 "${RUN_AS[@]}" $TL_PG_BIN/psql -h "$TMP" -p $PORT -U postgres -X -q -c "CREATE EXTENSION tensorlens"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \

@@ -27,22 +27,8 @@ MODEL=imdb_conv1d__datadonk23
 export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-torch
-exec 9>/tmp/tensorlens-install.lock
-flock 9
-make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
-make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
-
-TMP=$(mktemp -d /tmp/tensorlens-bench.XXXXXX)
-chmod 755 "$TMP"
-RUN_AS=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$TMP"
-  RUN_AS=(runuser -u postgres --)
-fi
-trap '"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -m immediate stop >/dev/null 2>&1; rm -rf "$TMP"' EXIT
-"${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TMP/data" -U postgres -A trust --no-sync >/dev/null
-"${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TMP/data" -l "$TMP/server.log" -w \
-  -o "-c listen_addresses='' -k $TMP -p $PORT -c fsync=off" start >/dev/null
+. bench/cluster.sh
+tl_bench_cluster "$PORT" -c fsync=off
 PSQL=("$TL_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U postgres -d postgres)
 
 TORCH=(/usr/bin/python3 test/reference/torch/saliency_ref.py --data "$DATA_DIR")
