@@ -69,13 +69,13 @@ CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/*.h
+test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-test/unit/test_grad: test/unit/test_grad.c $(CORE_SRCS) src/core/*.h
+test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
 
-test/unit/test_pca: test/unit/test_pca.c $(CORE_SRCS) src/core/*.h
+test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
 
 # every program runs even if one fails; each prints "N passed, N failed"
@@ -86,7 +86,7 @@ unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
 UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
-$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c $(CORE_SRCS) src/core/*.h
+$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 unit-asan: $(UNIT_ASAN)

@@ -18,30 +18,19 @@ the fastest stock PyTorch operations for it, float32, no autograd:
 forward(x) takes a batch (token ids as int64, images as float32 (B,28,28)) and
 returns the model's output as Keras computes it.
 """
-import json
+import os
+import sys
 
-import h5py
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference", "torch"))
+from saliency_ref import load_layers  # noqa: E402  (the h5 reader of the saliency reference)
+
 
 def _layers(path):
-    with h5py.File(path, "r") as f:
-        cfg = json.loads(f.attrs["model_config"])
-        layers = cfg["config"]["layers"] if isinstance(cfg["config"], dict) else cfg["config"]
-        mw = f["model_weights"]
-        out = []
-        for entry in layers:
-            name = entry["config"]["name"]
-            ws = []
-            if name in mw:
-                g = mw[name]
-                for wn in g.attrs["weight_names"]:
-                    wn = wn.decode() if isinstance(wn, bytes) else wn
-                    ws.append(torch.tensor(np.asarray(g[wn]), dtype=torch.float32))
-            out.append((entry["class_name"], entry["config"], ws))
-    return [l for l in out if l[0] not in ("InputLayer", "Dropout")]
+    """The model's layers with float32 weights, InputLayer and Dropout left out."""
+    return [l for l in load_layers(path, torch.float32) if l[0] not in ("InputLayer", "Dropout")]
 
 
 class Conv1DModel:

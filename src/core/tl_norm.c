@@ -161,25 +161,39 @@ norm_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	return 0;
 }
 
+/* The elements normalised together (block, along the axes) and the stride
+ * after them (inner). */
+static int
+norm_extent(const tl_layer *l, const tl_shape *in, int64_t *block, int64_t *inner,
+			tl_status *st)
+{
+	int			first,
+				inner_dims;
+
+	if (norm_axes(l, in, &first, &inner_dims, st) < 0)
+		return -1;
+	*block = 1;
+	*inner = 1;
+	for (int k = 0; k < l->u.norm.n_axes; k++)
+		*block *= in->d[first + k];
+	for (int k = in->nd - inner_dims; k < in->nd; k++)
+		*inner *= in->d[k];
+	return 0;
+}
+
 static int
 norm_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
 			 int n, tl_status *st)
 {
-	int			first,
-				inner_dims;
-	int64_t		block = 1,
-				inner = 1,
+	int64_t		block,
+				inner,
 				total = tl_shape_count(&in_shape[0]) * n;
 
 	(void) ex;
 	(void) out_shape;
-	if (norm_axes(l, &in_shape[0], &first, &inner_dims, st) < 0)
+	if (norm_extent(l, &in_shape[0], &block, &inner, st) < 0)
 		return -1;
-	for (int k = 0; k < l->u.norm.n_axes; k++)
-		block *= in_shape[0].d[first + k];
-	for (int k = in_shape[0].nd - inner_dims; k < in_shape[0].nd; k++)
-		inner *= in_shape[0].d[k];
 
 	if (l->aux)
 	{
@@ -230,22 +244,16 @@ norm_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			  const tl_shape *out_shape, const float *dout,
 			  float *const *din, int n, tl_status *st)
 {
-	int			first,
-				inner_dims;
-	int64_t		block = 1,
-				inner = 1,
+	int64_t		block,
+				inner,
 				total = tl_shape_count(&in_shape[0]) * n;
 	float	   *dx = din[0];
 
 	(void) ex;
 	(void) out;
 	(void) out_shape;
-	if (norm_axes(l, &in_shape[0], &first, &inner_dims, st) < 0)
+	if (norm_extent(l, &in_shape[0], &block, &inner, st) < 0)
 		return -1;
-	for (int k = 0; k < l->u.norm.n_axes; k++)
-		block *= in_shape[0].d[first + k];
-	for (int k = in_shape[0].nd - inner_dims; k < in_shape[0].nd; k++)
-		inner *= in_shape[0].d[k];
 
 	if (l->aux)
 	{

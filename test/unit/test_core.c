@@ -14,45 +14,25 @@
 #include <unistd.h>
 
 #include "tl_core.h"
+#include "test_util.h"
 #include "tl_activation.h"
 #include "tl_model_int.h"
 
-static int passed,
-			failed;
 static const char *fixtures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) passed++; \
-	else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
-
-#define CHECK_NEAR(a, b, tol) CHECK(fabs((double) (a) - (double) (b)) <= (tol), \
-	"%s = %.9g, expected %.9g (tol %g)", #a, (double) (a), (double) (b), (double) (tol))
 
 static char *
 read_file(const char *name, size_t *len)
 {
 	char		path[1024];
-	FILE	   *f;
 	char	   *buf;
-	long		n;
 
 	snprintf(path, sizeof(path), "%s/%s", fixtures, name);
-	f = fopen(path, "rb");
-	if (f == NULL)
+	buf = read_whole_file(path, len);
+	if (buf == NULL)
 	{
 		printf("FAIL cannot open fixture %s\n", path);
 		failed++;
-		return NULL;
 	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n ? n : 1);
-	if (fread(buf, 1, n, f) != (size_t) n)
-		n = 0;
-	fclose(f);
-	*len = (size_t) n;
 	return buf;
 }
 

@@ -32,20 +32,15 @@
 #include <string.h>
 
 #include "tl_core.h"
+#include "test_util.h"
 #include "tl_saliency.h"
 
 #define TOL 1e-3
 #define NS 2					/* samples per batch */
 
-static int	passed,
-			failed;
 static double worst;
 static int	n_layer_checks;
 
-#define CHECK(cond, ...) do { \
-	if (cond) passed++; \
-	else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
 
 static uint64_t rng_state;
 
@@ -73,23 +68,15 @@ gaussian(void)
 static tl_model *
 load(const char *path, tl_status *st)
 {
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf;
-	long		n;
+	size_t		len;
+	char	   *buf = read_whole_file(path, &len);
 	tl_limits	lim = {64 << 20, 64 << 20};
 	tl_model   *m;
 
 	tl_status_clear(st);
-	if (f == NULL)
+	if (buf == NULL)
 		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(n ? n : 1);
-	if (fread(buf, 1, n, f) != (size_t) n)
-		n = 0;
-	fclose(f);
-	m = tl_model_load(buf, (size_t) n, &lim, st);
+	m = tl_model_load(buf, len, &lim, st);
 	free(buf);
 	return m;
 }

@@ -13,17 +13,10 @@
 
 #include "tl_core.h"
 #include "tl_pca.h"
+#include "test_util.h"
 
-static int	passed,
-			failed;
 
-#define CHECK(cond, ...) do { \
-	if (cond) passed++; \
-	else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-} while (0)
 
-#define CHECK_NEAR(a, b, tol) CHECK(fabs((double) (a) - (double) (b)) <= (tol), \
-	"%s = %.9g, expected %.9g (tol %g)", #a, (double) (a), (double) (b), (double) (tol))
 
 /* A fitted model with its own arrays. */
 typedef struct fit

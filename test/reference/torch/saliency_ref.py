@@ -57,8 +57,8 @@ ACT = {"linear": lambda x: x, "relu": torch.relu, "sigmoid": torch.sigmoid,
        "softmax": lambda x: torch.softmax(x, -1)}
 
 
-def load_layers(path):
-    """[(class, config, [weights as float64 tensors])] in model order."""
+def load_layers(path, dtype=torch.float64):
+    """[(class, config, [weights as tensors of dtype])] in model order."""
     with h5py.File(path, "r") as f:
         cfg = json.loads(f.attrs["model_config"])
         layers = cfg["config"]["layers"] if isinstance(cfg["config"], dict) \
@@ -72,7 +72,7 @@ def load_layers(path):
                 g = mw[name]
                 for wn in g.attrs["weight_names"]:
                     wn = wn.decode() if isinstance(wn, bytes) else wn
-                    ws.append(torch.tensor(np.asarray(g[wn]), dtype=torch.float64))
+                    ws.append(torch.tensor(np.asarray(g[wn]), dtype=dtype))
             out.append((entry["class_name"], entry["config"], ws))
     return out
 
