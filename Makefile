@@ -5,7 +5,8 @@ EXTVERSION = 0.2.0
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 
-CORE_SRCS = $(sort $(wildcard src/core/*.c))
+CORE_SRCS = $(sort $(wildcard src/core/*/*.c))
+CORE_HDRS = $(wildcard src/core/*/*.h)
 PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
@@ -55,27 +56,27 @@ sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0
 	$(call with_report_template,sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0))
 
 # PGXS does not track headers: every object depends on all of them.
-$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
+$(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)
 
 # The core's element-wise kernels (ReLU, pooling, gradients) only vectorise
 # at -O3 (no fast-math: results stay bit-identical to scalar code).
 $(CORE_SRCS:.c=.o): CFLAGS += -O3
 # exp/tanh/sigmoid loops only vectorise when comparisons may not trap (the
 # values computed are the same: no fast-math)
-src/core/tl_activation.o src/core/tl_embedding.o src/core/tl_pool.o: CFLAGS += -fno-trapping-math
+src/core/nn/tl_activation.o src/core/nn/tl_embedding.o src/core/nn/tl_pool.o: CFLAGS += -fno-trapping-math
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
 CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
+test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
+test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
 
-test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
+test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
 
 # every program runs even if one fails; each prints "N passed, N failed"
@@ -86,7 +87,7 @@ unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
 UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
-$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) src/core/*.h
+$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
 unit-asan: $(UNIT_ASAN)
@@ -105,15 +106,15 @@ FUZZ_CORE = $(patsubst src/core/%.c,test/fuzz/build/core/%.o,$(CORE_SRCS))
 FUZZ_TOOLS = test/fuzz/build/make_seeds test/fuzz/build/replay_isolated
 
 # the core once, instrumented for coverage and the sanitizers
-$(FUZZ_CORE): test/fuzz/build/core/%.o: src/core/%.c $(wildcard src/core/*.h)
-	@mkdir -p test/fuzz/build/core
+$(FUZZ_CORE): test/fuzz/build/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
 	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
 
 $(FUZZ_BINS): test/fuzz/build/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_CORE)
 	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer $(SAN_FLAGS) -o $@ $< $(FUZZ_CORE) $(CORE_LIBS)
 
 # helpers: seed generation, and replaying inputs through the isolated loader
-$(FUZZ_TOOLS): test/fuzz/build/%: test/fuzz/%.c $(CORE_SRCS) $(wildcard src/core/*.h)
+$(FUZZ_TOOLS): test/fuzz/build/%: test/fuzz/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p test/fuzz/build
 	$(CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 

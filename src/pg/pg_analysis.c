@@ -15,12 +15,12 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "tl_cluster.h"
-#include "tl_label.h"
-#include "tl_loss.h"
-#include "tl_neighbours.h"
-#include "tl_pca.h"
-#include "tl_perception.h"
+#include "analysis/tl_cluster.h"
+#include "analysis/tl_label.h"
+#include "nn/tl_loss.h"
+#include "analysis/tl_neighbours.h"
+#include "analysis/tl_pca.h"
+#include "analysis/tl_perception.h"
 
 /* Components of the space label-issue neighbours are found in. */
 #define LABEL_ISSUE_COMPONENTS 32

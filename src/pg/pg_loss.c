@@ -5,7 +5,7 @@
 
 #include "utils/builtins.h"
 
-#include "tl_loss.h"
+#include "nn/tl_loss.h"
 
 static float *
 output_values(ArrayType *a, int *n)

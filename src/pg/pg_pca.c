@@ -1,7 +1,7 @@
 /*
  * pg_pca.c — the tl_pca type and the tl_pca_fit aggregate: type I/O, the
  * aggregate's transition, combine, serial, deserial and final functions,
- * projection and accessors.  The maths is in src/core/tl_pca.c.
+ * projection and accessors.  The maths is in src/core/analysis/tl_pca.c.
  */
 #include "tl_pg.h"
 
@@ -14,7 +14,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include "tl_pca.h"
+#include "analysis/tl_pca.h"
 
 /*
  * The stored form: a header, then variance[k], ratio[k], mean[width] and

@@ -11,7 +11,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "tl_perception.h"
+#include "analysis/tl_perception.h"
 
 int
 tl_pg_layer_index(const tl_cached_model *e, const char *layer)

@@ -8,7 +8,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "tl_svg.h"
+#include "render/tl_svg.h"
 
 /* Most dots one picture takes (the SVG grows ~150 bytes a dot). */
 #define MAX_DOTS 1000000

@@ -10,7 +10,7 @@
  * a strict function would.
  */
 #include "tl_pg.h"
-#include "tl_saliency.h"
+#include "analysis/tl_saliency.h"
 
 #include <math.h>
 

@@ -14,7 +14,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "tl_tokenize.h"
+#include "format/tl_tokenize.h"
 
 typedef struct vocab_cache
 {

@@ -9,7 +9,7 @@
 #include "access/tupdesc.h"
 #include "utils/array.h"
 
-#include "tl_core.h"
+#include "base/tl_core.h"
 
 /* GUCs (tensorlens.c) */
 extern int	tl_guc_blas_threads;

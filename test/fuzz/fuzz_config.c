@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "tl_model_int.h"
+#include "nn/tl_model_int.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "tl_model_int.h"
+#include "nn/tl_model_int.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

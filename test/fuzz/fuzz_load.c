@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "tl_core.h"
+#include "base/tl_core.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

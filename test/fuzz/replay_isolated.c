@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tl_core.h"
+#include "base/tl_core.h"
 
 int
 main(int argc, char **argv)

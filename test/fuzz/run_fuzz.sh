@@ -41,7 +41,7 @@ $B/make_seeds "$SEEDS" $models >/dev/null
 crash_site() {
   grep -qE 'ERROR: |runtime error:' "$1" || { echo none; return; }
   if grep -q 'runtime error:' "$1"; then echo ours; return; fi
-  frame=$(grep -E '^    #[0-9]+ ' "$1" | grep -E 'libhdf5|src/core/[a-z_0-9]+\.c|test/fuzz/[a-z_]+\.c' | head -1)
+  frame=$(grep -E '^    #[0-9]+ ' "$1" | grep -E 'libhdf5|src/core/[a-z_0-9/]+\.c|test/fuzz/[a-z_]+\.c' | head -1)
   case "$frame" in *libhdf5*) echo hdf5 ;; *) echo ours ;; esac
 }
 

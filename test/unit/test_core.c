@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tl_core.h"
+#include "base/tl_core.h"
 #include "test_util.h"
-#include "tl_activation.h"
-#include "tl_model_int.h"
+#include "nn/tl_activation.h"
+#include "nn/tl_model_int.h"
 
 static const char *fixtures;
 

@@ -31,9 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_core.h"
+#include "base/tl_core.h"
 #include "test_util.h"
-#include "tl_saliency.h"
+#include "analysis/tl_saliency.h"
 
 #define TOL 1e-3
 #define NS 2					/* samples per batch */

@@ -1,5 +1,5 @@
 /*
- * test_pca.c — unit tests of the core's PCA (src/core/tl_pca.c).
+ * test_pca.c — unit tests of the core's PCA (src/core/analysis/tl_pca.c).
  *
  * The expected values are derived by hand in the comments: point sets are
  * built as a mean m plus multiples of orthonormal axes, so their scatter
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tl_core.h"
-#include "tl_pca.h"
+#include "base/tl_core.h"
+#include "analysis/tl_pca.h"
 #include "test_util.h"
 
 

@@ -1,0 +1,510 @@
+/*
+ * keras_graph.c — the layer graph of a Keras model from its JSON config.
+ *
+ * Sequential models are a chain; Functional models list each layer's
+ * producers in "inbound_nodes", written by Keras 2 as nested lists
+ * [[["name", node, tensor, {}], ...]] and by Keras 3 as {"args": [...]}
+ * holding "__keras_tensor__" objects whose "keras_history" names the
+ * producer.  Layers are ordered so that producers come first; layers[0] is
+ * the model's single input.
+ */
+#include <string.h>
+
+#include "nn/tl_model_int.h"
+
+#define MAX_INBOUND 64
+
+/* Reads a Keras shape list with its batch entry first; null → -1. */
+static int
+parse_batch_shape(json_t *v, int has_batch, tl_shape *out, const char *layer,
+				  tl_status *st)
+{
+	int			n = (int) json_array_size(v) - (has_batch ? 1 : 0);
+
+	if (!json_is_array(v) || n < 1 || n > TL_MAX_DIMS)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\": input shape must list 1 to %d dimensions after the batch",
+					   layer, TL_MAX_DIMS);
+	out->nd = n;
+	for (int i = 0; i < n; i++)
+	{
+		json_t	   *e = json_array_get(v, i + (has_batch ? 1 : 0));
+
+		if (json_is_null(e))
+			out->d[i] = -1;
+		else if (json_is_integer(e) && json_integer_value(e) >= 1 &&
+				 json_integer_value(e) <= (1 << 30))
+			out->d[i] = (int) json_integer_value(e);
+		else
+			return tl_fail(st, TL_ERR_MODEL, "layer \"%s\": input shape entries must be positive integers or null",
+						   layer);
+	}
+	return 0;
+}
+
+/* The input shape a layer config declares, if any (0 = found, 1 = none). */
+static int
+declared_input_shape(json_t *cfg, tl_shape *out, const char *layer, tl_status *st)
+{
+	json_t	   *v;
+
+	if ((v = json_object_get(cfg, "batch_input_shape")) != NULL && !json_is_null(v))
+		return parse_batch_shape(v, 1, out, layer, st);
+	if ((v = json_object_get(cfg, "batch_shape")) != NULL && !json_is_null(v))
+		return parse_batch_shape(v, 1, out, layer, st);
+	if ((v = json_object_get(cfg, "input_shape")) != NULL && !json_is_null(v))
+		return parse_batch_shape(v, 0, out, layer, st);
+	return 1;
+}
+
+/*
+ * Keras 3 saves a layer's weights under layers/<snake_case class name>,
+ * numbered _1, _2... in the order the model lists its layers (InputLayers
+ * excluded) — not under the layer's own name.
+ */
+static void
+snake_case(const char *cls, char *out, size_t len)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; cls[i] && o + 2 < len; i++)
+	{
+		char		c = cls[i];
+		int			upper = (c >= 'A' && c <= 'Z');
+
+		if (!((c >= 'a' && c <= 'z') || upper || (c >= '0' && c <= '9') || c == '_'))
+			continue;
+		/* "aB" → "a_b"; "xAbc" (an upper letter opening a word) → "x_abc" */
+		if (upper && i > 0 &&
+			((cls[i - 1] >= 'a' && cls[i - 1] <= 'z') ||
+			 (cls[i + 1] >= 'a' && cls[i + 1] <= 'z')))
+			out[o++] = '_';
+		out[o++] = upper ? (char) (c - 'A' + 'a') : c;
+	}
+	out[o] = '\0';
+}
+
+static int
+assign_store_names(tl_layer *layers, int n, const int *config_order, tl_status *st)
+{
+	for (int k = 0; k < n; k++)
+	{
+		tl_layer   *l = &layers[config_order ? config_order[k] : k];
+		char		base[256],
+					name[300];
+		int			seen = 0;
+
+		if (l->ops == &tl_ops_input)
+			continue;
+		snake_case(l->class_name, base, sizeof(base));
+		for (int j = 0; j < k; j++)
+		{
+			tl_layer   *p = &layers[config_order ? config_order[j] : j];
+
+			if (p->ops != &tl_ops_input && strcmp(p->class_name, l->class_name) == 0)
+				seen++;
+		}
+		if (seen)
+			snprintf(name, sizeof(name), "%s_%d", base, seen);
+		else
+			snprintf(name, sizeof(name), "%s", base);
+		l->store_name = tl_strdup(name);
+		if (l->store_name == NULL)
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static const char *
+layer_name(json_t *entry)
+{
+	json_t	   *cfg = json_object_get(entry, "config");
+	const char *n = tl_cfg_str(cfg, "name", NULL);
+
+	return n ? n : tl_cfg_str(entry, "name", NULL);
+}
+
+/* Sets up layer l from a config entry {class_name, config}. */
+static int
+init_layer(tl_layer *l, json_t *entry, const tl_cfgctx *cx, tl_status *st)
+{
+	const char *cls = tl_cfg_str(entry, "class_name", NULL);
+	const char *name = layer_name(entry);
+	json_t	   *cfg = json_object_get(entry, "config");
+
+	if (cls == NULL || name == NULL || !json_is_object(cfg))
+		return tl_fail(st, TL_ERR_MODEL, "a layer entry lacks class_name, name or config");
+	l->name = tl_strdup(name);
+	l->class_name = tl_strdup(cls);
+	if (l->name == NULL || l->class_name == NULL)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	tl_act_parse("linear", cx->keras_major, &l->act);
+	if (strcmp(cls, "Sequential") == 0 || strcmp(cls, "Functional") == 0 ||
+		strcmp(cls, "Model") == 0)
+		return tl_fail(st, TL_ERR_UNSUPPORTED,
+					   "layer \"%s\" is a nested model (%s); nested models are not supported",
+					   name, cls);
+	l->ops = tl_layer_lookup(cls);
+	if (l->ops == NULL)
+		return tl_fail(st, TL_ERR_UNSUPPORTED,
+					   "layer \"%s\" has class %s, which tensorlens does not support",
+					   name, cls);
+	if (l->ops == &tl_ops_input)
+		return declared_input_shape(cfg, &l->out, name, st) == 1 ?
+			tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" declares no shape", name) : 0;
+	return l->ops->configure ? l->ops->configure(l, cfg, cx, st) : 0;
+}
+
+static int
+set_inputs(tl_layer *l, const int *idx, int n, tl_status *st)
+{
+	l->in = tl_malloc(sizeof(int) * (n ? n : 1));
+	if (l->in == NULL)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	memcpy(l->in, idx, sizeof(int) * n);
+	l->n_in = n;
+	return 0;
+}
+
+static int
+build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st)
+{
+	json_t	   *list = json_is_array(config) ? config : json_object_get(config, "layers");
+	int			n = (int) json_array_size(list);
+	int			has_input,
+				first;
+	tl_shape	shape;
+
+	if (!json_is_array(list) || n < 1)
+		return tl_fail(st, TL_ERR_MODEL, "the Sequential model has no layers");
+	if (n > TL_MAX_LAYERS)
+		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, TL_MAX_LAYERS);
+	has_input = strcmp(tl_cfg_str(json_array_get(list, 0), "class_name", ""), "InputLayer") == 0;
+	m->n_layers = n + (has_input ? 0 : 1);
+	m->layers = tl_calloc(m->n_layers, sizeof(tl_layer));
+	if (m->layers == NULL)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+
+	first = has_input ? 0 : 1;
+	for (int i = 0; i < n; i++)
+	{
+		tl_layer   *l = &m->layers[first + i];
+		int			prev = first + i - 1;
+
+		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
+			return -1;
+		if (first + i > 0 && set_inputs(l, &prev, 1, st) < 0)
+			return -1;
+		if (i > 0 && l->ops == &tl_ops_input)
+			return tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" is not the first layer", l->name);
+	}
+	if (!has_input)
+	{
+		/* Keras adds an implicit input named after the first layer */
+		tl_layer   *in = &m->layers[0];
+		json_t	   *fcfg = json_object_get(json_array_get(list, 0), "config");
+		char		name[300];
+		int			r = declared_input_shape(fcfg, &shape, m->layers[1].name, st);
+
+		if (r < 0)
+			return -1;
+		if (r == 1)
+		{
+			json_t	   *b = json_object_get(config, "build_input_shape");
+
+			if (!json_is_array(b))
+				return tl_fail(st, TL_ERR_MODEL, "the model config does not say what input shape the model takes");
+			if (parse_batch_shape(b, 1, &shape, m->layers[1].name, st) < 0)
+				return -1;
+		}
+		snprintf(name, sizeof(name), "%s_input", m->layers[1].name);
+		in->name = tl_strdup(name);
+		in->class_name = tl_strdup("InputLayer");
+		if (in->name == NULL || in->class_name == NULL)
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+		in->ops = &tl_ops_input;
+		in->out = shape;
+	}
+	m->output = m->n_layers - 1;
+	return assign_store_names(m->layers, m->n_layers, NULL, st);
+}
+
+/* ---- Functional models --------------------------------------------------- */
+typedef struct inbound
+{
+	int			n;
+	const char *names[MAX_INBOUND];
+} inbound;
+
+static int
+add_inbound(inbound *ib, const char *name, json_int_t node, json_int_t tensor,
+			const char *layer, tl_status *st)
+{
+	if (node != 0 || tensor != 0)
+		return tl_fail(st, TL_ERR_UNSUPPORTED,
+					   "layer \"%s\" uses output %d of call %d of \"%s\": shared layers and multi-output layers are not supported",
+					   layer, (int) tensor, (int) node, name);
+	if (ib->n >= MAX_INBOUND)
+		return tl_fail(st, TL_ERR_LIMIT, "layer \"%s\" has too many inputs", layer);
+	ib->names[ib->n++] = name;
+	return 0;
+}
+
+/* Walks one inbound node in either Keras 2 or Keras 3 form. */
+static int
+collect_inbound(json_t *v, inbound *ib, const char *layer, tl_status *st)
+{
+	if (json_is_array(v))
+	{
+		/* Keras 2 entry: ["producer", node_index, tensor_index, {kwargs}] */
+		if (json_array_size(v) >= 3 && json_is_string(json_array_get(v, 0)) &&
+			json_is_integer(json_array_get(v, 1)))
+			return add_inbound(ib, json_string_value(json_array_get(v, 0)),
+							   json_integer_value(json_array_get(v, 1)),
+							   json_integer_value(json_array_get(v, 2)), layer, st);
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (collect_inbound(json_array_get(v, i), ib, layer, st) < 0)
+				return -1;
+		return 0;
+	}
+	if (json_is_object(v))
+	{
+		json_t	   *hist = json_object_get(json_object_get(v, "config"), "keras_history");
+
+		if (json_is_array(hist) && json_array_size(hist) >= 3 &&
+			json_is_string(json_array_get(hist, 0)))
+			return add_inbound(ib, json_string_value(json_array_get(hist, 0)),
+							   json_integer_value(json_array_get(hist, 1)),
+							   json_integer_value(json_array_get(hist, 2)), layer, st);
+		/* Keras 3 call record: producers are in the positional args */
+		if (json_object_get(v, "args"))
+			return collect_inbound(json_object_get(v, "args"), ib, layer, st);
+	}
+	return 0;
+}
+
+/* The first layer name in an input_layers/output_layers value. */
+static const char *
+io_layer_name(json_t *v, int *count)
+{
+	*count = 0;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return NULL;
+	if (json_is_string(json_array_get(v, 0)))
+	{
+		*count = 1;				/* a single ["name", 0, 0] */
+		return json_string_value(json_array_get(v, 0));
+	}
+	*count = (int) json_array_size(v);
+	return json_string_value(json_array_get(json_array_get(v, 0), 0));
+}
+
+static int
+find_index(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int
+build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st)
+{
+	json_t	   *list = json_object_get(config, "layers");
+	int			n = (int) json_array_size(list);
+	int			n_in,
+				n_out;
+	const char *in_name = io_layer_name(json_object_get(config, "input_layers"), &n_in);
+	const char *out_name = io_layer_name(json_object_get(config, "output_layers"), &n_out);
+	char	  **names = NULL;
+	int		  **producers = NULL;
+	int		   *n_prod = NULL,
+			   *order = NULL,
+			   *placed = NULL,
+			   *pos = NULL;
+	int			rc = -1,
+				done = 0;
+	tl_layer   *layers = NULL;
+
+	if (!json_is_array(list) || n < 1)
+		return tl_fail(st, TL_ERR_MODEL, "the model has no layers");
+	if (n > TL_MAX_LAYERS)
+		return tl_fail(st, TL_ERR_LIMIT, "the model has %d layers (at most %d supported)", n, TL_MAX_LAYERS);
+	if (n_in != 1 || n_out != 1 || in_name == NULL || out_name == NULL)
+		return tl_fail(st, TL_ERR_UNSUPPORTED,
+					   "the model has %d inputs and %d outputs; only models with one of each are supported",
+					   n_in, n_out);
+
+	names = tl_calloc(n, sizeof(char *));
+	producers = tl_calloc(n, sizeof(int *));
+	n_prod = tl_calloc(n, sizeof(int));
+	order = tl_calloc(n, sizeof(int));
+	placed = tl_calloc(n, sizeof(int));
+	pos = tl_calloc(n, sizeof(int));
+	layers = tl_calloc(n, sizeof(tl_layer));
+	if (!names || !producers || !n_prod || !order || !placed || !pos || !layers)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		const char *nm = layer_name(json_array_get(list, i));
+
+		if (nm == NULL)
+		{
+			tl_fail(st, TL_ERR_MODEL, "layer %d has no name", i);
+			goto out;
+		}
+		if (find_index(names, i, nm) >= 0)
+		{
+			tl_fail(st, TL_ERR_MODEL, "two layers are named \"%s\"", nm);
+			goto out;
+		}
+		names[i] = (char *) nm;
+	}
+	/* producers of each layer */
+	for (int i = 0; i < n; i++)
+	{
+		json_t	   *nodes = json_object_get(json_array_get(list, i), "inbound_nodes");
+		inbound		ib = {0};
+
+		if (json_array_size(nodes) > 1)
+		{
+			tl_fail(st, TL_ERR_UNSUPPORTED,
+					"layer \"%s\" is called %d times: shared layers are not supported",
+					names[i], (int) json_array_size(nodes));
+			goto out;
+		}
+		if (json_array_size(nodes) == 1 &&
+			collect_inbound(json_array_get(nodes, 0), &ib, names[i], st) < 0)
+			goto out;
+		producers[i] = tl_malloc(sizeof(int) * (ib.n ? ib.n : 1));
+		if (producers[i] == NULL)
+		{
+			tl_fail(st, TL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		for (int k = 0; k < ib.n; k++)
+		{
+			producers[i][k] = find_index(names, n, ib.names[k]);
+			if (producers[i][k] < 0)
+			{
+				tl_fail(st, TL_ERR_MODEL, "layer \"%s\" takes input from unknown layer \"%s\"",
+						names[i], ib.names[k]);
+				goto out;
+			}
+		}
+		n_prod[i] = ib.n;
+	}
+	/* order: the input first, then any layer whose producers are placed */
+	{
+		int			first = find_index(names, n, in_name);
+
+		if (first < 0)
+		{
+			tl_fail(st, TL_ERR_MODEL, "the input layer \"%s\" is not in the layer list", in_name);
+			goto out;
+		}
+		order[done++] = first;
+		placed[first] = 1;
+	}
+	while (done < n)
+	{
+		int			progress = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			int			ready = !placed[i] && n_prod[i] > 0;
+
+			for (int k = 0; ready && k < n_prod[i]; k++)
+				ready = placed[producers[i][k]];
+			if (ready)
+			{
+				pos[i] = done;
+				order[done++] = i;
+				placed[i] = 1;
+				progress = 1;
+			}
+		}
+		if (!progress)
+		{
+			for (int i = 0; i < n; i++)
+				if (!placed[i])
+				{
+					tl_fail(st, TL_ERR_UNSUPPORTED,
+							"layer \"%s\" is not reachable from the input \"%s\" (a second input or a cycle)",
+							names[i], in_name);
+					break;
+				}
+			goto out;
+		}
+	}
+	m->layers = layers;
+	m->n_layers = n;
+	layers = NULL;
+	for (int k = 0; k < n; k++)
+	{
+		int			i = order[k];
+		tl_layer   *l = &m->layers[k];
+		int			idx[MAX_INBOUND];
+
+		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
+			goto out;
+		if (k == 0 && l->ops != &tl_ops_input)
+		{
+			tl_fail(st, TL_ERR_MODEL, "the model input \"%s\" is not an InputLayer", l->name);
+			goto out;
+		}
+		if (k > 0 && l->ops == &tl_ops_input)
+		{
+			tl_fail(st, TL_ERR_UNSUPPORTED, "the model has a second InputLayer \"%s\"", l->name);
+			goto out;
+		}
+		for (int j = 0; j < n_prod[i]; j++)
+			idx[j] = pos[producers[i][j]];
+		if (k > 0 && set_inputs(l, idx, n_prod[i], st) < 0)
+			goto out;
+	}
+	{
+		int			oi = find_index(names, n, out_name);
+
+		if (oi < 0)
+		{
+			tl_fail(st, TL_ERR_MODEL, "the output layer \"%s\" is not in the layer list", out_name);
+			goto out;
+		}
+		m->output = pos[oi];
+	}
+	rc = assign_store_names(m->layers, n, pos, st);
+out:
+	if (producers)
+		for (int i = 0; i < n; i++)
+			tl_free(producers[i]);
+	tl_free(producers);
+	tl_free(names);
+	tl_free(n_prod);
+	tl_free(order);
+	tl_free(placed);
+	tl_free(pos);
+	tl_free(layers);
+	return rc;
+}
+
+int
+tl_graph_build(tl_model *m, json_t *root, tl_status *st)
+{
+	const char *cls = tl_cfg_str(root, "class_name", NULL);
+	json_t	   *config = json_object_get(root, "config");
+	tl_cfgctx	cx = {m->keras_major};
+
+	if (cls == NULL || config == NULL)
+		return tl_fail(st, TL_ERR_MODEL, "the model config has no class_name/config");
+	if (strcmp(cls, "Sequential") == 0)
+		return build_sequential(m, config, &cx, st);
+	if (strcmp(cls, "Model") == 0 || strcmp(cls, "Functional") == 0)
+		return build_functional(m, config, &cx, st);
+	return tl_fail(st, TL_ERR_UNSUPPORTED,
+				   "model class %s is not supported (Sequential and Functional models are)", cls);
+}

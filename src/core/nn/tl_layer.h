@@ -1,0 +1,288 @@
+/*
+ * tl_layer.h — the layer graph inside the core: what a layer is, how a
+ * layer family plugs in (tl_layer_ops), and the helpers families share.
+ */
+#ifndef TL_LAYER_H
+#define TL_LAYER_H
+
+#include <jansson.h>
+
+#include "base/tl_core.h"
+#include "nn/tl_activation.h"
+
+#define TL_MAX_WEIGHTS 8
+
+typedef struct tl_layer tl_layer;
+typedef struct tl_exec tl_exec;
+
+typedef struct tl_weight
+{
+	tl_shape	shape;			/* full shape as stored in the file */
+	int64_t		n;
+	float	   *data;
+} tl_weight;
+
+/* What the config parser knows while it configures layers. */
+typedef struct tl_cfgctx
+{
+	int			keras_major;	/* 2 or 3: some defaults differ */
+} tl_cfgctx;
+
+typedef struct tl_layer_ops
+{
+	const char *family;
+	/* Reads the layer's own config object. */
+	int			(*configure) (tl_layer *l, json_t *cfg, const tl_cfgctx *cx,
+							  tl_status *st);
+	/* Output shape from input shapes (-1 dims stay unknown where they must). */
+	int			(*shape) (const tl_layer *l, const tl_shape *in, int n_in,
+						  tl_shape *out, tl_status *st);
+	/* Number of weight arrays the file must hold for this layer. */
+	int			(*n_weights) (const tl_layer *l);
+	/* Checks the weights against the input shape; may precompute. */
+	int			(*bind) (tl_layer *l, const tl_shape *in, int n_in,
+						 tl_status *st);
+	/* Computes n samples. in[i] points at input i (batch-major). */
+	int			(*forward) (const tl_layer *l, tl_exec *ex,
+							const float *const *in, const tl_shape *in_shape,
+							float *out, const tl_shape *out_shape, int n,
+							tl_status *st);
+	/* Output is the input reinterpreted (no copy): Dropout, Flatten... */
+	int			aliases_input;
+
+	/*
+	 * The backward pass: given dout, the gradient of a scalar target with
+	 * respect to this layer's output for n samples, adds the gradient with
+	 * respect to input i to din[i] (NULL when input i needs none).  in and
+	 * out are the forward's values for the same samples.  NULL for layers
+	 * whose inputs are not differentiable (Embedding: token ids) and for
+	 * aliasing layers, whose gradient is their input's.
+	 */
+	int			(*backward) (const tl_layer *l, tl_exec *ex,
+							 const float *const *in, const tl_shape *in_shape,
+							 const float *out, const tl_shape *out_shape,
+							 const float *dout, float *const *din, int n,
+							 tl_status *st);
+} tl_layer_ops;
+
+typedef enum tl_padding
+{
+	TL_PAD_VALID,
+	TL_PAD_SAME,
+	TL_PAD_CAUSAL
+} tl_padding;
+
+typedef enum tl_cell
+{
+	TL_CELL_SIMPLE,
+	TL_CELL_LSTM,
+	TL_CELL_GRU
+} tl_cell;
+
+typedef enum tl_merge
+{
+	TL_MERGE_CONCAT,
+	TL_MERGE_ADD,
+	TL_MERGE_SUB,
+	TL_MERGE_MUL,
+	TL_MERGE_AVG,
+	TL_MERGE_MAX,
+	TL_MERGE_MIN
+} tl_merge;
+
+typedef struct tl_rnn_cfg
+{
+	tl_cell		cell;
+	int			units;
+	int			use_bias;
+	int			return_sequences;
+	int			go_backwards;
+	int			reset_after;	/* GRU only */
+	tl_act		act;
+	tl_act		rec_act;
+	int			w;				/* index of this direction's first weight */
+} tl_rnn_cfg;
+
+struct tl_layer
+{
+	char	   *name;
+	char	   *class_name;
+	char	   *store_name;		/* .keras weight group: snake_case class, numbered */
+	const tl_layer_ops *ops;
+	int			n_in;
+	int		   *in;				/* producer layer indices */
+	int			n_w;
+	tl_weight	w[TL_MAX_WEIGHTS];
+	tl_shape	out;			/* declared output shape (-1 = unknown) */
+	int64_t		params;
+	tl_act		act;			/* activation fused into the layer */
+	float	   *aux;			/* derived per-layer data (freed with the model) */
+	float	   *fused;			/* per-token table (tl_model_prepare_fusion), or NULL */
+	size_t		fused_bytes;
+	union
+	{
+		struct
+		{
+			int			input_dim, output_dim;
+		}			emb;
+		struct
+		{
+			int			units, use_bias;
+		}			dense;
+		struct
+		{
+			int			rank, filters, use_bias;
+			int			k[2], s[2], d[2];
+			tl_padding	pad;
+		}			conv;
+		struct
+		{
+			int			rank, is_max;
+			int			k[2], s[2];
+			tl_padding	pad;
+		}			pool;
+		struct
+		{
+			int			rank, is_max, keepdims;
+		}			gpool;
+		struct
+		{
+			int			n_axes;
+			int			axes[TL_MAX_DIMS];	/* Keras numbering (batch = 0) */
+			int			center, scale;
+			float		eps;
+		}			norm;		/* BatchNormalization, LayerNormalization */
+		struct
+		{
+			tl_rnn_cfg	dir[2];	/* [1] used by Bidirectional */
+			int			bidirectional;
+			tl_merge	merge;
+		}			rnn;
+		struct
+		{
+			tl_merge	op;
+			int			axis;	/* per-sample axis for concat; -1 = last */
+		}			merge;
+		struct
+		{
+			tl_shape	target;
+		}			reshape;
+		struct
+		{
+			int			n;
+			int			perm[TL_MAX_DIMS];
+		}			permute;
+	}			u;
+};
+
+/* ---- execution context ----------------------------------------------- */
+/* Grows and returns the runner's scratch area (at least n floats). */
+float	   *tl_scratch(tl_exec *ex, size_t n, tl_status *st);
+
+/*
+ * Fused activations (Dense, Conv) and the backward pass (tl_backward.c).
+ * When the runner prepares a backward pass, the forward of a layer with a
+ * non-linear fused activation copies its pre-activation to
+ * tl_exec_preact() before applying the activation; NULL otherwise.
+ */
+float	   *tl_exec_preact(tl_exec *ex);
+/* Whether the target of the backward pass is taken before this layer's activation. */
+int			tl_exec_before_act(tl_exec *ex);
+/*
+ * The gradient with respect to the current layer's pre-activation, from
+ * dout (rows x len, the activation along len for softmax): dout itself when
+ * the activation is linear or the target is taken before it.
+ */
+const float *tl_exec_act_grad(tl_exec *ex, const tl_layer *l, const float *out,
+							  const float *dout, int64_t rows, int64_t len,
+							  tl_status *st);
+
+/*
+ * A Conv1D reading an Embedding's output (tl_conv.c): with the products of
+ * every kernel tap and the whole embedding table (vocab x taps x filters)
+ * a window is a sum of table rows picked by the token ids, not a GEMM row.
+ * tl_conv_token_table builds that table (NULL with st set on failure);
+ * tl_conv_forward_tokens is the forward from it, given the ids.
+ */
+float	   *tl_conv_token_table(const tl_layer *conv, const tl_layer *emb,
+								tl_status *st);
+int			tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex,
+								   const float *table, const float *ids,
+								   const tl_shape *in_shape, float *out,
+								   int n, tl_status *st);
+
+/*
+ * Fused paths from token ids (tl_runner.c decides when they run).  A
+ * recurrent layer reading an Embedding takes each step's input projection
+ * x W + b from a table of E W + b (vocab x gates*units per direction);
+ * a GlobalAveragePooling1D reading an Embedding averages the embedding rows
+ * picked by the ids without the Embedding's output being written.  ids are
+ * the Embedding's input (checked first with tl_embedding_check_ids).
+ */
+float	   *tl_rnn_token_table(const tl_layer *rnn, const tl_layer *emb,
+							   size_t *bytes, tl_status *st);
+int			tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
+								  const float *ids, const tl_shape *ids_shape,
+								  float *out, const tl_shape *out_shape, int n,
+								  tl_status *st);
+int			tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
+									   const float *ids, const tl_shape *ids_shape,
+									   float *out, int n, tl_status *st);
+int			tl_embedding_check_ids(const tl_layer *emb, const float *ids,
+								   const tl_shape *ids_shape, int n, tl_status *st);
+
+/* ---- the registry of layer classes ----------------------------------- */
+const tl_layer_ops *tl_layer_lookup(const char *class_name);
+
+/* Families (each defined in its own file). */
+extern const tl_layer_ops tl_ops_input;
+extern const tl_layer_ops tl_ops_identity;
+extern const tl_layer_ops tl_ops_flatten;
+extern const tl_layer_ops tl_ops_reshape;
+extern const tl_layer_ops tl_ops_permute;
+extern const tl_layer_ops tl_ops_embedding;
+extern const tl_layer_ops tl_ops_dense;
+extern const tl_layer_ops tl_ops_activation;
+extern const tl_layer_ops tl_ops_conv;
+extern const tl_layer_ops tl_ops_pool;
+extern const tl_layer_ops tl_ops_global_pool;
+extern const tl_layer_ops tl_ops_batchnorm;
+extern const tl_layer_ops tl_ops_layernorm;
+extern const tl_layer_ops tl_ops_rnn;
+extern const tl_layer_ops tl_ops_merge;
+
+/* ---- config helpers shared by the families (tl_config_util.c) ---------- */
+int			tl_cfg_int(json_t *cfg, const char *key, int dflt, int *out,
+					   const tl_layer *l, tl_status *st);
+int			tl_cfg_float(json_t *cfg, const char *key, float dflt, float *out,
+						 const tl_layer *l, tl_status *st);
+int			tl_cfg_bool(json_t *cfg, const char *key, int dflt, int *out,
+						const tl_layer *l, tl_status *st);
+const char *tl_cfg_str(json_t *cfg, const char *key, const char *dflt);
+/* An int or a list of `rank` ints (kernel_size, strides...). */
+int			tl_cfg_ints(json_t *cfg, const char *key, int rank, int dflt,
+						int *out, const tl_layer *l, tl_status *st);
+int			tl_cfg_padding(json_t *cfg, int allow_causal, tl_padding *out,
+						   const tl_layer *l, tl_status *st);
+int			tl_cfg_activation(json_t *cfg, const char *key, const char *dflt,
+							  const tl_cfgctx *cx, tl_act *out,
+							  const tl_layer *l, tl_status *st);
+int			tl_cfg_channels_last(json_t *cfg, const tl_layer *l, tl_status *st);
+/* Converts a Keras axis (batch included, may be negative) to a per-sample one. */
+int			tl_keras_axis(int axis, int nd, int *out, const tl_layer *l,
+						  tl_status *st);
+
+/* Checks that weight i has exactly the given shape. */
+int			tl_expect_weight(const tl_layer *l, int i, const char *what,
+							 int nd, const int *dims, tl_status *st);
+
+/* Views the per-sample input of a 1-D or 2-D window layer (channels last)
+ * as (h, w, c); a 1-D layer has h = 1. */
+int			tl_window_dims(const tl_layer *l, int rank, const tl_shape *s,
+						   int *h, int *w, int *c, tl_status *st);
+/* Output length of a sliding window along one axis. */
+int			tl_window_out(int len, int k, int s, int d, tl_padding pad);
+/* Zeros before the first window (same/causal padding). */
+int			tl_window_pad_before(int len, int k, int s, int d, tl_padding pad);
+
+#endif							/* TL_LAYER_H */

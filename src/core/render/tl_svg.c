@@ -1,0 +1,300 @@
+/*
+ * tl_svg.c — the population scatter plot as SVG.
+ *
+ * Colours: when every colour value reads as a number the dots take a
+ * viridis-like ramp with a colour bar; otherwise each distinct value
+ * (sorted) gets a Tableau-10 colour and a legend entry.  Sizes map to radii
+ * 2..10 px by the square root of the normalised value, so a dot's area
+ * grows with the loss.  Categories are CSS classes and coordinates have one
+ * decimal, which keeps 25,000 dots at a few MB.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/tl_svg.h"
+
+static const char *const palette[10] = {
+	"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+	"#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"
+};
+
+static const unsigned char ramp[5][3] = {
+	{0x44, 0x01, 0x54}, {0x3b, 0x52, 0x8b}, {0x21, 0x91, 0x8c}, {0x5e, 0xc9, 0x62}, {0xfd, 0xe7, 0x25}
+};
+
+#define MARGIN_LEFT 64
+#define MARGIN_RIGHT 190
+#define MARGIN_TOP 44
+#define MARGIN_BOTTOM 48
+
+static void
+ramp_colour(double t, char out[8])
+{
+	double		pos = (t < 0 ? 0 : t > 1 ? 1 : t) * 4;
+	int			i = pos >= 4 ? 3 : (int) pos;
+	double		f = pos - i;
+	int			rgb[3];
+
+	for (int c = 0; c < 3; c++)
+		rgb[c] = (int) lround(ramp[i][c] + f * (ramp[i + 1][c] - ramp[i][c]));
+	snprintf(out, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+}
+
+static int
+is_number(const char *s, double *v)
+{
+	char	   *end;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	*v = strtod(s, &end);
+	return *end == '\0' && isfinite(*v);
+}
+
+/* Tick step: 1, 2 or 5 times a power of ten, about 5 ticks over the range. */
+static double
+nice_step(double range)
+{
+	double		raw = range / 5,
+				mag = pow(10, floor(log10(raw))),
+				f = raw / mag;
+
+	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+typedef struct order_item
+{
+	int			idx;
+	float		size;
+} order_item;
+
+static int
+by_size(const void *a, const void *b)
+{
+	const order_item *p = a,
+			   *q = b;
+	int			pn = isnan(p->size),
+				qn = isnan(q->size);
+
+	if (pn != qn)
+		return pn ? -1 : 1;
+	if (!pn && p->size != q->size)
+		return p->size < q->size ? -1 : 1;
+	return p->idx - q->idx;
+}
+
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+axis(tl_text *out, double lo, double hi, int horizontal, double x0, double y0,
+	 double len, double other_len)
+{
+	double		step = nice_step(hi - lo);
+
+	for (double v = ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+	{
+		double		p = (v - lo) / (hi - lo) * len;
+		double		shown = fabs(v) < step * 1e-6 ? 0 : v;
+
+		if (horizontal)
+			tl_text_printf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+						   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
+						   x0 + p, y0, x0 + p, y0 - other_len, x0 + p, y0 + 16, shown);
+		else
+			tl_text_printf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+						   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+						   x0, y0 - p, x0 + other_len, y0 - p, x0 - 6, y0 - p + 4, shown);
+	}
+}
+
+int
+tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
+			   tl_text *out, tl_status *st)
+{
+	int			w = o->width,
+				h = o->height;
+	double		pw = w - MARGIN_LEFT - MARGIN_RIGHT,
+				ph = h - MARGIN_TOP - MARGIN_BOTTOM;
+	double		xmin = INFINITY,
+				xmax = -INFINITY,
+				ymin = INFINITY,
+				ymax = -INFINITY;
+	double		smin = INFINITY,
+				smax = -INFINITY,
+				cmin = INFINITY,
+				cmax = -INFINITY;
+	int			numeric = 1,
+				any_colour = 0,
+				n_cat = 0,
+				shown = 0;
+	const char **cats = NULL;
+	order_item *order;
+
+	if (w < 300 || h < 200 || w > 20000 || h > 20000)
+		return tl_fail(st, TL_ERR_ARG, "the plot must be 300..20000 px wide and 200..20000 px high");
+	order = tl_malloc(sizeof(order_item) * (n ? n : 1));
+	cats = tl_malloc(sizeof(char *) * (n ? n : 1));
+	if (order == NULL || cats == NULL)
+	{
+		tl_free(order);
+		tl_free(cats);
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		v;
+
+		if (!isfinite(pts[i].x) || !isfinite(pts[i].y))
+			continue;
+		xmin = fmin(xmin, pts[i].x);
+		xmax = fmax(xmax, pts[i].x);
+		ymin = fmin(ymin, pts[i].y);
+		ymax = fmax(ymax, pts[i].y);
+		if (isfinite(pts[i].size))
+		{
+			smin = fmin(smin, pts[i].size);
+			smax = fmax(smax, pts[i].size);
+		}
+		if (pts[i].colour)
+		{
+			any_colour = 1;
+			if (is_number(pts[i].colour, &v))
+			{
+				cmin = fmin(cmin, v);
+				cmax = fmax(cmax, v);
+			}
+			else
+				numeric = 0;
+			cats[n_cat++] = pts[i].colour;
+		}
+		order[shown].idx = i;
+		order[shown].size = isfinite(pts[i].size) ? pts[i].size : NAN;
+		shown++;
+	}
+	numeric = numeric && any_colour;
+	if (shown == 0)
+		xmin = ymin = 0, xmax = ymax = 1;
+	/* a degenerate range is widened so every dot lands inside */
+	if (xmax - xmin < 1e-12)
+		xmin -= 1, xmax += 1;
+	if (ymax - ymin < 1e-12)
+		ymin -= 1, ymax += 1;
+	{
+		double		dx = (xmax - xmin) * 0.04,
+					dy = (ymax - ymin) * 0.04;
+
+		xmin -= dx, xmax += dx, ymin -= dy, ymax += dy;
+	}
+	qsort(order, shown, sizeof(order_item), by_size);
+	if (!numeric && n_cat > 0)
+	{
+		int			u = 0;
+
+		qsort(cats, n_cat, sizeof(char *), by_string);
+		for (int i = 0; i < n_cat; i++)
+			if (u == 0 || strcmp(cats[u - 1], cats[i]) != 0)
+				cats[u++] = cats[i];
+		n_cat = u;
+	}
+	else
+		n_cat = 0;
+
+	tl_text_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+				   "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n", w, h, w, h);
+	tl_text_puts(out, "<style>.grid{stroke:#e4e4e4}.frame{fill:none;stroke:#888}circle{fill-opacity:.72;stroke:#fff;stroke-width:.4}");
+	for (int c = 0; c < n_cat; c++)
+		tl_text_printf(out, ".c%d{fill:%s}", c, palette[c % 10]);
+	tl_text_puts(out, ".cnull{fill:#999}</style>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
+	tl_text_printf(out, "<text x=\"%d\" y=\"26\" font-size=\"16\" font-weight=\"bold\">", MARGIN_LEFT);
+	tl_text_escaped(out, o->title ? o->title : "Population");
+	tl_text_puts(out, "</text>\n");
+	axis(out, xmin, xmax, 1, MARGIN_LEFT, MARGIN_TOP + ph, pw, ph);
+	axis(out, ymin, ymax, 0, MARGIN_LEFT, MARGIN_TOP + ph, ph, pw);
+	tl_text_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" class=\"frame\"/>\n",
+				   MARGIN_LEFT, MARGIN_TOP, pw, ph);
+	tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">x</text>"
+				   "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\">y</text>\n",
+				   MARGIN_LEFT + pw / 2, h - 8, MARGIN_TOP + ph / 2);
+
+	tl_text_printf(out, "<g id=\"dots\" data-count=\"%d\">\n", shown);
+	for (int k = 0; k < shown; k++)
+	{
+		const tl_svg_point *p = &pts[order[k].idx];
+		double		cx = MARGIN_LEFT + (p->x - xmin) / (xmax - xmin) * pw;
+		double		cy = MARGIN_TOP + ph - (p->y - ymin) / (ymax - ymin) * ph;
+		double		r = 2.0;
+
+		if (isfinite(p->size) && smax > smin)
+			r = 2.0 + 8.0 * sqrt((p->size - smin) / (smax - smin));
+		else if (isfinite(p->size))
+			r = 4.0;
+		tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", cx, cy, r);
+		if (p->colour == NULL)
+			tl_text_puts(out, " class=\"cnull\"");
+		else if (numeric)
+		{
+			char		col[8];
+			double		v = 0;
+
+			is_number(p->colour, &v);
+			ramp_colour(cmax > cmin ? (v - cmin) / (cmax - cmin) : 0.5, col);
+			tl_text_printf(out, " fill=\"%s\"", col);
+		}
+		else
+		{
+			const char **hit = bsearch(&p->colour, cats, n_cat, sizeof(char *), by_string);
+
+			tl_text_printf(out, " class=\"c%d\"", (int) (hit - cats));
+		}
+		if (p->label)
+		{
+			tl_text_puts(out, "><title>");
+			tl_text_escaped(out, p->label);
+			tl_text_puts(out, "</title></circle>\n");
+		}
+		else
+			tl_text_puts(out, "/>\n");
+	}
+	tl_text_puts(out, "</g>\n");
+
+	/* legend or colour bar, and the size key */
+	{
+		double		lx = MARGIN_LEFT + pw + 18;
+		double		ly = MARGIN_TOP + 8;
+
+		if (numeric)
+		{
+			tl_text_puts(out, "<defs><linearGradient id=\"ramp\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
+			for (int s = 0; s < 5; s++)
+				tl_text_printf(out, "<stop offset=\"%d%%\" stop-color=\"#%02x%02x%02x\"/>", s * 25,
+							   ramp[s][0], ramp[s][1], ramp[s][2]);
+			tl_text_printf(out, "</linearGradient></defs>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"120\" fill=\"url(#ramp)\"/>"
+						   "<text x=\"%.1f\" y=\"%.1f\">%g</text><text x=\"%.1f\" y=\"%.1f\">%g</text>\n",
+						   lx, ly, lx + 20, ly + 10, cmax, lx + 20, ly + 120, cmin);
+			ly += 140;
+		}
+		for (int c = 0; c < n_cat && c < 30; c++)
+		{
+			tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
+						   lx + 5, ly + c * 18, c, lx + 16, ly + c * 18 + 4);
+			tl_text_escaped(out, cats[c]);
+			tl_text_puts(out, "</text>\n");
+		}
+		if (n_cat > 30)
+			tl_text_printf(out, "<text x=\"%.1f\" y=\"%.1f\">… %d more</text>\n", lx, ly + 30 * 18, n_cat - 30);
+		if (smax >= smin)
+			tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size %.3g … %.3g</text>\n", lx, h - 14, smin, smax);
+	}
+	tl_text_puts(out, "</svg>\n");
+	tl_free(order);
+	tl_free(cats);
+	if (out->failed)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
+	return 0;
+}
