@@ -1,7 +1,10 @@
 # contrib/packages.sh — the Debian packages tensorlens needs, and a function
 # that installs the missing ones (sourced by the demo and the test runner).
 TL_PG_VERSION=15
-TL_PG_BIN=/usr/lib/postgresql/$TL_PG_VERSION/bin
+# TL_PG_BIN and TL_INSTALL_LOCK may point at a private copy of the server
+# (a relocated /usr/lib/postgresql tree), so that two checkouts can test at once
+TL_PG_BIN=${TL_PG_BIN:-/usr/lib/postgresql/$TL_PG_VERSION/bin}
+TL_INSTALL_LOCK=${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}
 TL_PACKAGES="postgresql-$TL_PG_VERSION postgresql-server-dev-$TL_PG_VERSION
   libhdf5-dev libopenblas-dev libjansson-dev libzip-dev pkg-config make gcc
   python3-numpy python3-h5py python3-sklearn dataset-fashion-mnist

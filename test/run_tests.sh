@@ -53,9 +53,9 @@ fi
 
 # Installing the extension and testing it against the installed copy must not
 # interleave with another checkout doing the same on this machine.
-exec 9>/tmp/tensorlens-install.lock
+exec 9>"$TL_INSTALL_LOCK"
 if ! flock -n 9; then
-  echo "== waiting for /tmp/tensorlens-install.lock, held by: $(fuser /tmp/tensorlens-install.lock 2>/dev/null)"
+  echo "== waiting for $TL_INSTALL_LOCK, held by: $(fuser "$TL_INSTALL_LOCK" 2>/dev/null)"
   flock 9
 fi
 make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
