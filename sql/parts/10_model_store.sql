@@ -53,7 +53,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    info record;
     rev  integer;
 BEGIN
     IF name IS NULL OR data IS NULL THEN
@@ -65,23 +64,62 @@ BEGIN
             USING ERRCODE = 'invalid_name',
                   DETAIL = 'A model name has 1 to 200 characters and no "@" ("name@3" means revision 3).';
     END IF;
-    -- parse before storing: a file that cannot be run is refused here
-    info := @extschema@.tl_model_inspect(data);
-    -- one importer per name at a time, so revisions count 1, 2, 3...
-    PERFORM pg_advisory_xact_lock(hashtextextended('tensorlens.tl_model:' || name, 0));
-    SELECT coalesce(max(m.revision), 0) + 1 INTO rev
-      FROM @extschema@.tl_model m WHERE m.name = name;
-    INSERT INTO @extschema@.tl_model
-           (name, revision, format, keras_version, data, config,
-            training_config, input_shape, output_shape, compiled, compiled_for)
-    VALUES (name, rev, info.format, info.keras_version, data, info.config,
-            info.training_config, info.input_shape, info.output_shape,
-            info.compiled, sha256(data));
+    -- the trigger tl_model_parse parses the file and numbers the revision
+    INSERT INTO @extschema@.tl_model AS m (name, data) VALUES (name, data) RETURNING m.revision INTO rev;
     RETURN rev;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_model_import(text, bytea) IS
     'Stores a Keras model (.h5 or .keras bytes) as a new revision of name; returns the revision.';
+
+-- Every row comes from its bytes: whoever inserts (tl_model_import, or an
+-- INSERT of (name, data)), the file is parsed — a file that cannot be run
+-- is refused — and the revision, format, config, shapes and compiled form
+-- are what the extension makes of it, never what the inserter says.  Only
+-- the store's owner and superusers (pg_dump's restore) may insert a row
+-- with its revision given, as it is.
+CREATE FUNCTION @extschema@.tl_model_parse()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    info record;
+    rev  integer;
+BEGIN
+    IF NEW.revision IS NOT NULL
+       AND pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'USAGE') THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.name IS NULL OR NEW.data IS NULL THEN
+        RAISE EXCEPTION 'a model needs a name and data' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- parse before storing: a file that cannot be run is refused here
+    info := @extschema@.tl_model_inspect(NEW.data);
+    -- one importer per name at a time, so revisions count 1, 2, 3...
+    PERFORM pg_advisory_xact_lock(hashtextextended('tensorlens.tl_model:' || NEW.name, 0));
+    SELECT coalesce(max(m.revision), 0) INTO rev FROM @extschema@.tl_model m WHERE m.name = NEW.name;
+    IF rev >= 2147483647 THEN
+        RAISE EXCEPTION 'model "%" has no revision numbers left', NEW.name
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Import it under another name.';
+    END IF;
+    NEW.revision := rev + 1;
+    NEW.format := info.format;
+    NEW.keras_version := info.keras_version;
+    NEW.config := info.config;
+    NEW.training_config := info.training_config;
+    NEW.input_shape := info.input_shape;
+    NEW.output_shape := info.output_shape;
+    NEW.compiled := info.compiled;
+    NEW.compiled_for := sha256(NEW.data);
+    NEW.created_by := CURRENT_USER;
+    NEW.created_at := now();
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tl_model_parse
+    BEFORE INSERT ON @extschema@.tl_model
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.tl_model_parse();
 
 CREATE FUNCTION @extschema@.tl_read_model_file(path text)
 RETURNS bytea

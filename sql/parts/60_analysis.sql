@@ -15,13 +15,15 @@ CREATE TABLE @extschema@.tl_run (
     status          text        NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('running', 'pending', 'ready', 'failed')),
     -- where the inputs are, so that analysis can compute missing perception
-    -- vectors: a query returning (sample_id, input); it runs with the
-    -- search_path of the session that created the run
+    -- vectors: a query returning (sample_id, input); it runs as created_by,
+    -- with the search_path of the session that created the run
     input_query     text,
     search_path     text        NOT NULL DEFAULT pg_catalog.current_setting('search_path'),
     class_names     text[],
     pca             @extschema@.tl_pca,
-    aligned_to      integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL,
+    -- the run tl_analyze aligned this one to (a plain number, no foreign
+    -- key: a reference would reveal, and lock, runs the role cannot see)
+    aligned_to      integer,
     analysis_error  text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     analyzed_at     timestamptz,
@@ -198,6 +200,22 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_procrustes(double precision[]) IS
     'For M = AᵀB (d×d, d <= 3, row-major) the orthogonal R minimising |A R − B| (orthogonal Procrustes).';
 
+-- A run's SQL, run as the run's creator (src/pg/pg_run_as.c): never with
+-- the rights of whoever analyses or reports the run.
+CREATE FUNCTION @extschema@.tl_run_perception(run integer, sample_ids text[])
+RETURNS TABLE (sample_id text, output real[], perception real[])
+AS 'MODULE_PATHNAME', 'pg_tl_run_perception'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.tl_run_perception(integer, text[]) IS
+    'The run''s model over the rows of its input_query for the samples listed: output and perception vector. The query runs as the run''s creator (security-restricted, under the run''s search_path); the caller needs the creator''s privileges.';
+
+CREATE FUNCTION @extschema@.tl_run_rows(run integer, sample_ids text[], query text DEFAULT NULL)
+RETURNS TABLE (sample_id text, value text)
+AS 'MODULE_PATHNAME', 'pg_tl_run_rows'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.tl_run_rows(integer, text[], text) IS
+    'The first two columns (as text) of query, by default the run''s input_query, for the samples listed, run as the run''s creator (security-restricted, under the run''s search_path); the caller needs the creator''s privileges.';
+
 CREATE FUNCTION @extschema@.tl_analyze(run integer, dims integer DEFAULT 3, align boolean DEFAULT true)
 RETURNS integer
 LANGUAGE plpgsql
@@ -214,8 +232,6 @@ DECLARE
     c       record;
     rot     double precision[];
     missing text[];
-    computed jsonb;
-    caller  text;
 BEGIN
     IF dims IS NULL OR dims < 1 OR dims > 3 THEN
         RAISE EXCEPTION 'dims must be 1, 2 or 3, not %', dims USING ERRCODE = 'invalid_parameter_value';
@@ -226,32 +242,16 @@ BEGIN
     END IF;
     spec := r.model || coalesce('@' || r.revision, '');
 
-    -- 1. perception vectors (and outputs) the pipeline did not provide.  The
-    --    run's query is its creator's SQL: it alone runs with the run's
-    --    search_path, inside a wrapper that names everything it uses, and
-    --    when another role (an administrator) analyses the run, as the
-    --    run's creator (SET ROLE): never with more privileges than theirs.
+    -- 1. perception vectors (and outputs) the pipeline did not provide, from
+    --    the run's query: its creator's SQL, run as the creator whoever
+    --    analyses (tl_run_perception)
     SELECT array_agg(t.sample_id) INTO missing
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL;
     IF r.input_query IS NOT NULL AND missing IS NOT NULL THEN
-        IF r.created_by <> CURRENT_USER THEN
-            caller := pg_catalog.current_setting('role');
-            PERFORM pg_catalog.set_config('role', r.created_by, true);
-        END IF;
-        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
-        SELECT pg_catalog.jsonb_agg(b) INTO computed
-          FROM @extschema@.tl_perception_batch(spec, pg_catalog.format(
-                 'SELECT q.* FROM (%s) q(sample_id) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])',
-                 r.input_query, missing)) b;
-        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-        IF caller IS NOT NULL THEN
-            PERFORM pg_catalog.set_config('role', caller, true);
-        END IF;
         UPDATE @extschema@.tl_result t
-           SET perception = (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'perception') WITH ORDINALITY p(v, o)),
-               output = coalesce(t.output, (SELECT array_agg(v::real ORDER BY o) FROM jsonb_array_elements_text(e -> 'output') WITH ORDINALITY p(v, o)))
-          FROM jsonb_array_elements(computed) e
-         WHERE t.run = run AND t.sample_id = e ->> 'id' AND t.perception IS NULL;
+           SET perception = p.perception, output = coalesce(t.output, p.output)
+          FROM @extschema@.tl_run_perception(run, missing) p
+         WHERE t.run = run AND t.sample_id = p.sample_id AND t.perception IS NULL;
     END IF;
 
     -- 2. predictions and losses the outputs imply

@@ -22,8 +22,8 @@ DECLARE
     s         record;
     data      text;
     ids       text[];
-    inputs    jsonb;
-    caller    text;
+    issue_ids text[];
+    labelled  integer;
 BEGIN
     IF heatmaps IS NULL OR heatmaps < 0 OR heatmaps > 1000 THEN
         RAISE EXCEPTION 'heatmaps must be between 0 and 1000, not %', heatmaps
@@ -36,28 +36,13 @@ BEGIN
     spec := r.model || coalesce('@' || r.revision, '');
 
     -- what a hover shows: the caller's query returns (sample_id, preview
-    -- text).  Like the run's input query it is the user's SQL: it alone runs
-    -- with the run's search_path, in a wrapper that names everything it uses.
-    -- Both run as the run's creator when the caller is another role (an
-    -- administrator): a search_path or query the creator chose never runs
-    -- with more privileges than the creator's.
-    IF r.created_by <> CURRENT_USER THEN
-        caller := pg_catalog.current_setting('role');
-    END IF;
+    -- text).  Like the run's input query it reads the creator's data: both
+    -- run as the run's creator, under the run's search_path (tl_run_rows),
+    -- never with the caller's rights.
     SELECT array_agg(t.sample_id) INTO ids FROM @extschema@.tl_result t WHERE t.run = run;
     IF preview_query IS NOT NULL AND ids IS NOT NULL THEN
-        IF caller IS NOT NULL THEN
-            PERFORM pg_catalog.set_config('role', r.created_by, true);
-        END IF;
-        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
-        EXECUTE pg_catalog.format(
-            'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, pg_catalog.left(q.preview::pg_catalog.text, 300)) '
-            'FROM (%s) q(sample_id, preview) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)',
-            preview_query) INTO previews USING ids;
-        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-        IF caller IS NOT NULL THEN
-            PERFORM pg_catalog.set_config('role', caller, true);
-        END IF;
+        SELECT pg_catalog.jsonb_object_agg(q.sample_id, pg_catalog.left(q.value, 300)) INTO previews
+          FROM @extschema@.tl_run_rows(run, ids, preview_query) q;
         previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
@@ -66,13 +51,19 @@ BEGIN
       INTO points FROM @extschema@.tl_population p WHERE p.run = run;
     SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.class), '[]')
       INTO metrics FROM @extschema@.tl_class_metrics m WHERE m.run = run;
+    -- label issues with up to 10 neighbours: fewer in a small run
+    SELECT count(*) INTO labelled FROM @extschema@.tl_result t
+     WHERE t.run = run AND t.label IS NOT NULL AND t.output IS NOT NULL;
     BEGIN
         SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'sample_id', i.sample_id, 'label', coalesce(r.class_names[i.label + 1], i.label::text),
                    'suggested', coalesce(r.class_names[i.suggested_label + 1], i.suggested_label::text),
                    'score', i.score, 'self_confidence', i.self_confidence,
-                   'neighbour_disagreement', i.neighbour_disagreement) ORDER BY i.rank), '[]')
-          INTO issues FROM @extschema@.tl_label_issues(run, 10) i WHERE i.rank <= 50;
+                   'neighbour_disagreement', i.neighbour_disagreement) ORDER BY i.rank)
+                   FILTER (WHERE i.rank <= 50), '[]'),
+               array_agg(i.sample_id ORDER BY i.rank) FILTER (WHERE i.rank <= heatmaps)
+          INTO issues, issue_ids
+          FROM @extschema@.tl_label_issues(run, least(10, greatest(labelled - 1, 1))) i;
     EXCEPTION WHEN invalid_parameter_value OR undefined_object THEN
         issues := '[]';     -- e.g. a single class: no label issues to list
     END;
@@ -86,22 +77,12 @@ BEGIN
         SELECT array_agg(DISTINCT c.sample_id) INTO ids FROM (
             (SELECT t.sample_id FROM @extschema@.tl_result t WHERE t.run = run
               ORDER BY t.loss DESC NULLS LAST, t.sample_id LIMIT heatmaps)
-            UNION (SELECT i.sample_id FROM @extschema@.tl_label_issues(run, 10) i ORDER BY i.rank LIMIT heatmaps)) c;
-        IF caller IS NOT NULL THEN
-            PERFORM pg_catalog.set_config('role', r.created_by, true);
-        END IF;
-        PERFORM pg_catalog.set_config('search_path', r.search_path, true);
-        EXECUTE pg_catalog.format(
-            'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, q.input) FROM (%s) q(sample_id, input) '
-            'WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)', r.input_query) INTO inputs USING ids;
-        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-        IF caller IS NOT NULL THEN
-            PERFORM pg_catalog.set_config('role', caller, true);
-        END IF;
-        FOR s IN SELECT e.key AS sample_id, e.value AS input, t.prediction
-                   FROM jsonb_each(coalesce(inputs, '{}')) e
-                   JOIN @extschema@.tl_result t ON t.run = run AND t.sample_id = e.key
-                  ORDER BY e.key
+            UNION SELECT pg_catalog.unnest(issue_ids)) c;
+        -- the inputs, from the run's query, as text ('{1,2,3}')
+        FOR s IN SELECT q.sample_id, q.value::pg_catalog.float8[] AS input, t.prediction
+                   FROM @extschema@.tl_run_rows(run, coalesce(ids, '{}')) q
+                   JOIN @extschema@.tl_result t ON t.run = run AND t.sample_id = q.sample_id
+                  ORDER BY q.sample_id
         LOOP
             IF tokens AND vocab IS NOT NULL THEN
                 heat := heat || jsonb_build_object(s.sample_id, (
@@ -109,15 +90,15 @@ BEGIN
                                'target', coalesce(r.class_names[s.prediction + 1], s.prediction::text),
                                'words', @extschema@.tl_detokenize(vocab, array_agg(ts.token ORDER BY ts.pos)),
                                'scores', array_agg(ts.score ORDER BY ts.pos))
-                      FROM @extschema@.tl_token_saliency(spec, ARRAY(SELECT v::text::integer FROM jsonb_path_query(s.input, 'strict $.** ? (@.type() == "number")') WITH ORDINALITY j(v, o) ORDER BY o), s.prediction) ts
+                      FROM @extschema@.tl_token_saliency(spec, ARRAY(SELECT pg_catalog.unnest(s.input)::integer), s.prediction) ts
                      WHERE ts.token <> 0));
             ELSIF NOT tokens AND cardinality(in_shape) >= 2 THEN
                 heat := heat || jsonb_build_object(s.sample_id, jsonb_build_object(
                     'kind', 'image', 'method', 'grad_input',
                     'target', coalesce(r.class_names[s.prediction + 1], s.prediction::text),
                     'height', in_shape[1], 'width', in_shape[2],
-                    'pixels', s.input,
-                    'scores', @extschema@.tl_pixel_saliency(spec, ARRAY(SELECT v::text::real FROM jsonb_path_query(s.input, 'strict $.** ? (@.type() == "number")') WITH ORDINALITY j(v, o) ORDER BY o), s.prediction)));
+                    'pixels', to_jsonb(s.input),
+                    'scores', @extschema@.tl_pixel_saliency(spec, ARRAY(SELECT pg_catalog.unnest(s.input)::real), s.prediction)));
             END IF;
         END LOOP;
     END IF;

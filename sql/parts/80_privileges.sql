@@ -28,6 +28,37 @@ CREATE POLICY tl_run_by_creator ON @extschema@.tl_run
 COMMENT ON POLICY tl_run_by_creator ON @extschema@.tl_run IS
     'A role sees and changes the runs created by a role whose privileges it has.';
 
+-- A run's SQL runs as its creator (src/pg/pg_run_as.c), so only a role with
+-- the creator's privileges may name the creator or write that SQL: the
+-- policy's WITH CHECK does not bind roles that bypass row-level security
+-- (the owner, BYPASSRLS roles), this trigger binds everyone.
+CREATE FUNCTION @extschema@.tl_run_check_creator()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    creator name;
+BEGIN
+    IF (SELECT a.rolsuper FROM pg_catalog.pg_roles a WHERE a.rolname = CURRENT_USER) THEN
+        RETURN NEW;
+    END IF;
+    FOREACH creator IN ARRAY CASE WHEN TG_OP = 'UPDATE' THEN ARRAY[OLD.created_by, NEW.created_by]
+                                  ELSE ARRAY[NEW.created_by] END LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles a
+                        WHERE a.rolname = creator AND pg_catalog.pg_has_role(a.oid, 'USAGE')) THEN
+            RAISE EXCEPTION 'permission denied to write a run created by "%"', creator
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'A run''s input_query runs as the role that created the run: only that role, roles with its privileges and superusers may create such a run, change its query or search_path, or give it another creator.';
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER tl_run_creator
+    BEFORE INSERT OR UPDATE OF created_by, input_query, search_path ON @extschema@.tl_run
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.tl_run_check_creator();
+
 -- the run is looked up under tl_run's own policy
 CREATE POLICY tl_result_by_run ON @extschema@.tl_result
     USING (EXISTS (SELECT FROM @extschema@.tl_run r WHERE r.id = tl_result.run))
@@ -49,11 +80,12 @@ BEGIN
     IF NOT has_schema_privilege(role::oid, nsp, 'USAGE') THEN
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', (SELECT n.nspname FROM pg_namespace n WHERE n.oid = nsp), role);
     END IF;
-    -- models: read, and add revisions; created_by/created_at keep their
-    -- defaults (who imported, when) and stored models cannot be changed
+    -- models: read, and add revisions as (name, data) — tl_model_import, or
+    -- an INSERT that the trigger tl_model_parse completes the same way: the
+    -- revision, what was read from the file and its compiled form are the
+    -- extension's; stored models cannot be changed
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_model TO %s', role);
-    EXECUTE format('GRANT INSERT (name, revision, format, keras_version, data, config, training_config, '
-                   'input_shape, output_shape, compiled, compiled_for) ON TABLE @extschema@.tl_model TO %s', role);
+    EXECUTE format('GRANT INSERT (name, data) ON TABLE @extschema@.tl_model TO %s', role);
     -- vocabularies: tl_vocab_import replaces a vocabulary of the same name
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.tl_vocab TO %s', role);
     -- runs and results, limited to the role's own by row-level security

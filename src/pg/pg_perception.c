@@ -216,6 +216,35 @@ pg_tl_perception_batch(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * tl_run_perception(run, sample_ids) → (sample_id, output, perception): the
+ * run's model over the rows of its input query for the samples listed
+ * (default layers and pooling), the query run as the run's creator
+ * (pg_run_as.c).  tl_analyze fills in missing perception vectors with it.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_run_perception);
+Datum
+pg_tl_run_perception(PG_FUNCTION_ARGS)
+{
+	perception_emit pe;
+	tl_call_model *cm;
+	tl_run_as	ra;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tl_run_perception: run and sample_ids must not be NULL")));
+	InitMaterializedSRF(fcinfo, 0);
+	pe.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	tl_run_as_init(&ra, fcinfo->flinfo->fn_oid, PG_GETARG_INT32(0));
+	if (ra.input_query == NULL)
+		return (Datum) 0;		/* nothing to compute perception vectors from */
+	cm = tl_call_model_get(fcinfo, cstring_to_text(ra.model));
+	pe.plan = perception_plan(cm, NULL, "avg");
+	tl_batch_run_query(cm, &ra, PG_GETARG_DATUM(1), emit_perception, &pe);
+	return (Datum) 0;
+}
+
 /* tl_perception_layers(model) → the layers a default perception vector uses. */
 PG_FUNCTION_INFO_V1(pg_tl_perception_layers);
 Datum

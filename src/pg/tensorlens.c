@@ -1,5 +1,10 @@
 /*
  * tensorlens.c — module entry: settings and one-time set-up.
+ *
+ * Settings that bound what one backend may take of the server (memory,
+ * threads, time, sizes) are PGC_SUSET: a superuser sets them (also per role
+ * or database, ALTER ROLE/DATABASE ... SET); an ordinary user's SET is
+ * refused.  Settings that change results rather than costs stay the users'.
  */
 #include "tl_pg.h"
 
@@ -36,7 +41,7 @@ _PG_init(void)
 							"Parallel workers already spread work over cores; "
 							"one thread per backend avoids oversubscription.",
 							&tl_guc_blas_threads, 1, 1, 64,
-							PGC_USERSET, 0, NULL, assign_blas_threads, NULL);
+							PGC_SUSET, 0, NULL, assign_blas_threads, NULL);
 	DefineCustomIntVariable("tensorlens.max_model_size",
 							"Largest model file (and its weights as float32) tensorlens will parse.",
 							NULL, &tl_guc_max_model_size_mb, 512, 1, 16384,
@@ -45,12 +50,12 @@ _PG_init(void)
 							"Memory for the layer outputs of one batch.",
 							"Batches are sized to fit; one sample that does not fit is an error.",
 							&tl_guc_max_batch_memory_mb, 64, 1, 4096,
-							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("tensorlens.model_cache_size",
 							"Memory for parsed models cached in each backend.",
 							"Least recently used models are dropped beyond it.",
 							&tl_guc_model_cache_size_mb, 256, 1, 65536,
-							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("tensorlens.perception_max_width",
 							"Widest perception vector; wider ones are reduced by a fixed random projection per layer.",
 							NULL, &tl_guc_perception_max_width, 4096, 16, 1048576,
@@ -59,12 +64,12 @@ _PG_init(void)
 							"Most elements one input array may have.",
 							"Longer arrays are refused before anything is allocated for them.",
 							&tl_guc_max_input_length, 4194304, 1, 268435456,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("tensorlens.model_parse_timeout",
 							"Time a model file may take to parse.",
 							"Files are parsed in a separate process, killed after this.",
 							&tl_guc_model_parse_timeout_ms, 60000, 100, 3600000,
-							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("tensorlens.fusion",
 							 "Runs layers that read an Embedding from the token ids (per-token tables, gathers).",
 							 "Off: the plain GEMM paths only (doc/performance.md).",
@@ -73,7 +78,7 @@ _PG_init(void)
 							"Memory for the per-token tables of one cached model.",
 							"Tables that do not fit are not built; those layers run the plain path.",
 							&tl_guc_fusion_max_memory_mb, 64, 0, 16384,
-							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("tensorlens");
 
 	openblas_set_num_threads(tl_guc_blas_threads);

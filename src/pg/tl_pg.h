@@ -82,6 +82,31 @@ tl_runner  *tl_call_runner(tl_call_model *cm);
 /* Runs n samples through the call site's runner (buffers live in cm->cxt). */
 void		tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n);
 
+/*
+ * Running a run's stored SQL as the run's creator (pg_run_as.c): init reads
+ * the run with the caller's rights and checks that the caller has the
+ * creator's privileges; between enter and leave the user id is the
+ * creator's (a security-restricted operation: no role changes) and
+ * search_path the run's, and every setting made meanwhile is discarded at
+ * leave.  Leave on every path (PG_FINALLY).
+ */
+typedef struct tl_run_as
+{
+	int32		run;
+	Oid			creator;
+	char	   *search_path;
+	char	   *input_query;	/* NULL if the run has none */
+	char	   *model;			/* "name@revision" or "name" */
+	bool		inside;
+	Oid			saved_user;
+	int			saved_context;
+	int			nest_level;
+} tl_run_as;
+
+void		tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run);
+void		tl_run_as_enter(tl_run_as *ra);
+void		tl_run_as_leave(tl_run_as *ra);
+
 /* Batches over the rows of a query (pg_batch.c). */
 typedef struct tl_batch
 {
@@ -108,6 +133,12 @@ typedef void (*tl_batch_emit) (tl_call_model *cm, const tl_batch *b, void *arg);
 void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
 						   int min_cols, const char *columns, tl_batch_emit emit,
 						   void *arg);
+/*
+ * The same over the rows of a run's input query whose sample_id is in ids
+ * (a text[]), fetched as the run's creator (ra, after tl_run_as_init).
+ */
+void		tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids,
+							   tl_batch_emit emit, void *arg);
 
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
