@@ -6,12 +6,15 @@
  * Prints one line per failed check and a final "N passed, N failed".
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "base/tl_core.h"
 #include "test_util.h"
@@ -234,6 +237,44 @@ hang_hook(void)
 	sleep(30);
 }
 
+/*
+ * What a parser process may still do (tl_isolate.c: confine): each way out
+ * that works ends the child with its own status, which the parent reports.
+ */
+static int	inherited_fd = -1;
+static char escape_path[1024];
+
+static void
+escape_hook(void)
+{
+	struct stat sb;
+	char	   *argv[] = {"/bin/true", NULL};
+
+	if (open("/etc/passwd", O_RDONLY) >= 0)
+		_exit(20);
+	if (open(escape_path, O_RDONLY) >= 0)
+		_exit(21);
+	if (openat(AT_FDCWD, "tiny_dense.h5", O_RDONLY) >= 0)
+		_exit(22);
+	if (open("new_file", O_WRONLY | O_CREAT, 0600) >= 0)
+		_exit(23);
+	if (stat("/etc/passwd", &sb) == 0)
+		_exit(24);
+	if (socket(AF_INET, SOCK_STREAM, 0) >= 0)
+		_exit(25);
+	if (fcntl(inherited_fd, F_GETFD) >= 0)
+		_exit(26);
+	if (chdir("/") == 0)
+		_exit(27);
+	/* had it run, /bin/true would end the child with an empty stream */
+	execv(argv[0], argv);
+}
+
+static void
+noop_exit_hook(void)
+{
+}
+
 /* Runs 2 samples of zeros through m and returns output[0]. */
 static float
 first_output(const tl_model *m)
@@ -304,6 +345,65 @@ test_isolated(void)
 	b = load_isolated("tiny_dense.h5", &hang, &st);
 	CHECK(b == NULL && st.code == TL_ERR_LIMIT && strstr(st.msg, "longer than") != NULL,
 		  "hang: %d %s", st.code, st.msg);
+}
+
+/*
+ * The parser process can open no file, by any name, has no descriptor of
+ * its parent's but its pipe, cannot execute or connect — and still parses.
+ */
+static void
+test_confined(void)
+{
+	tl_status	st;
+	tl_isolate_opts escape = {10000, 0, escape_hook},
+				plain = {10000, 0, noop_exit_hook};
+	tl_model   *m;
+
+	snprintf(escape_path, sizeof(escape_path), "%s/tiny_dense.h5", fixtures);
+	inherited_fd = open(escape_path, O_RDONLY);
+	CHECK(inherited_fd >= 0, "the test opens %s", escape_path);
+	m = load_isolated("tiny_dense.h5", &escape, &st);
+	CHECK(m != NULL, "a confined parser got out: %s", st.msg);
+	tl_model_free(m);
+	m = load_isolated("layers/keras3_zip_functional.keras", &plain, &st);
+	CHECK(m != NULL, "a confined parser reads a .keras archive: %s", st.msg);
+	tl_model_free(m);
+	close(inherited_fd);
+}
+
+/*
+ * Model files that would make libhdf5 read other files (make_hostile.py:
+ * outside_the_file) are refused by the reader itself, in and out of the
+ * parser process, naming what is refused.
+ */
+static void
+test_outside_the_file(void)
+{
+	static const char *const files[][2] = {
+		{"x_external_storage_relative.h5", "keeps its data in external files"},
+		{"x_external_storage_absolute.h5", "keeps its data in external files"},
+		{"x_virtual_dataset.h5", "is a virtual dataset"},
+		{"x_external_link.h5", "external (another file's) link"},
+		{"x_filter_lzf.h5", "needs HDF5 filter 32000"},
+		{"x_keras_external_storage.keras", "must hold its own data"},
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+	{
+		char		name[256];
+		tl_status	st;
+		tl_model   *m;
+
+		snprintf(name, sizeof(name), "hostile/%s", files[i][0]);
+		m = load(name, &st);
+		CHECK(m == NULL && st.code == TL_ERR_UNSUPPORTED && strstr(st.msg, files[i][1]) != NULL,
+			  "%s: %d %s", files[i][0], st.code, st.msg);
+		tl_model_free(m);
+		m = load_isolated(name, NULL, &st);
+		CHECK(m == NULL && st.code == TL_ERR_UNSUPPORTED && strstr(st.msg, files[i][1]) != NULL,
+			  "%s isolated: %d %s", files[i][0], st.code, st.msg);
+		tl_model_free(m);
+	}
 }
 
 /* A growing memory buffer as a tl_flat_writer. */
@@ -535,6 +635,8 @@ main(int argc, char **argv)
 	test_bad_files();
 	test_limits();
 	test_isolated();
+	test_confined();
+	test_outside_the_file();
 	test_flat();
 	test_hdf5_crashes();
 	test_fusion();

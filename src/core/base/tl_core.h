@@ -160,7 +160,7 @@ typedef struct tl_isolate_opts
 {
 	int			timeout_ms;		/* the child is killed after this; 0: never */
 	size_t		max_child_bytes;	/* address space the child may add; 0: no cap */
-	void		(*child_hook) (void);	/* tests: called in the child first */
+	void		(*child_hook) (void);	/* tests: called in the child, confined, before parsing */
 } tl_isolate_opts;
 
 typedef struct tl_isolate tl_isolate;

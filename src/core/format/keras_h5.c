@@ -5,11 +5,22 @@
  * image", so nothing touches the disk.  Every handle is closed on every path;
  * HDF5's automatic error printing is switched off (the server log is not the
  * place for it) and failures become tl_status messages instead.
+ *
+ * An HDF5 file can tell the library to read other files: a dataset's bytes
+ * may live in external files (H5Pset_external), a virtual dataset maps
+ * other files' datasets, an external link names another file, a
+ * user-defined link class or a filter plugin loads code.  In a server that
+ * would read the server's files with its OS user's rights.  So, before
+ * anything is read, every link of the file is visited and any of these is
+ * refused, naming it; filter plugins are never loaded (tl_h5_init); only
+ * filters that transform bytes in memory are accepted.  (The parser
+ * process cannot open files either: tl_isolate.c.)
  */
 #include <string.h>
 #include <stdio.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <H5PLpublic.h>
 
 #include "nn/tl_model_int.h"
 
@@ -39,6 +50,112 @@ tl_h5_init(void)
 {
 	H5open();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	/* no filter plugins: they are shared libraries found on disk */
+	H5PLset_loading_state(0);
+}
+
+/* Filters that only transform bytes in memory (the ones libhdf5 has built in). */
+static int
+filter_in_memory(H5Z_filter_t f)
+{
+	return f == H5Z_FILTER_DEFLATE || f == H5Z_FILTER_SHUFFLE || f == H5Z_FILTER_FLETCHER32 ||
+		f == H5Z_FILTER_SZIP || f == H5Z_FILTER_NBIT || f == H5Z_FILTER_SCALEOFFSET;
+}
+
+typedef struct self_check
+{
+	tl_status  *st;
+	long		links;
+} self_check;
+
+/* A dataset whose bytes are not all in this file, or need a foreign filter. */
+static int
+check_dataset(hid_t g, const char *name, tl_status *st)
+{
+	hid_t		d = H5Dopen2(g, name, H5P_DEFAULT),
+				dcpl;
+	int			rc = 0,
+				nf;
+
+	if (d < 0)
+		return tl_fail(st, TL_ERR_FORMAT, "dataset \"%s\" cannot be opened (corrupt HDF5 file?)", name);
+	dcpl = H5Dget_create_plist(d);
+	if (dcpl < 0)
+		rc = tl_fail(st, TL_ERR_FORMAT, "dataset \"%s\" cannot be read (corrupt HDF5 file?)", name);
+	else if (H5Pget_layout(dcpl) == H5D_VIRTUAL)
+		rc = tl_fail(st, TL_ERR_UNSUPPORTED,
+					 "dataset \"%s\" is a virtual dataset, made of other files' datasets: "
+					 "a model file must hold its own data", name);
+	else if (H5Pget_external_count(dcpl) != 0)
+		rc = tl_fail(st, TL_ERR_UNSUPPORTED,
+					 "dataset \"%s\" keeps its data in external files: "
+					 "a model file must hold its own data", name);
+	else if ((nf = H5Pget_nfilters(dcpl)) < 0)
+		rc = tl_fail(st, TL_ERR_FORMAT, "dataset \"%s\" cannot be read (corrupt HDF5 file?)", name);
+	else
+		for (int i = 0; rc == 0 && i < nf; i++)
+		{
+			unsigned int flags;
+			size_t		n = 0;
+			char		fname[64] = "";
+			H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned) i, &flags, &n, NULL,
+											sizeof(fname), fname, NULL);
+
+			if (!filter_in_memory(f))
+				rc = tl_fail(st, TL_ERR_UNSUPPORTED,
+							 "dataset \"%s\" needs HDF5 filter %d%s%s%s, which is not supported "
+							 "(only deflate, shuffle, fletcher32, szip, nbit and scaleoffset are)",
+							 name, (int) f, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
+		}
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	H5Dclose(d);
+	return rc;
+}
+
+static herr_t
+check_link(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+	self_check *sc = arg;
+	H5O_info_t oi;
+
+	if (++sc->links > MAX_NAMES)
+	{
+		tl_fail(sc->st, TL_ERR_LIMIT, "the HDF5 file has more than %d links", MAX_NAMES);
+		return -1;
+	}
+	if (info->type == H5L_TYPE_SOFT)
+		return 0;				/* a path inside this file */
+	if (info->type != H5L_TYPE_HARD)
+	{
+		tl_fail(sc->st, TL_ERR_UNSUPPORTED,
+				"\"%s\" is %s link: a model file must hold its own data",
+				name, info->type == H5L_TYPE_EXTERNAL ? "an external (another file's)" : "a user-defined");
+		return -1;
+	}
+	if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+	{
+		tl_fail(sc->st, TL_ERR_FORMAT, "\"%s\" cannot be read (corrupt HDF5 file?)", name);
+		return -1;
+	}
+	if (oi.type == H5O_TYPE_DATASET && check_dataset(g, name, sc->st) < 0)
+		return -1;
+	return 0;
+}
+
+/* Refuses a file that would make libhdf5 read anything but its own bytes. */
+static int
+check_self_contained(hid_t f, tl_status *st)
+{
+	self_check	sc = {st, 0};
+
+	if (H5Lvisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, check_link, &sc) < 0)
+	{
+		if (st->code == TL_OK)
+			tl_fail(st, TL_ERR_FORMAT, "the HDF5 file's groups cannot be read (corrupt HDF5 file?)");
+		return -1;
+	}
+	return 0;
 }
 
 tl_h5 *
@@ -61,6 +178,11 @@ tl_h5_open(const void *data, size_t len, tl_status *st)
 	if (f < 0)
 	{
 		tl_fail(st, TL_ERR_FORMAT, "the HDF5 file is corrupt or truncated (it cannot be opened)");
+		return NULL;
+	}
+	if (check_self_contained(f, st) < 0)
+	{
+		H5Fclose(f);
 		return NULL;
 	}
 	h = tl_malloc(sizeof(*h));

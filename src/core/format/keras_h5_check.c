@@ -7,9 +7,11 @@
  * error beats a killed parser):
  *
  * - the superblock: version, 8-byte addresses and lengths (what h5py and
- *   Keras write), and an end-of-file address and root object header inside
- *   the bytes present — a truncated file is refused here, before libhdf5
- *   reads past the end of the image (where it sees zeros);
+ *   Keras write), no file driver information (a family or multi-file
+ *   layout, whose other members are files), and an end-of-file address and
+ *   root object header inside the bytes present — a truncated file is
+ *   refused here, before libhdf5 reads past the end of the image (where it
+ *   sees zeros);
  * - global heap collections (variable-length strings, Keras 3 attributes):
  *   libhdf5 walks a collection's objects by their declared sizes and loops
  *   forever on a zero-sized one, or runs past the collection's end.  Every
@@ -63,6 +65,10 @@ check_superblock(const unsigned char *img, size_t len, size_t base, tl_status *s
 			return tl_fail(st, TL_ERR_FORMAT, "the HDF5 file is truncated (in its superblock)");
 		eof = le64(sb + addrs + 16);
 		root = le64(sb + addrs + 32 + 8);
+		if (le64(sb + addrs + 24) != UINT64_MAX)
+			return tl_fail(st, TL_ERR_UNSUPPORTED,
+						   "the HDF5 file declares a file driver (its data spread over several files): "
+						   "a model file must be one self-contained file");
 	}
 	else
 	{

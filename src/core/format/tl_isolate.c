@@ -17,6 +17,15 @@
  * address space and run time if asked, dies with its parent, calls no BLAS
  * (OpenBLAS threads do not survive fork) and leaves with _exit (no atexit
  * handlers).
+ *
+ * And it can read nothing but the bytes it was given (confine()): before
+ * parsing, it closes every descriptor it inherited except its pipe (the
+ * backend's data files, its client's socket), moves to an empty directory
+ * (one it makes and removes, so relative names resolve nowhere) and, on
+ * Linux, installs a seccomp filter under which opening, creating, linking,
+ * executing, connecting and looking up files by name fail with EACCES.  So
+ * even a bug in libhdf5 that followed an external link or storage the
+ * reader's checks (keras_h5.c) missed cannot read a server file.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE				/* pipe2, F_SETPIPE_SZ */
@@ -31,13 +40,21 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <stdlib.h>
 #ifdef __linux__
+#include <stddef.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include "nn/tl_model_int.h"
 
 #define READ_CHUNK (256 * 1024)
+/* the child's exit status when it cannot confine itself */
+#define CONFINE_FAILED 4
 
 struct tl_isolate
 {
@@ -155,6 +172,164 @@ child_setup(pid_t parent, const tl_isolate_opts *opts)
 	tl_set_interrupt_hook(NULL);
 }
 
+#ifdef __linux__
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#endif
+#endif
+
+#ifdef SECCOMP_ARCH
+#define DENY_IF(nr) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES)
+/* fstat() is fstatat(fd, "", AT_EMPTY_PATH): allow that form only */
+#define DENY_UNLESS_EMPTY_PATH(nr, flags_arg) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[flags_arg])), \
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH, 0, 1), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES)
+
+/*
+ * Every system call that names a file, executes, or reaches another
+ * process or the network fails with EACCES; the rest (memory, the pipe,
+ * time, exit) is allowed.  Returns 0 when installed.
+ */
+static int
+deny_file_access(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __x86_64__
+		/* the x32 ABI numbers the same calls differently */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+#endif
+#ifdef __NR_open
+		DENY_IF(__NR_open),
+#endif
+#ifdef __NR_creat
+		DENY_IF(__NR_creat),
+#endif
+		DENY_IF(__NR_openat),
+#ifdef __NR_openat2
+		DENY_IF(__NR_openat2),
+#endif
+		DENY_IF(__NR_open_by_handle_at),
+		DENY_IF(__NR_name_to_handle_at),
+		DENY_IF(__NR_execve),
+		DENY_IF(__NR_execveat),
+		DENY_IF(__NR_socket),
+		DENY_IF(__NR_connect),
+		DENY_IF(__NR_ptrace),
+		DENY_IF(__NR_process_vm_readv),
+		DENY_IF(__NR_process_vm_writev),
+		DENY_IF(__NR_chdir),
+		DENY_IF(__NR_chroot),
+		DENY_IF(__NR_truncate),
+		DENY_IF(__NR_linkat),
+		DENY_IF(__NR_symlinkat),
+		DENY_IF(__NR_unlinkat),
+		DENY_IF(__NR_renameat),
+#ifdef __NR_renameat2
+		DENY_IF(__NR_renameat2),
+#endif
+		DENY_IF(__NR_mkdirat),
+		DENY_IF(__NR_mknodat),
+		DENY_IF(__NR_fchmodat),
+		DENY_IF(__NR_fchownat),
+		DENY_IF(__NR_faccessat),
+#ifdef __NR_faccessat2
+		DENY_IF(__NR_faccessat2),
+#endif
+		DENY_IF(__NR_readlinkat),
+		DENY_IF(__NR_inotify_add_watch),
+		DENY_IF(__NR_getxattr),
+		DENY_IF(__NR_lgetxattr),
+		DENY_IF(__NR_listxattr),
+		DENY_IF(__NR_llistxattr),
+#ifdef __NR_link
+		DENY_IF(__NR_link),
+		DENY_IF(__NR_symlink),
+		DENY_IF(__NR_unlink),
+		DENY_IF(__NR_rename),
+		DENY_IF(__NR_mkdir),
+		DENY_IF(__NR_rmdir),
+		DENY_IF(__NR_mknod),
+		DENY_IF(__NR_chmod),
+		DENY_IF(__NR_chown),
+		DENY_IF(__NR_lchown),
+		DENY_IF(__NR_access),
+		DENY_IF(__NR_readlink),
+		DENY_IF(__NR_stat),
+		DENY_IF(__NR_lstat),
+		DENY_IF(__NR_utime),
+		DENY_IF(__NR_utimes),
+		DENY_IF(__NR_uselib),
+#endif
+#ifdef __NR_newfstatat
+		DENY_UNLESS_EMPTY_PATH(__NR_newfstatat, 3),
+#endif
+#ifdef __NR_statx
+		DENY_UNLESS_EMPTY_PATH(__NR_statx, 2),
+#endif
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {(unsigned short) (sizeof(f) / sizeof(f[0])), f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+#endif
+
+/*
+ * After this the child reads only what it holds: its descriptors are the
+ * pipe (and stderr, for crash reports), its directory is an empty one that
+ * no longer exists, and — with seccomp — no file can be named at all.
+ */
+static int
+confine(int keep_fd)
+{
+	char		dir[] = "/tmp/tensorlens-parser-XXXXXX";
+	long		max_fd = sysconf(_SC_OPEN_MAX);
+	int			null;
+
+	/* the pipe above the standard descriptors, which are replaced */
+	if (keep_fd <= 2 && (keep_fd = fcntl(keep_fd, F_DUPFD, 3)) < 0)
+		_exit(CONFINE_FAILED);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0)
+	{
+		dup2(null, 0);
+		dup2(null, 1);
+		if (null > 2)
+			close(null);
+	}
+	for (int fd = 3; fd < keep_fd; fd++)
+		close(fd);
+#ifdef __linux__
+	if (close_range((unsigned) keep_fd + 1, ~0U, 0) < 0)
+#endif
+		for (long fd = keep_fd + 1; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536); fd++)
+			close((int) fd);
+	/* an empty directory, removed once inside: relative names find nothing */
+	if (mkdtemp(dir) != NULL && chdir(dir) == 0)
+		rmdir(dir);
+	else if (chdir("/") < 0)
+		_exit(CONFINE_FAILED);
+#ifdef SECCOMP_ARCH
+	if (deny_file_access() < 0)
+		_exit(CONFINE_FAILED);
+#endif
+	return keep_fd;
+}
+
 static void
 child_main(int fd, pid_t parent, const void *data, size_t len,
 		   const tl_limits *lim, const tl_isolate_opts *opts)
@@ -165,6 +340,7 @@ child_main(int fd, pid_t parent, const void *data, size_t len,
 	int			rc;
 
 	child_setup(parent, opts);
+	fd = confine(fd);
 	if (opts->child_hook)
 		opts->child_hook();
 	pw.fd = fd;
@@ -359,6 +535,10 @@ tl_isolate_finish(tl_isolate *iso, tl_status *st)
 		tl_fail(st, TL_ERR_FORMAT,
 				"the model file crashed the parser (signal %d); it is corrupt or hostile",
 				WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == CONFINE_FAILED)
+		tl_fail(st, TL_ERR_UNSUPPORTED,
+				"the model parser process could not shut itself off from the server's files "
+				"(seccomp unavailable?); no model file is parsed without that");
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		tl_fail(st, TL_ERR_FORMAT, "the model parser process failed (exit status %d)",
 				WEXITSTATUS(status));
