@@ -7,26 +7,13 @@
 CREATE ROLE mg_nobody;
 CREATE ROLE mg_user;
 SELECT tl_grant_usage('mg_user');
--- what each file would make libhdf5 read (test/fixtures/make_hostile.py)
+-- the files that would make libhdf5 read others (make_hostile.py, outside_the_file):
+-- external storage naming the data directory's PG_VERSION and /etc/passwd, a
+-- virtual dataset, an external link, a filter plugin (LZF), and a .keras
+-- whose weights use external storage
 CREATE TABLE mg_files (file text PRIMARY KEY, hex text);
-\set f :fixtures/hostile/x_external_storage_relative.h5
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('external storage, relative (the data directory''s PG_VERSION)', :'hex');
-\set f :fixtures/hostile/x_external_storage_absolute.h5
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('external storage, absolute (/etc/passwd)', :'hex');
-\set f :fixtures/hostile/x_virtual_dataset.h5
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('virtual dataset', :'hex');
-\set f :fixtures/hostile/x_external_link.h5
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('external link', :'hex');
-\set f :fixtures/hostile/x_filter_lzf.h5
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('filter plugin (LZF)', :'hex');
-\set f :fixtures/hostile/x_keras_external_storage.keras
-\set hex `od -An -v -tx1 :'f' | tr -d ' \n'`
-INSERT INTO mg_files VALUES ('.keras weights with external storage', :'hex');
+\set files `cd :'fixtures'/hostile && for f in x_*; do printf "%s('%s', '%s')" "$sep" "$f" "$(od -An -v -tx1 "$f" | tr -d ' \n')"; sep=,; done`
+INSERT INTO mg_files VALUES :files;
 GRANT SELECT ON mg_files TO PUBLIC;
 
 -- a role with no grant at all inspects them; a role with usage imports them
