@@ -104,6 +104,21 @@ BEGIN
     CREATE TEMP TABLE tl_model (name text);
     RETURN true;
 END $$;
+-- the analyst's temporary schema is searched first for types: a domain
+-- "text" there would run mal.grab(VALUE) in every later cast of the analyst's
+CREATE FUNCTION mal.grab(t text) RETURNS boolean LANGUAGE sql AS $$
+    INSERT INTO mal.loot SELECT current_user, t RETURNING true
+$$;
+CREATE FUNCTION mal.temp_type() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (mal.grab(VALUE));
+    RETURN true;
+END $$;
+CREATE FUNCTION mal.temp_view() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE VIEW pg_temp.tl_run AS SELECT * FROM public.tl_run WHERE mal.grab('view');
+    RETURN true;
+END $$;
 SELECT rr_run('mallory') AS mal_run \gset
 RESET SESSION AUTHORIZATION;
 
@@ -135,6 +150,10 @@ SELECT rr_attack(:'rows' || 'mal.alter_role()') AS alter_role;
 SELECT rr_attack(:'rows' || 'mal.definer_reset()') AS security_definer_reset_role;
 SELECT rr_attack(:'rows' || $$pg_catalog.pg_read_file('PG_VERSION') IS NOT NULL$$) AS read_file;
 SELECT rr_attack(:'rows' || 'mal.temp_table()') AS temp_table;
+CREATE TEMP TABLE analyst_scratch (x integer);  -- the analyst's temporary schema exists
+SELECT rr_attack(:'rows' || 'mal.temp_type()') AS temp_type;
+SELECT rr_attack(:'rows' || 'mal.temp_view()') AS temp_view;
+SELECT 'abc'::text AS cast_after, (SELECT count(*) FROM mal.loot) AS loot;
 SELECT rolsuper AS mallory_is_superuser FROM pg_roles WHERE rolname = 'rr_mallory';
 SELECT count(*) AS loot FROM mal.loot;
 -- the query runs with the creator's rights, not the analyst's: it sees
