@@ -284,6 +284,24 @@ UPDATE tl_run SET created_by = 'rr_dropped' WHERE id = :orphan_run;
 SELECT rr_plant(:orphan_run, :'rows' || 'true');
 SELECT regexp_replace(expect_error(format('SELECT tl_analyze(%s)', :orphan_run)), 'run \d+', 'run N') AS orphan;
 
+-- ---- the two functions that run a run's SQL, called directly -------------------
+SET SESSION AUTHORIZATION rr_mallory;
+-- another role's run does not exist for her (row-level security)
+SELECT regexp_replace(expect_error(format($$SELECT * FROM tl_run_rows(%s, '{1}', 'SELECT 1, current_user')$$, :alice_private)),
+                      'run \d+', 'run N') AS rows_of_hidden_run;
+SELECT regexp_replace(expect_error(format($$SELECT * FROM tl_run_perception(%s, '{1}')$$, :team_run)),
+                      'run \d+', 'run N') AS perception_of_hidden_run;
+-- her own: her SQL runs as herself, restricted
+SELECT * FROM tl_run_rows(:mal_run, '{1,2}', 'SELECT i, current_user FROM generate_series(1, 3) i') ORDER BY 1;
+SELECT expect_error(format($$SELECT * FROM tl_run_rows(%s, '{1}', 'SELECT 1, pg_catalog.set_config(''role'', ''none'', false)')$$, :mal_run))
+       AS role_change;
+SELECT expect_error($$SELECT * FROM tl_run_rows(NULL, '{1}')$$) AS null_run;
+SELECT expect_error(format($$SELECT * FROM tl_run_perception(%s, NULL)$$, :mal_run)) AS null_ids;
+SELECT expect_error(format($$SELECT * FROM tl_run_rows(%s, '{1}', 'SELECT 1')$$, :mal_run)) AS one_column;
+SELECT expect_error(format($$SELECT * FROM tl_run_rows(%s, '{1}', 'not sql')$$, :mal_run)) AS not_sql;
+SELECT current_user, current_setting('role') AS role;
+RESET SESSION AUTHORIZATION;
+
 -- ---- clean up -----------------------------------------------------------------
 DELETE FROM tl_run WHERE created_by IN ('rr_mallory', 'rr_alice', 'rr_bob', 'rr_team', 'rr_dropped');
 DROP SCHEMA mal CASCADE;
