@@ -110,6 +110,16 @@ LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_tokenize(text, text, integer, integer) IS
     'Keras IMDB tokenisation: text_to_word_sequence defaults (lower-case, filters, split on spaces), start token 1, out-of-vocabulary 2 (also ids >= num_words), then pad_sequences defaults to maxlen.';
 
+-- the same for a model that starts with an Embedding: num_words = its
+-- input_dim (ids above become 2, out of vocabulary) and maxlen = its input
+-- length, so that the ids always fit the model
+CREATE FUNCTION @extschema@.tl_tokenize(vocab text, doc text, model text)
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'pg_tl_tokenize'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tl_tokenize(text, text, text) IS
+    'tl_tokenize for a model: num_words = the input_dim of its Embedding (larger ids become 2, out of vocabulary) and maxlen = its input length (pad_sequences defaults), so every id fits the model.';
+
 CREATE FUNCTION @extschema@.tl_detokenize(vocab text, ids integer[])
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'pg_tl_detokenize'

@@ -180,6 +180,7 @@ DECLARE
     vec   text;
     cols  text;
     vals  text;
+    missing text;
 BEGIN
     IF tbl IS NULL OR vec_column IS NULL OR coord_columns IS NULL THEN
         RAISE EXCEPTION 'tl_embed_pca: tbl, vec_column and coord_columns must not be NULL'
@@ -190,6 +191,20 @@ BEGIN
                         coord_columns
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example ''{x,y}'' or ''{x,y,z}''.';
+    END IF;
+    -- the columns must exist before the (possibly long) fit, not only at the UPDATE after it
+    SELECT string_agg(format('%I', c), ', ' ORDER BY i) INTO missing
+      FROM unnest(array_prepend(vec_column, coord_columns)) WITH ORDINALITY u(c, i)
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = u.c
+                          AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'tl_embed_pca: table % has no column %', tbl, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = format('Create the coordinate columns first: ALTER TABLE %s %s;', tbl,
+                                (SELECT string_agg(format('ADD %I real', c), ', ' ORDER BY i)
+                                   FROM unnest(coord_columns) WITH ORDINALITY u(c, i)
+                                  WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = u.c
+                                                       AND a.attnum > 0 AND NOT a.attisdropped)));
     END IF;
     -- the table's own name qualifies the vector column inside the sub-select
     vec := format('%s.%I', tbl, vec_column);
