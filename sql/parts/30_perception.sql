@@ -72,6 +72,8 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     n bigint;
+    dup_rank  text;
+    dup_words text;
 BEGIN
     IF name IS NULL OR word_index IS NULL OR index_from IS NULL THEN
         RAISE EXCEPTION 'tl_vocab_import: name, word_index and index_from must not be NULL'
@@ -90,6 +92,15 @@ BEGIN
                    OR e.value::text !~ '^[0-9]+$' OR e.value::text::numeric > 2000000000) THEN
         RAISE EXCEPTION 'word_index ranks must be non-negative integers'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a rank given to two words would make two words one id
+    SELECT e.value::text, string_agg(e.key, ', ' ORDER BY e.key) INTO dup_rank, dup_words
+      FROM jsonb_each(word_index) e GROUP BY e.value::text HAVING count(*) > 1
+     ORDER BY e.value::text::bigint LIMIT 1;
+    IF dup_rank IS NOT NULL THEN
+        RAISE EXCEPTION 'word_index gives rank % to more than one word: %', dup_rank, dup_words
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'A Keras word_index gives every word its own rank (1 for the most frequent word).';
     END IF;
     -- importing a vocabulary again replaces it
     DELETE FROM @extschema@.tl_vocab v WHERE v.vocab = name;

@@ -24,6 +24,8 @@ DECLARE
     ids       text[];
     inputs    jsonb;
     caller    text;
+    shape     record;
+    ncols     integer;
 BEGIN
     IF heatmaps IS NULL OR heatmaps < 0 OR heatmaps > 1000 THEN
         RAISE EXCEPTION 'heatmaps must be between 0 and 1000, not %', heatmaps
@@ -50,6 +52,14 @@ BEGIN
             PERFORM pg_catalog.set_config('role', r.created_by, true);
         END IF;
         PERFORM pg_catalog.set_config('search_path', r.search_path, true);
+        -- (sample_id, preview): a query of another shape is the caller's mistake, said plainly
+        EXECUTE pg_catalog.format('SELECT * FROM (%s) q LIMIT 0', preview_query) INTO shape;
+        SELECT pg_catalog.count(*) INTO ncols FROM pg_catalog.json_object_keys(pg_catalog.row_to_json(shape));
+        IF ncols <> 2 THEN
+            RAISE EXCEPTION 'the preview query of tl_html_report must return (sample_id, preview text), not % column(s)', ncols
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'For example ''SELECT id, left(text, 200) FROM reviews''.';
+        END IF;
         EXECUTE pg_catalog.format(
             'SELECT pg_catalog.jsonb_object_agg(q.sample_id::pg_catalog.text, pg_catalog.left(q.preview::pg_catalog.text, 300)) '
             'FROM (%s) q(sample_id, preview) WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)',
