@@ -26,8 +26,9 @@ directory.  Files written with \\o or \\g ending in .html or .svg must be
 well-formed pages / pictures (no psql headers or padding).
 
 A file whose text holds "<!-- docs-test: checked by SCRIPT -->" is checked
-by that script instead (counted as delegated).  Without the shared data
-every file that uses it is skipped, counted and named.
+by that script instead (counted as delegated); one with "<!-- docs-test:
+needs PATH -->" is skipped (counted and named) when PATH is absent, as is
+every file that uses the shared data when it is absent.
 
 Prints one line per file ("doc FILE ... ok (...)" / "FAILED" with a diff)
 and a summary; exit status 0 when nothing failed.
@@ -47,6 +48,7 @@ MARK = "@@tl-docs@@"
 FENCE = re.compile(r"^( *)(```+)\s*([^`\n]*)$")
 VALUE = re.compile(r"--.*→\s*(.+?)\s*$")
 DELEGATE = re.compile(r"^<!--\s*docs-test:\s*checked by\s+(.+?)\s*-->", re.M)
+NEEDS = re.compile(r"^<!--\s*docs-test:\s*needs\s+(.+?)\s*-->", re.M)
 
 
 class Block:
@@ -392,6 +394,11 @@ def main():
             uses_data = "shared/data" in text or f != "README.md"
             if not have_data and uses_data:
                 print("doc %s ... SKIPPED: the shared data (../shared/data or TL_DATA_DIR) is absent" % f)
+                skipped.append(f)
+                continue
+            absent = [n for n in NEEDS.findall(text) if not os.path.exists(n)]
+            if absent:
+                print("doc %s ... SKIPPED: %s is absent" % (f, ", ".join(absent)))
                 skipped.append(f)
                 continue
             db = a.keep if (f == "README.md" and a.keep) else "tl_docs_%d" % n
