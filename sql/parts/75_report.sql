@@ -55,7 +55,7 @@ BEGIN
         -- (sample_id, preview): a query of another shape is the caller's mistake, said plainly
         EXECUTE pg_catalog.format('SELECT * FROM (%s) q LIMIT 0', preview_query) INTO shape;
         SELECT pg_catalog.count(*) INTO ncols FROM pg_catalog.json_object_keys(pg_catalog.row_to_json(shape));
-        IF ncols <> 2 THEN
+        IF ncols OPERATOR(pg_catalog.<>) 2 THEN     -- (the run's search_path is in force here)
             RAISE EXCEPTION 'the preview query of tl_html_report must return (sample_id, preview text), not % column(s)', ncols
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'For example ''SELECT id, left(text, 200) FROM reviews''.';

@@ -1,7 +1,9 @@
 -- Read grants (sql/parts/80_privileges.sql): a read-only role for BI tools
 -- reads the runs of the roles it was granted to read, changes nothing, and
 -- only the owner or whoever has of_role's privileges may share them.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS tensorlens;
+RESET client_min_messages;
 \getenv fixtures TL_FIXTURES
 \set emb_hex `od -An -v -tx1 :'fixtures'/layers/embedding_conv1d_gmp.h5 | tr -d ' \n'`
 CREATE FUNCTION rg_error(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,7 +1,9 @@
 -- The first hour of a new user (issue 20): the mistakes one makes on the way
 -- get errors that name the fix, never internal SQL; no silent NULL losses;
 -- unlabelled samples are never failures; one behaviour for unknown runs.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS tensorlens;
+RESET client_min_messages;
 \getenv fixtures TL_FIXTURES
 \set emb_hex `od -An -v -tx1 :'fixtures'/layers/embedding_conv1d_gmp.h5 | tr -d ' \n'`
 \set tiny_hex `od -An -v -tx1 :'fixtures'/tiny_dense.h5 | tr -d ' \n'`
