@@ -258,9 +258,13 @@ class Runner:
                            env=self.env("postgres"), check=True, capture_output=True, text=True)
         return set(p.stdout.split())
 
-    def drop_roles_since(self, before):
-        """Roles a file created (CREATE ROLE in an example) go with its database."""
+    def drop_roles_since(self, before, kept_db=None):
+        """Roles a file created (CREATE ROLE in an example) go with its database
+        (from a database that is kept, with what they own and were granted)."""
         for role in sorted(self.roles() - before):
+            if kept_db:
+                subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", 'DROP OWNED BY "%s"' % role],
+                               env=self.env(kept_db), check=True, capture_output=True, text=True)
             self.admin('DROP ROLE IF EXISTS "%s"' % role)
 
     def psql_script(self, db, script):
@@ -419,7 +423,7 @@ def main():
                 passed.append(f)
             if db != a.keep:
                 r.admin('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
-                r.drop_roles_since(roles_before)
+            r.drop_roles_since(roles_before, db if db == a.keep else None)
         if have_data:
             r.admin('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % template)
     finally:
