@@ -162,11 +162,7 @@ evaluate_check_query(const char *query)
 	TupleDesc	td;
 
 	SPI_connect();
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("the query cannot be prepared: %s", SPI_result_code_string(SPI_result))));
+	plan = tl_batch_prepare(query, "sample_id, input, label");
 	src = list_length(SPI_plan_get_plan_sources(plan)) == 1 ?
 		(CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)) : NULL;
 	td = src ? src->resultDesc : NULL;

@@ -37,6 +37,22 @@ check_query_columns(TupleDesc td, int min_cols, const char *columns)
 						   td->natts >= 2 ? format_type_be(SPI_gettypeid(td, 2)) : "")));
 }
 
+SPIPlanPtr
+tl_batch_prepare(const char *query, const char *columns)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the query cannot be prepared: %s", SPI_result_code_string(SPI_result))));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the query must be a SELECT returning (%s)", columns)));
+	return plan;
+}
+
 static void
 flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 {
@@ -72,15 +88,7 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "tensorlens row",
 									ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("the query cannot be prepared: %s", SPI_result_code_string(SPI_result))));
-	if (!SPI_is_cursor_plan(plan))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("the query must be a SELECT returning (%s)", columns)));
+	plan = tl_batch_prepare(query, columns);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 
 	for (;;)

@@ -108,6 +108,8 @@ typedef void (*tl_batch_emit) (tl_call_model *cm, const tl_batch *b, void *arg);
 void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
 						   int min_cols, const char *columns, tl_batch_emit emit,
 						   void *arg);
+/* Prepares a caller's query (inside SPI): an ERROR unless it parses and is a SELECT. */
+struct _SPI_plan *tl_batch_prepare(const char *query, const char *columns);
 
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
