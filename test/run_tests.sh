@@ -254,6 +254,45 @@ if [ -n "$report_run" ]; then
     echo "test report in headless Chromium ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
   fi
 fi
+# ---- docs as tests (doc/docs_as_tests.md) ------------------------------------
+# Every ```sql block of README.md, doc/*.md and contrib/**/README.md runs as
+# printed in a fresh database, its shown output compared (one test per file;
+# files skipped without the shared data are counted and named).  Then the BI
+# queries of contrib/bi run as the read-only role on the README's runs.
+if { [ "$VALGRIND" = 0 ] && [ -z "${TL_REGRESS:-}" ]; } || [ -n "${TL_DOCS:-}" ]; then
+  echo "== docs as tests"
+  docs_out=$(/usr/bin/python3 test/docs/run_docs.py --host "$TMP" --port $PORT --data "$DATA_DIR" \
+               --keep tl_docs_readme 2>&1)
+  echo "$docs_out"
+  PASSED=$((PASSED + $(echo "$docs_out" | grep -c '^doc .* \.\.\. ok')))
+  FAILED=$((FAILED + $(echo "$docs_out" | grep -c '^doc .* \.\.\. FAILED')))
+  SKIPPED=$((${SKIPPED:-0} + $(echo "$docs_out" | grep -c '^doc .* \.\.\. SKIPPED')))
+  echo "$docs_out" | grep -q '^docs: [0-9]* passed' || FAILED=$((FAILED + 1))
+  # the harness itself: a page that drifted in three ways must fail in those three ways
+  if [ -f "$DATA_DIR/datasets/imdb/imdb_reviews_5000.tsv" ]; then
+    drift_out=$(/usr/bin/python3 test/docs/run_docs.py --host "$TMP" --port $PORT --data "$DATA_DIR" \
+                  test/docs/drift_example.md 2>&1)
+    if echo "$drift_out" | grep -q 'shows → {<start>,the,film,is}, printed' &&
+       echo "$drift_out" | grep -q 'prints something else than the ```out block' &&
+       echo "$drift_out" | grep -q 'report.html is not a well-formed html file' &&
+       echo "$drift_out" | grep -q '^docs: 0 passed, 1 failed'; then
+      echo "test docs harness fails a drifted page ... ok"; PASSED=$((PASSED + 1))
+    else
+      echo "test docs harness fails a drifted page ... FAILED"; echo "$drift_out"; FAILED=$((FAILED + 1))
+    fi
+  fi
+  if [ "$(psql -X -At -h "$TMP" -p $PORT -U postgres -d tl_docs_readme -c "SELECT count(*) > 0 FROM tl_run" 2>/dev/null)" = t ]; then
+    if out=$(TL_INSTALL_LOCK_HELD=1 bash contrib/bi/check_queries.sh "$TMP" $PORT tl_docs_readme 2>&1); then
+      echo "test contrib/bi queries as the read-only role ... ok ($(echo "$out" | tail -1))"; PASSED=$((PASSED + 1))
+    else
+      echo "test contrib/bi queries as the read-only role ... FAILED"; echo "$out"; FAILED=$((FAILED + 1))
+    fi
+  else
+    echo "test contrib/bi queries as the read-only role ... SKIPPED (no README runs: the shared data is absent)"
+    SKIPPED=$((${SKIPPED:-0} + 1))
+  fi
+fi
+# ---- end of docs as tests ----------------------------------------------------
 if grep -qE 'server process .* was terminated|terminated by signal' "$TMP/server.log"; then
   echo "== a backend crashed:"; grep -E 'terminated' "$TMP/server.log"
   FAILED=$((FAILED + 1))

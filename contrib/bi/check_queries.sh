@@ -28,7 +28,7 @@ DB=${3:-tensorlens_demo}
 # another checkout from installing its own meanwhile (TL_INSTALL_LOCK_HELD=1:
 # the caller holds the lock, as in contrib/demo.sh)
 if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
-  exec 9>/tmp/tensorlens-install.lock
+  exec 9>"${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}"
   flock 9
 fi
 psql -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d "$DB" -o /dev/null \
@@ -122,6 +122,7 @@ for source, name, sql, admin, may_be_empty in queries:
         q = q.replace("[[", "").replace("]]", "")       # Metabase's optional clauses, kept
         label = "%-8s %-62s %s" % (source, name[:62], ("run " + run) if per_run else "")
         if admin:
+            q = q.replace("tensorlens_demo", db)     # the README's example names the demo database
             ok, out, secs = psql("postgres", q if q.rstrip().endswith(";") else q + ";")
             rows = None
         else:

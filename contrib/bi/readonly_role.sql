@@ -37,14 +37,25 @@ BEGIN
     END IF;
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO tensorlens_bi', current_database());
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO tensorlens_bi', s);
-    -- the three views; tl_run for the run picker; tl_result because
-    -- tl_label_issues and tl_failure_clusters read it with the caller's rights
-    EXECUTE format('GRANT SELECT ON %1$I.tl_population, %1$I.tl_class_metrics, %1$I.tl_run_compare, '
-                   '%1$I.tl_run, %1$I.tl_result TO tensorlens_bi', s);
     -- unqualified names (tl_population, ...) resolve in this database
     EXECUTE format('ALTER ROLE tensorlens_bi IN DATABASE %I SET search_path = %I, public', current_database(), s);
 END
 $$;
+
+-- Whose runs the dashboards show: row-level security lets a role see only
+-- the runs of roles it was granted to read.  tl_grant_read records that
+-- and, run by the owner or a superuser, grants SELECT on the three views,
+-- tl_run (the run picker) and tl_result (tl_label_issues and
+-- tl_failure_clusters read it with the caller's rights), and nothing else.
+-- Default: the runs of the role running this script (the demo's runs are
+-- postgres's); -v bi_reads=ROLE names another, run it once per role.
+\if :{?bi_reads}
+\else
+SELECT current_user AS bi_reads \gset
+\endif
+SELECT pg_catalog.format('SELECT %I.tl_grant_read(%L, %L)', n.nspname, 'tensorlens_bi', :'bi_reads')
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'tensorlens' \gexec
 
 \if :{?bi_password}
 ALTER ROLE tensorlens_bi PASSWORD :'bi_password';

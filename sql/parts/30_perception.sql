@@ -72,6 +72,8 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     n bigint;
+    dup_rank  text;
+    dup_words text;
 BEGIN
     IF name IS NULL OR word_index IS NULL OR index_from IS NULL THEN
         RAISE EXCEPTION 'tl_vocab_import: name, word_index and index_from must not be NULL'
@@ -91,6 +93,15 @@ BEGIN
         RAISE EXCEPTION 'word_index ranks must be non-negative integers'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- a rank given to two words would make two words one id
+    SELECT e.value::text, string_agg(e.key, ', ' ORDER BY e.key) INTO dup_rank, dup_words
+      FROM jsonb_each(word_index) e GROUP BY e.value::text HAVING count(*) > 1
+     ORDER BY e.value::text::bigint LIMIT 1;
+    IF dup_rank IS NOT NULL THEN
+        RAISE EXCEPTION 'word_index gives rank % to more than one word: %', dup_rank, dup_words
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'A Keras word_index gives every word its own rank (1 for the most frequent word).';
+    END IF;
     -- importing a vocabulary again replaces it
     DELETE FROM @extschema@.tl_vocab v WHERE v.vocab = name;
     INSERT INTO @extschema@.tl_vocab (vocab, word, id)
@@ -109,6 +120,16 @@ AS 'MODULE_PATHNAME', 'pg_tl_tokenize'
 LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_tokenize(text, text, integer, integer) IS
     'Keras IMDB tokenisation: text_to_word_sequence defaults (lower-case, filters, split on spaces), start token 1, out-of-vocabulary 2 (also ids >= num_words), then pad_sequences defaults to maxlen.';
+
+-- the same for a model that starts with an Embedding: num_words = its
+-- input_dim (ids above become 2, out of vocabulary) and maxlen = its input
+-- length, so that the ids always fit the model
+CREATE FUNCTION @extschema@.tl_tokenize(vocab text, doc text, model text)
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'pg_tl_tokenize'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tl_tokenize(text, text, text) IS
+    'tl_tokenize for a model: num_words = the input_dim of its Embedding (larger ids become 2, out of vocabulary) and maxlen = its input length (pad_sequences defaults), so every id fits the model.';
 
 CREATE FUNCTION @extschema@.tl_detokenize(vocab text, ids integer[])
 RETURNS text[]

@@ -180,6 +180,7 @@ DECLARE
     vec   text;
     cols  text;
     vals  text;
+    missing text;
 BEGIN
     IF tbl IS NULL OR vec_column IS NULL OR coord_columns IS NULL THEN
         RAISE EXCEPTION 'tl_embed_pca: tbl, vec_column and coord_columns must not be NULL'
@@ -190,6 +191,22 @@ BEGIN
                         coord_columns
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example ''{x,y}'' or ''{x,y,z}''.';
+    END IF;
+    -- the columns must exist before the (possibly long) fit, not only at the UPDATE after it
+    IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = vec_column
+                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'tl_embed_pca: table % has no column % (the vectors)', tbl, vec_column
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    SELECT string_agg(format('%I', c), ', ' ORDER BY i), string_agg(format('ADD %I real', c), ', ' ORDER BY i)
+      INTO missing, cols
+      FROM unnest(coord_columns) WITH ORDINALITY u(c, i)
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = u.c
+                          AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'tl_embed_pca: table % has no column %', tbl, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = format('Create the coordinate columns first: ALTER TABLE %s %s;', tbl, cols);
     END IF;
     -- the table's own name qualifies the vector column inside the sub-select
     vec := format('%s.%I', tbl, vec_column);

@@ -150,11 +150,11 @@ SELECT c.run, c.class, coalesce(ru.class_names[c.class + 1], c.class::text) AS c
        (c.n - c.fp - c.fn)::float8 / c.n AS accuracy,
        CASE WHEN c.tp + c.fp > 0 THEN c.tp::float8 / (c.tp + c.fp) END AS precision,
        CASE WHEN c.tp + c.fn > 0 THEN c.tp::float8 / (c.tp + c.fn) END AS recall,
-       CASE WHEN 2 * c.tp + c.fp + c.fn > 0 THEN 2.0 * c.tp / (2 * c.tp + c.fp + c.fn) END AS f1,
+       CASE WHEN 2 * c.tp + c.fp + c.fn > 0 THEN (2 * c.tp)::float8 / (2 * c.tp + c.fp + c.fn) END AS f1,
        c.mean_loss
   FROM counts c JOIN @extschema@.tl_run ru ON ru.id = c.run;
 COMMENT ON VIEW @extschema@.tl_class_metrics IS
-    'Per run and class: support (count), one-vs-rest accuracy, precision, recall, F1, mean loss of the samples labelled with the class.';
+    'Per run and class: support (count: samples labelled with the class), one-vs-rest accuracy (share of labelled samples whose "is it this class?" is answered right), precision, recall, F1 (all double precision), mean loss of the samples labelled with the class. Unlabelled samples are left out.';
 
 CREATE VIEW @extschema@.tl_run_compare WITH (security_invoker = true) AS
 SELECT a.run AS run_a, b.run AS run_b, a.sample_id, a.label,
@@ -170,16 +170,25 @@ COMMENT ON VIEW @extschema@.tl_run_compare IS
 
 CREATE FUNCTION @extschema@.tl_failures(run integer)
 RETURNS TABLE (sample_id text, label integer, prediction integer, loss real, x real, y real)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+    -- an unknown run is an error, as for tl_label_issues and tl_failure_clusters
+    IF NOT EXISTS (SELECT FROM @extschema@.tl_run t WHERE t.id = $1) THEN
+        RAISE EXCEPTION 'run % does not exist', $1 USING ERRCODE = 'undefined_object';
+    END IF;
+    -- an unlabelled sample is not a failure
+    RETURN QUERY
     SELECT r.sample_id, r.label, r.prediction, r.loss, r.x, r.y
       FROM @extschema@.tl_result r
-     WHERE r.run = $1 AND r.prediction IS DISTINCT FROM r.label
-     ORDER BY r.loss DESC NULLS LAST, r.sample_id
+     WHERE r.run = $1 AND r.label IS NOT NULL AND r.prediction IS DISTINCT FROM r.label
+     ORDER BY r.loss DESC NULLS LAST, r.sample_id;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_failures(integer) IS
-    'The wrong predictions of a run, highest loss first.';
+    'The wrong predictions of a run (labelled samples only), highest loss first; an unknown run is an error.';
 
 -- ---------------------------------------------------------------------------
 -- Evaluation and analysis
@@ -343,4 +352,4 @@ RETURNS TABLE (cluster integer, size integer, failures integer, error_rate real,
 AS 'MODULE_PATHNAME', 'pg_tl_failure_clusters'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_failure_clusters(integer, integer) IS
-    'k-means (fixed seed) on the coordinates of a run: per cluster its size, failures, error rate, mean loss, centre and five highest-loss samples.';
+    'k-means (fixed seed) on the coordinates of a run: per cluster its size, failures (labelled samples predicted otherwise), error rate (failures / labelled samples; NULL when none is labelled), mean loss, centre and five highest-loss samples.';

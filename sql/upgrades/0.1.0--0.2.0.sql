@@ -139,3 +139,86 @@ BEGIN
 END
 $tl_upgrade$;
 
+
+-- ---------------------------------------------------------------------------
+-- Made after 0.2.0 in parts 20_ and 30_ (the first-hour fixes: text inputs,
+-- tokenising for a model, duplicate ranks), mirrored here until the 0.2.0 ->
+-- 0.3.0 script exists, so that an upgraded catalog equals a fresh one
+-- (test/sql/63_upgrade.sql).  Parts 40_ onwards are appended as they are.
+-- ---------------------------------------------------------------------------
+-- text is not an input: say how to make one (instead of "could not
+-- determine polymorphic type")
+CREATE FUNCTION @extschema@.tl_infer(model text, input text)
+RETURNS real[]
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'tl_infer takes the model''s input as an array (token ids or numbers), not text'
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = format('Tokenise text for the model: tl_infer(%L, tl_tokenize(vocab, text, model => %L)); '
+                            'write an array literal with its type: ''{1,14,22}''::integer[] or ''{0.5,0.1}''::real[].',
+                            model, model);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_infer(text, text) IS
+    'An error that says how to pass text to tl_infer: tokenise it (tl_tokenize(vocab, text, model => ...)) or cast an array literal.';
+
+-- the same for a model that starts with an Embedding: num_words = its
+-- input_dim (ids above become 2, out of vocabulary) and maxlen = its input
+-- length, so that the ids always fit the model
+CREATE FUNCTION @extschema@.tl_tokenize(vocab text, doc text, model text)
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'pg_tl_tokenize'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.tl_tokenize(text, text, text) IS
+    'tl_tokenize for a model: num_words = the input_dim of its Embedding (larger ids become 2, out of vocabulary) and maxlen = its input length (pad_sequences defaults), so every id fits the model.';
+
+CREATE OR REPLACE FUNCTION @extschema@.tl_vocab_import(name text, word_index jsonb, index_from integer DEFAULT 3)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    n bigint;
+    dup_rank  text;
+    dup_words text;
+BEGIN
+    IF name IS NULL OR word_index IS NULL OR index_from IS NULL THEN
+        RAISE EXCEPTION 'tl_vocab_import: name, word_index and index_from must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(word_index) <> 'object' THEN
+        RAISE EXCEPTION 'word_index must be a JSON object mapping words to ranks, not a JSON %',
+            jsonb_typeof(word_index) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF index_from < 0 THEN
+        RAISE EXCEPTION 'index_from must not be negative (Keras uses 3)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(word_index) e
+                WHERE jsonb_typeof(e.value) <> 'number'
+                   OR e.value::text !~ '^[0-9]+$' OR e.value::text::numeric > 2000000000) THEN
+        RAISE EXCEPTION 'word_index ranks must be non-negative integers'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a rank given to two words would make two words one id
+    SELECT e.value::text, string_agg(e.key, ', ' ORDER BY e.key) INTO dup_rank, dup_words
+      FROM jsonb_each(word_index) e GROUP BY e.value::text HAVING count(*) > 1
+     ORDER BY e.value::text::bigint LIMIT 1;
+    IF dup_rank IS NOT NULL THEN
+        RAISE EXCEPTION 'word_index gives rank % to more than one word: %', dup_rank, dup_words
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'A Keras word_index gives every word its own rank (1 for the most frequent word).';
+    END IF;
+    -- importing a vocabulary again replaces it
+    DELETE FROM @extschema@.tl_vocab v WHERE v.vocab = name;
+    INSERT INTO @extschema@.tl_vocab (vocab, word, id)
+    SELECT name, e.key, e.value::text::integer + index_from FROM jsonb_each(word_index) e;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_vocab_import(text, jsonb, integer) IS
+    'Stores a Keras word_index (word → rank) as vocabulary name, ids = rank + index_from; returns the word count.';

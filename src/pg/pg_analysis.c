@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "analysis/tl_cluster.h"
 #include "analysis/tl_label.h"
@@ -91,8 +92,10 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 	{
 		Oid			types[7] = {INT4OID, TEXTOID, INT4OID, FLOAT4ARRAYOID, INT4OID, FLOAT4OID, FLOAT4ARRAYOID};
 
+		/* a sample already inserted is a duplicate id: reported below, by name */
 		es->insert = SPI_prepare(psprintf("INSERT INTO %s.tl_result (run, sample_id, label, output, prediction, loss, perception) "
-										  "VALUES ($1, $2, $3, $4, $5, $6, $7)", es->schema), 7, types);
+										  "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run, sample_id) DO NOTHING",
+										  es->schema), 7, types);
 		if (es->insert == NULL)
 			elog(ERROR, "tensorlens: preparing the result insert failed");
 	}
@@ -115,7 +118,13 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		if (label_null)
 			nulls[2] = nulls[5] = 'n';
 		else if (!es->has_loss)
-			nulls[5] = 'n';
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" records no training loss, so the loss of labelled sample %s is unknown",
+							cm->entry->name, b->ids[i]),
+					 errhint("Pass the loss it was trained with, e.g. tl_evaluate(..., loss => 'binary_crossentropy'); "
+							 "kinds: binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mse, "
+							 "binary_crossentropy_from_logits, categorical_crossentropy_from_logits.")));
 		else
 		{
 			double		loss;
@@ -128,11 +137,48 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		}
 		if (SPI_execute_plan(es->insert, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "tensorlens: inserting the result of sample %s failed", b->ids[i]);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("sample_id \"%s\" appears more than once in the query of tl_evaluate", b->ids[i]),
+					 errhint("The first column must identify each sample once (a key of the samples' table).")));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
 	}
 	MemoryContextDelete(row_cxt);
 	pfree(v);
+}
+
+/*
+ * What can be checked of the query before a run id is taken (a sequence
+ * value is never given back): it parses, and returns (sample_id, input,
+ * label) with an integer label.  The input is checked with the first rows.
+ */
+static void
+evaluate_check_query(const char *query)
+{
+	SPIPlanPtr	plan;
+	CachedPlanSource *src;
+	TupleDesc	td;
+
+	SPI_connect();
+	plan = tl_batch_prepare(query, 0, NULL, "sample_id, input, label");
+	src = list_length(SPI_plan_get_plan_sources(plan)) == 1 ?
+		(CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)) : NULL;
+	td = src ? src->resultDesc : NULL;
+	if (td == NULL || td->natts < 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query of tl_evaluate must return (sample_id, input, label), not %d column(s)",
+						td ? td->natts : 0)));
+	if (TupleDescAttr(td, 2)->atttypid != INT2OID && TupleDescAttr(td, 2)->atttypid != INT4OID &&
+		TupleDescAttr(td, 2)->atttypid != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query's third column (the label) must be an integer, not %s",
+						format_type_be(TupleDescAttr(td, 2)->atttypid)),
+				 errhint("Labels are class indexes 0, 1, ...; NULL for an unlabelled sample.")));
+	SPI_finish();
 }
 
 /*
@@ -185,6 +231,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 			tl_pg_raise(&st, cm->entry->name);
 	}
 
+	evaluate_check_query(query);
 	SPI_connect();
 	args[0] = CStringGetTextDatum(cm->entry->name);
 	args[1] = Int32GetDatum(cm->entry->revision);
@@ -478,9 +525,13 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	check_run_exists(schema, run);
-	/* failed = prediction IS DISTINCT FROM label, which would look up "=" */
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, NOT (prediction IS NULL AND label IS NULL "
-									   "OR COALESCE(pg_catalog.int4eq(prediction, label), false)) AS failed, loss "
+	/*
+	 * failed = a labelled sample predicted otherwise (an unlabelled one is
+	 * never a failure); int4eq, since "=" would be looked up
+	 */
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, label IS NOT NULL AND NOT "
+									   "COALESCE(pg_catalog.int4eq(prediction, label), false) AS failed, loss, "
+									   "label IS NOT NULL AS labelled "
 									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND x IS NOT NULL AND y IS NOT NULL "
 									   "ORDER BY sample_id", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
@@ -523,6 +574,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 		bool		nulls[8] = {0};
 		int			size = 0,
 					failures = 0,
+					labelled = 0,
 					with_loss = 0;
 		double		loss = 0;
 		Datum		worst[5];
@@ -538,6 +590,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 				continue;
 			size++;
 			failures += DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+			labelled += DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
 			l = DatumGetFloat4(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
 			if (isnull)
 				continue;
@@ -561,7 +614,9 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 		values[0] = Int32GetDatum(c + 1);
 		values[1] = Int32GetDatum(size);
 		values[2] = Int32GetDatum(failures);
-		values[3] = Float4GetDatum(size ? (float) failures / size : 0.0f);
+		/* the error rate among the labelled samples; none labelled: unknown */
+		values[3] = Float4GetDatum(labelled ? (float) failures / labelled : 0.0f);
+		nulls[3] = labelled == 0;
 		values[4] = Float4GetDatum(with_loss ? (float) (loss / with_loss) : 0.0f);
 		nulls[4] = with_loss == 0;
 		values[5] = Float4GetDatum(centroids[c * d]);

@@ -179,7 +179,10 @@ tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
 							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 							 errmsg("model \"%s\": token id %lld at position %d is out of range",
 									model, (long long) id, i + 1),
-							 errdetail("The model's Embedding accepts ids 0 to %d.", vocab - 1)));
+							 errdetail("The model's Embedding accepts ids 0 to %d.", vocab - 1),
+							 errhint("Tokenise for the model: tl_tokenize(vocab, doc, model => '%s'), "
+									 "or pass num_words => %d: ids from %d up become 2 (out of vocabulary), as Keras' num_words does.",
+									 model, vocab, vocab)));
 			}
 		if (fixed.nd == 1 && fixed.d[0] > 0)
 		{

@@ -37,6 +37,22 @@ check_query_columns(TupleDesc td, int min_cols, const char *columns)
 						   td->natts >= 2 ? format_type_be(SPI_gettypeid(td, 2)) : "")));
 }
 
+SPIPlanPtr
+tl_batch_prepare(const char *query, int nargs, Oid *argtypes, const char *columns)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the query cannot be prepared: %s", SPI_result_code_string(SPI_result))));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the query must be a SELECT returning (%s)", columns)));
+	return plan;
+}
+
 static void
 flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 {
@@ -82,15 +98,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 	PG_TRY();
 	{
 		tl_run_as_enter(ra);
-		plan = SPI_prepare(query, ids ? 1 : 0, (Oid[]) {TEXTARRAYOID});
-		if (plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("the query cannot be prepared: %s", SPI_result_code_string(SPI_result))));
-		if (!SPI_is_cursor_plan(plan))
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("the query must be a SELECT returning (%s)", columns)));
+		plan = tl_batch_prepare(query, ids ? 1 : 0, (Oid[]) {TEXTARRAYOID}, columns);
 		portal = SPI_cursor_open(NULL, plan, ids ? &ids : NULL, NULL, true);
 
 		for (;;)

@@ -36,6 +36,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 void
 tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run)
@@ -107,6 +108,23 @@ tl_run_as_leave(tl_run_as *ra)
 	ra->inside = false;
 }
 
+/* A query given to tl_run_rows (a report's preview) returns (sample_id, value). */
+static void
+check_two_columns(const char *query)
+{
+	SPIPlanPtr	plan = tl_batch_prepare(query, 0, NULL, "sample_id, value");
+	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(plan));
+	int			ncols = source->resultDesc ? source->resultDesc->natts : 0;
+
+	if (ncols != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query must return two columns (sample_id, value), not %d", ncols),
+				 errhint("A report's preview query returns (sample_id, preview text), "
+						 "for example 'SELECT id, left(text, 200) FROM reviews'.")));
+	SPI_freeplan(plan);
+}
+
 /*
  * tl_run_rows(run, sample_ids, query) → (sample_id, value): the first two
  * columns of query (default: the run's input_query), as text, for the
@@ -142,6 +160,8 @@ pg_tl_run_rows(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		tl_run_as_enter(&ra);
+		if (!PG_ARGISNULL(2))
+			check_two_columns(query);
 		if (SPI_execute_with_args(sql, 1, (Oid[]) {TEXTARRAYOID}, &ids, NULL, false, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -22,6 +22,10 @@ typedef struct vocab_cache
 	tl_vocab   *vocab;
 	char	  **words;			/* words[id], for detokenising */
 	int32		max_id;
+	/* tl_tokenize(vocab, doc, model): what the model's Embedding takes */
+	char	   *model;
+	int32		model_maxlen;	/* 0: any length */
+	int32		model_num_words;
 } vocab_cache;
 
 static vocab_cache *
@@ -47,7 +51,10 @@ vocab_get(FunctionCallInfo fcinfo, const char *name)
 		pfree(vc->name);
 		if (vc->words)
 			pfree(vc->words);
-		memset(vc, 0, sizeof(*vc));
+		vc->name = NULL;
+		vc->vocab = NULL;
+		vc->words = NULL;
+		vc->max_id = 0;
 	}
 	fcinfo->flinfo->fn_extra = vc;
 
@@ -99,17 +106,50 @@ vocab_get(FunctionCallInfo fcinfo, const char *name)
 	return vc;
 }
 
-/* tl_tokenize(vocab, doc, maxlen DEFAULT NULL, num_words DEFAULT NULL) → int[] */
+/*
+ * The sequence length and vocabulary size a model that starts with an
+ * Embedding takes: tl_tokenize(vocab, doc, model) tokenises for it, so that
+ * no id reaches the Embedding out of its range (Keras' num_words).
+ */
+static void
+model_token_input(FunctionCallInfo fcinfo, vocab_cache *vc, const char *spec)
+{
+	tl_cached_model *e;
+	tl_shape	fixed;
+
+	if (vc->model && strcmp(vc->model, spec) == 0)
+		return;
+	e = tl_model_get(fcinfo->flinfo->fn_oid, spec);
+	if (!tl_model_takes_tokens(e->model))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" does not start with an Embedding: it takes numbers, not token ids", spec),
+				 errhint("For a multi-hot model pass tl_multi_hot(tl_tokenize(vocab, doc, NULL, num_words), num_words).")));
+	fixed = tl_model_input_shape(e->model);
+	vc->model_maxlen = fixed.nd == 1 && fixed.d[0] > 0 ? (int32) fixed.d[0] : 0;
+	vc->model_num_words = tl_model_vocab_size(e->model);
+	if (vc->model)
+		pfree(vc->model);
+	vc->model = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, spec);
+}
+
+/*
+ * tl_tokenize(vocab, doc, maxlen DEFAULT NULL, num_words DEFAULT NULL) → int[]
+ * tl_tokenize(vocab, doc, model) → int[]: maxlen and num_words of the model
+ */
 PG_FUNCTION_INFO_V1(pg_tl_tokenize);
 Datum
 pg_tl_tokenize(PG_FUNCTION_ARGS)
 {
+	/* a NULL model (or maxlen, the old third argument): no length, all ids */
+	bool		for_model = PG_NARGS() == 3 && !PG_ARGISNULL(2);
 	text	   *doc;
 	vocab_cache *vc;
 	int32	   *ids;
 	int			n;
-	int			maxlen = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-	int			num_words = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	bool		plain = PG_NARGS() == 4;
+	int			maxlen = !plain || PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	int			num_words = !plain || PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
 	tl_status	st = {0};
 	Datum	   *elems;
 
@@ -117,16 +157,22 @@ pg_tl_tokenize(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("tl_tokenize: the vocabulary name and the document must not be NULL")));
-	if (!PG_ARGISNULL(2) && maxlen < 1)
+	if (plain && !PG_ARGISNULL(2) && maxlen < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("maxlen must be at least 1 (or NULL for no padding), not %d", maxlen)));
-	if (!PG_ARGISNULL(3) && num_words < 1)
+	if (plain && !PG_ARGISNULL(3) && num_words < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("num_words must be at least 1 (or NULL for the whole vocabulary), not %d", num_words)));
 	doc = PG_GETARG_TEXT_PP(1);
 	vc = vocab_get(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (for_model)
+	{
+		model_token_input(fcinfo, vc, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+		maxlen = vc->model_maxlen;
+		num_words = vc->model_num_words;
+	}
 	if (tl_tokenize(vc->vocab, VARDATA_ANY(doc), VARSIZE_ANY_EXHDR(doc), num_words, &ids, &n, &st) < 0)
 		tl_pg_raise(&st, NULL);
 	if (n <= 1)

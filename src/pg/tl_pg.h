@@ -139,6 +139,12 @@ void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
  */
 void		tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids,
 							   tl_batch_emit emit, void *arg);
+/*
+ * Prepares a query with nargs parameters (inside SPI): an ERROR unless it
+ * parses and is a SELECT; `columns` names what it must return, for errors.
+ */
+struct _SPI_plan *tl_batch_prepare(const char *query, int nargs, Oid *argtypes,
+								   const char *columns);
 
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
