@@ -16,7 +16,7 @@
 #include "base/tl_core.h"
 #include "test_util.h"
 #include "nn/tl_activation.h"
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 static const char *fixtures;
 

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define MAX_INBOUND 64
 

@@ -11,7 +11,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 /* Bounds on what a Keras file can reasonably hold. */
 #define MAX_NAMES 100000

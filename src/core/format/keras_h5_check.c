@@ -20,7 +20,7 @@
 #endif
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define GCOL_HEADER 16			/* "GCOL", version, 3 reserved, size */
 #define GCOL_OBJ_HEADER 16		/* index, refs, 4 reserved, size */

@@ -35,7 +35,7 @@
 #include <sys/prctl.h>
 #endif
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define READ_CHUNK (256 * 1024)
 
