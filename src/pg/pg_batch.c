@@ -47,6 +47,8 @@ flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 	b->n = 0;
 }
 
+/* (long function: one cursor loop whose state — contexts, portal, batch — spans
+ * the query; the per-row work is in the helpers above) */
 void
 tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols,
 			   const char *columns, tl_batch_emit emit, void *arg)

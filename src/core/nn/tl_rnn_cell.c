@@ -118,7 +118,8 @@ lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
  * Runs one direction over m samples of T steps: out (unless NULL) receives
  * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
  * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 3u)
- * floats; without, work holds m*(T*gu + gu + 3u).
+ * floats; without, work holds m*(T*gu + gu + 3u).  (long function: one time
+ * loop for the three cells, whose step shares the buffers and the h·U sgemm.)
  */
 void
 tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
@@ -270,7 +271,8 @@ tl_rnn_rec_h(const tl_rnn_cfg *r, const float *recs, int i, int T, int s)
  * dO is the gradient of the direction's output: (m, T, u) in reading order
  * when returning sequences, else (m, u).  Each step's pre-activations are
  * replaced by their gradient, and at the end dx += dP·W^T for all steps in
- * one sgemm.  work holds 4 * m * u floats.
+ * one sgemm.  work holds 4 * m * u floats.  (long function: the reverse of
+ * tl_rnn_direction's loop, three cells' gate derivatives sharing its buffers.)
  */
 void
 tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
