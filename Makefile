@@ -125,7 +125,7 @@ fuzz: fuzz-build
 	bash test/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # pg_regress with the server under valgrind memcheck (slow: not in `make test`).
-VALGRIND_REGRESS ?= 00_model_store 01_infer 02_errors 03_layers 04_conformance 60_hostile
+VALGRIND_REGRESS ?= 10_model_store 11_hostile 20_infer 21_errors 22_layers 23_conformance
 installcheck-valgrind:
 	TL_VALGRIND=1 TL_REGRESS="$(VALGRIND_REGRESS)" bash test/run_tests.sh
 

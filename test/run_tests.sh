@@ -130,7 +130,7 @@ if [ -d "$DATA_DIR/models" ]; then
       grep -i "acc " "$TMP/prep.log" | sed 's/^/   reference: /'
     fi
   fi
-  # scikit-learn references for test/sql/20_pca.sql (Fashion-MNIST + IMDB)
+  # scikit-learn references for test/sql/40_pca.sql (Fashion-MNIST + IMDB)
   FASHION=/usr/share/datasets/fashion-mnist
   if [ $prep_ok = 1 ] && [ -f "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -f "$PREP/pca/done" ]; then
     echo "== scikit-learn PCA references (test/reference/pca_vs_sklearn.py)"
@@ -153,7 +153,7 @@ if [ -d "$DATA_DIR/models" ]; then
     echo "reference preparation failed:"; tail -20 "$TMP/prep.log"
     FAILED=$((FAILED + 1))
   fi
-  # PyTorch autograd reference gradients for 30_saliency, cached the same way
+  # PyTorch autograd reference gradients for 50_saliency, cached the same way
   # (keyed by the scripts it runs; about 20 s when not cached).
   tl_install_packages python3-torch || FAILED=$((FAILED + 1))
   skey=$(cat test/reference/torch/*.py test/reference/imdb_tokenize.py \
@@ -222,7 +222,7 @@ for res in test/out/results/*.out; do
     skip "$t on real data" "no shared data: the output matched ${t}_1.out"
   fi
 done
-# Perception vectors must survive a server restart bit for bit: 10_perception
+# Perception vectors must survive a server restart bit for bit: 30_perception
 # saved some; restart and recompute them in a fresh backend.
 PSQL=(psql -X -At -h "$TMP" -p $PORT -U postgres -d contrib_regression)
 if [ "$("${PSQL[@]}" -c "SELECT to_regclass('perception_saved') IS NOT NULL" 2>/dev/null)" = t ]; then
@@ -269,7 +269,7 @@ else
   skip "faults" "$why"
 fi
 # The HTML report of a real run in headless Chromium: no script errors, every
-# dot drawn, a click shows a heat map.  The IMDB CNN run of 40_analysis when
+# dot drawn, a click shows a heat map.  The IMDB CNN run of 60_analysis when
 # the shared data is there, else the token-model run of 70_render.
 report_run=$("${PSQL[@]}" -c "SELECT coalesce((SELECT id FROM tl_run WHERE dataset = 'imdb reviews' ORDER BY id LIMIT 1),
                                               (SELECT id FROM tl_run WHERE dataset = 'toy tokens' ORDER BY id LIMIT 1))" 2>/dev/null)
