@@ -8,8 +8,10 @@
 # Checked twice: the folders a core file names in its #include lines, and,
 # when the objects are built, the symbols each object takes from another
 # folder's objects (a call without an include is a dependency too).  No
-# core file includes a PostgreSQL header.  Prints each offence; exits 1 if
-# there is one.
+# core file includes a PostgreSQL header.  And what a layer is, the rest
+# of the core asks its ops table (flags and hooks, nn/tl_layer.h), never by
+# comparing ops pointers: only the registry names the families' tables.
+# Prints each offence; exits 1 if there is one.
 set -u
 cd "$(dirname "$0")/../.."
 declare -A may=(
@@ -36,7 +38,12 @@ for f in src/core/*/*.[ch]; do
   done < <(grep -n '^#include "' "$f" | sed -E 's/^([0-9]+):#include "([^"]+)".*/\1:\2/')
 done
 
-# 2. symbols, from the built objects (make builds them)
+# 2. layer kinds through the ops table
+while IFS= read -r hit; do
+  echo "$hit: compares ops tables (ask tl_layer_is / the ops hooks instead)"; bad=1
+done < <(grep -nE 'ops *[!=]= *&|&tl_ops_[a-z_]+' src/core/*/*.[ch] src/pg/*.[ch] | grep -v '^src/core/nn/tl_registry.c:')
+
+# 3. symbols, from the built objects (make builds them)
 objs=$(for c in src/core/*/*.c; do [ -f "${c%.c}.o" ] && echo "${c%.c}.o"; done)
 if [ -n "$objs" ]; then
   declare -A home=()

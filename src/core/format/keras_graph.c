@@ -94,14 +94,14 @@ assign_store_names(tl_layer *layers, int n, const int *config_order, tl_status *
 					name[300];
 		int			seen = 0;
 
-		if (l->ops == &tl_ops_input)
+		if (tl_layer_is(l, TL_LAYER_INPUT))
 			continue;
 		snake_case(l->class_name, base, sizeof(base));
 		for (int j = 0; j < k; j++)
 		{
 			tl_layer   *p = &layers[config_order ? config_order[j] : j];
 
-			if (p->ops != &tl_ops_input && strcmp(p->class_name, l->class_name) == 0)
+			if (!tl_layer_is(p, TL_LAYER_INPUT) && strcmp(p->class_name, l->class_name) == 0)
 				seen++;
 		}
 		if (seen)
@@ -149,7 +149,7 @@ init_layer(tl_layer *l, json_t *entry, const tl_cfgctx *cx, tl_status *st)
 		return tl_fail(st, TL_ERR_UNSUPPORTED,
 					   "layer \"%s\" has class %s, which tensorlens does not support",
 					   name, cls);
-	if (l->ops == &tl_ops_input)
+	if (tl_layer_is(l, TL_LAYER_INPUT))
 		return declared_input_shape(cfg, &l->out, name, st) == 1 ?
 			tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" declares no shape", name) : 0;
 	return l->ops->configure ? l->ops->configure(l, cfg, cx, st) : 0;
@@ -195,7 +195,7 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 			return -1;
 		if (first + i > 0 && set_inputs(l, &prev, 1, st) < 0)
 			return -1;
-		if (i > 0 && l->ops == &tl_ops_input)
+		if (i > 0 && tl_layer_is(l, TL_LAYER_INPUT))
 			return tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" is not the first layer", l->name);
 	}
 	if (!has_input)
@@ -222,7 +222,7 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 		in->class_name = tl_strdup("InputLayer");
 		if (in->name == NULL || in->class_name == NULL)
 			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
-		in->ops = &tl_ops_input;
+		in->ops = tl_layer_lookup("InputLayer");
 		in->out = shape;
 	}
 	m->output = m->n_layers - 1;
@@ -436,9 +436,9 @@ init_in_order(tl_model *m, const fgraph *g, json_t *list, const tl_cfgctx *cx, t
 
 		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
 			return -1;
-		if (k == 0 && l->ops != &tl_ops_input)
+		if (k == 0 && !tl_layer_is(l, TL_LAYER_INPUT))
 			return tl_fail(st, TL_ERR_MODEL, "the model input \"%s\" is not an InputLayer", l->name);
-		if (k > 0 && l->ops == &tl_ops_input)
+		if (k > 0 && tl_layer_is(l, TL_LAYER_INPUT))
 			return tl_fail(st, TL_ERR_UNSUPPORTED, "the model has a second InputLayer \"%s\"", l->name);
 		for (int j = 0; j < g->n_prod[i]; j++)
 			idx[j] = g->pos[g->producers[i][j]];

@@ -58,7 +58,7 @@ find_token_input(tl_model *m)
 			if (m->layers[i].in[k] == 0)
 			{
 				consumers++;
-				if (m->layers[i].ops == &tl_ops_embedding)
+				if (tl_layer_is(&m->layers[i], TL_LAYER_TOKENS))
 				{
 					embeddings++;
 					if (m->vocab == 0 || m->layers[i].u.emb.input_dim < m->vocab)

@@ -283,7 +283,7 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				   out, out_shape, n, st);
 }
 
-int
+static int
 tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 					  const float *ids, const tl_shape *ids_shape, float *out,
 					  const tl_shape *out_shape, int n, tl_status *st)
@@ -298,7 +298,7 @@ tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 				   table + vocab * gu0, out, out_shape, n, st);
 }
 
-float *
+static float *
 tl_rnn_token_table(const tl_layer *l, const tl_layer *emb, size_t *bytes,
 				   tl_status *st)
 {
@@ -431,4 +431,56 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_rnn = {"recurrent", rnn_configure, rnn_shape, rnn_n_weights, rnn_bind, rnn_forward, 0, rnn_backward};
+/*
+ * A recurrent layer reading an Embedding takes each step's input
+ * projection x W + b from a table of E W + b (vocab x gates*units per
+ * direction) that the model holds.
+ */
+static tl_token_path
+rnn_token_path(const tl_layer *l)
+{
+	return TL_TOKENS_TABLE;
+}
+
+static size_t
+rnn_token_table_bytes(const tl_layer *l, const tl_layer *emb)
+{
+	size_t		bytes = 0;
+
+	for (int d = 0; d <= l->u.rnn.bidirectional; d++)
+		bytes += sizeof(float) * (size_t) emb->u.emb.input_dim *
+			tl_rnn_gates(l->u.rnn.dir[d].cell) * l->u.rnn.dir[d].units;
+	return bytes;
+}
+
+static float *
+rnn_token_table(const tl_layer *l, const tl_layer *emb, tl_status *st)
+{
+	size_t		bytes;
+
+	return tl_rnn_token_table(l, emb, &bytes, st);
+}
+
+static int
+rnn_forward_from_tokens(const tl_layer *l, tl_exec *ex, const tl_layer *emb,
+						const float *table, const float *ids, const tl_shape *ids_shape,
+						const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+						int n, tl_status *st)
+{
+	return tl_rnn_forward_tokens(l, ex, table, ids, ids_shape, out, out_shape, n, st);
+}
+
+const tl_layer_ops tl_ops_rnn = {
+	.family = "recurrent",
+	.configure = rnn_configure,
+	.shape = rnn_shape,
+	.n_weights = rnn_n_weights,
+	.bind = rnn_bind,
+	.forward = rnn_forward,
+	.backward = rnn_backward,
+	.flags = TL_LAYER_LEARNED,
+	.token_path = rnn_token_path,
+	.token_table_bytes = rnn_token_table_bytes,
+	.token_table = rnn_token_table,
+	.forward_tokens = rnn_forward_from_tokens,
+};
