@@ -1,7 +1,7 @@
 /*
- * test_core.c — unit tests of the tensorlens core, outside PostgreSQL.
+ * test_model.c — unit tests of the tensorlens core, outside PostgreSQL.
  *
- * Usage: test_core FIXTURE_DIR.  Every expected number here is derived by
+ * Usage: test_model FIXTURE_DIR.  Every expected number here is derived by
  * hand (in the comment beside it) or is a property (e.g. softmax sums to 1).
  * Prints one line per failed check and a final "N passed, N failed".
  */
