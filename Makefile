@@ -28,8 +28,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_model test/unit/test_grad test/unit/test_pca \
-              $(UNIT_ASAN) test/fuzz/build
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/build test/fuzz/build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -70,25 +69,37 @@ CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-test/unit/test_model: test/unit/test_model.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_model.c $(CORE_SRCS) $(CORE_LIBS)
+# One program per core module, test/unit/test_<module>.c, found by wildcard
+# and built by one rule against the core compiled once into a library; each
+# takes the fixture directory and prints "N passed, N failed".
+UNIT_SRCS  = $(sort $(wildcard test/unit/test_*.c))
+UNIT_NAMES = $(notdir $(basename $(UNIT_SRCS)))
+UNIT_BUILD = test/unit/build
+UNIT_BINS  = $(addprefix $(UNIT_BUILD)/,$(UNIT_NAMES))
+UNIT_ASAN  = $(addsuffix _asan,$(UNIT_BINS))
 
-test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
+$(UNIT_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/core/%.o,$(CORE_SRCS))
+	rm -f $@ && ar rcs $@ $^
+$(UNIT_BINS): $(UNIT_BUILD)/%: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore.a
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore.a $(CORE_LIBS)
 
-test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
-
-# every program runs even if one fails; each prints "N passed, N failed"
-unit: test/unit/test_model test/unit/test_grad test/unit/test_pca
-	s=0; for t in test_model test_grad test_pca; do test/unit/$$t test/fixtures || s=1; done; exit $$s
+# every program runs even if one fails
+unit: $(UNIT_BINS)
+	s=0; for t in $(UNIT_BINS); do $$t test/fixtures || s=1; done; exit $$s
 
 # The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
-UNIT_ASAN = test/unit/test_model_asan test/unit/test_grad_asan test/unit/test_pca_asan
-$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+$(UNIT_BUILD)/asan/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore_asan.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/asan/%.o,$(CORE_SRCS))
+	rm -f $@ && ar rcs $@ $^
+$(UNIT_ASAN): $(UNIT_BUILD)/%_asan: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore_asan.a
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore_asan.a $(CORE_LIBS)
 
 unit-asan: $(UNIT_ASAN)
 	s=0; for t in $(UNIT_ASAN); do \

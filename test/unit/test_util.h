@@ -1,7 +1,8 @@
 /*
  * test_util.h — what the core's unit test programs share: the pass/fail
- * counters with CHECK/CHECK_NEAR, and reading a whole file.  Each program
- * prints one line per failed check and a final "N passed, N failed".
+ * counters with CHECK/CHECK_NEAR, reading a whole file, the fixture
+ * directory (each program's first argument) and loading a fixture.  Each
+ * program prints one line per failed check and a final "N passed, N failed".
  */
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
@@ -9,6 +10,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "base/tl_core.h"
 
 static int	passed,
 			failed;
@@ -41,6 +44,41 @@ read_whole_file(const char *path, size_t *len)
 	fclose(f);
 	*len = (size_t) n;
 	return buf;
+}
+
+/* The fixture directory: the program's first argument. */
+static const char *fixtures __attribute__((unused)) = "test/fixtures";
+
+static inline char *
+read_file(const char *name, size_t *len)
+{
+	char		path[1024];
+	char	   *buf;
+
+	buf = snprintf(path, sizeof(path), "%s/%s", fixtures, name) < (int) sizeof(path) ?
+		read_whole_file(path, len) : NULL;
+	if (buf == NULL)
+	{
+		printf("FAIL cannot open fixture %s\n", path);
+		failed++;
+	}
+	return buf;
+}
+
+static inline tl_model *
+load_fixture(const char *name, tl_status *st)
+{
+	size_t		len;
+	char	   *buf = read_file(name, &len);
+	tl_limits	lim = {64 << 20, 64 << 20};
+	tl_model   *m;
+
+	tl_status_clear(st);
+	if (buf == NULL)
+		return NULL;
+	m = tl_model_load(buf, len, &lim, st);
+	free(buf);
+	return m;
 }
 
 #endif							/* TEST_UTIL_H */

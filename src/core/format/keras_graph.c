@@ -457,7 +457,7 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 				n_out;
 	const char *in_name = io_layer_name(json_object_get(config, "input_layers"), &n_in);
 	const char *out_name = io_layer_name(json_object_get(config, "output_layers"), &n_out);
-	fgraph		g = {n};
+	fgraph		g = {.n = n};
 	int			rc = -1,
 				oi;
 	tl_layer   *layers = NULL;
