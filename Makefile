@@ -1,6 +1,6 @@
 # tensorlens — PGXS build.  `make && make install`, `make test` runs everything.
 EXTENSION  = tensorlens
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
@@ -11,11 +11,13 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The install script is the concatenation of sql/parts/*.sql, and an upgrade
-# script is sql/upgrades/FROM--TO.sql; both get the report page's template
-# (kept as HTML) appended as the function tl_report_template().  Released
-# versions' install scripts are frozen and installed as they are
-# (doc/security.md: upgrades).
+# The install script is the concatenation of sql/parts/*.sql, and the
+# upgrade script to it is sql/upgrades/FROM--TO.sql; both get the report
+# page's template (kept as HTML) appended as the function
+# tl_report_template().  The scripts of released versions (install and
+# upgrade) are committed as they were built when they shipped and installed
+# as they are: sql/released.sha256 holds their sums, checked by the suite
+# (test/lint/releases.sh; doc/architecture.md: releases).
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
 UPGRADES   = $(patsubst sql/upgrades/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/upgrades/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
@@ -39,7 +41,7 @@ include $(PGXS)
 
 define with_report_template
 ( cat $(1); \
-  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+  echo 'CREATE OR REPLACE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
   echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
   cat sql/report_template.html; \
   echo '$$tl_html$$::pg_catalog.text $$tl_report$$;' ) > $@
@@ -48,11 +50,6 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql/report_template.html
 	$(call with_report_template,$(SQL_PARTS))
 sql/$(EXTENSION)--%.sql: sql/upgrades/%.sql sql/report_template.html
 	$(call with_report_template,$<)
-# 0.1.0 -> 0.2.0: the changes to the objects of 0.1.0 (sql/upgrades/), then
-# the parts that are new in 0.2.0 as the install script has them
-NEW_IN_0.2.0 = $(filter-out sql/parts/00_% sql/parts/10_% sql/parts/20_% sql/parts/30_%,$(SQL_PARTS))
-sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0) sql/report_template.html
-	$(call with_report_template,sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0))
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)

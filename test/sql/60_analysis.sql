@@ -54,6 +54,11 @@ COMMIT;
 SELECT status, analysis_error IS NOT NULL AS says_why,
        (SELECT count(*) FROM tl_result WHERE run = :run_bad) AS rows_kept
   FROM tl_run WHERE id = :run_bad;
+-- tl_procrustes_align, tl_analyze's alignment step: a run laid onto itself
+-- stays put; onto a run without placed samples nothing changes (false)
+SELECT tl_procrustes_align(:run2, :run2) AS aligned, movement(:run2, :run1) < 0.2 AS still_aligned;
+SELECT tl_procrustes_align(:run2, :run_bad) AS aligned_to_unplaced, movement(:run2, :run1) < 0.2 AS unchanged;
+SELECT expect_error(format('SELECT tl_procrustes_align(%s, -1)', :run2));
 
 -- the views
 SELECT run, sample_id, label_name, prediction_name, correct, round(confidence::numeric, 2) AS confidence,

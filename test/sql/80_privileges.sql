@@ -114,6 +114,8 @@ SELECT expect_error(format('SELECT * FROM tl_label_issues(%s)', :alice_run)) ~ '
 SELECT expect_error(format('SELECT * FROM tl_failure_clusters(%s, 2)', :alice_run)) ~ '^42704: run \d+ does not exist$' AS clusters_hidden;
 SELECT expect_error(format('SELECT tl_html_report(%s)', :alice_run)) ~ '^42704: run \d+ does not exist$' AS report_hidden;
 SELECT expect_error(format('SELECT tl_analyze(%s)', :alice_run)) ~ '^42704: run \d+ does not exist$' AS analyze_hidden;
+SELECT expect_error(format('SELECT tl_procrustes_align(%s, %s)', :alice_run, :bob_run)) ~ '^42704: run \d+ does not exist$' AS align_hidden;
+SELECT expect_error(format('SELECT tl_procrustes_align(%s, %s)', :bob_run, :alice_run)) ~ '^42704: run \d+ does not exist$' AS align_onto_hidden;
 -- and nothing of alice's can be changed or added to
 UPDATE tl_run SET dataset = 'stolen' WHERE id = :alice_run;
 DELETE FROM tl_result WHERE run = :alice_run;

@@ -40,6 +40,7 @@ BEGIN
         ['tl_predict_class', 'real[]', 'integer'], ['tl_loss', 'text, real[], integer', 'real'],
         ['tl_pca_project', 'public.tl_pca, real[]', 'real[]'], ['tl_pca_explained_variance', 'public.tl_pca', 'real[]'],
         ['tl_procrustes', 'double precision[]', 'double precision[]'], ['tl_layers', 'text', 'record'],
+        ['tl_procrustes_align', 'integer, integer', 'boolean'],
         ['tl_detokenize', 'text, integer[]', 'text[]'], ['tl_html_escape', 'text', 'text'],
         ['tl_report_template', '', 'text'], ['tl_label_issues', 'integer, integer', 'record'],
         ['tl_token_saliency', 'text, integer[], integer', 'record'],

@@ -1,6 +1,8 @@
 -- Upgrades: version 0.1.0 (the frozen install script of the first release)
--- with data, ALTER EXTENSION ... UPDATE to 0.2.0, the data still there and
--- working, and the upgraded catalog the same as a fresh 0.2.0 install.
+-- with data, ALTER EXTENSION ... UPDATE to 0.2.0 (the frozen upgrade
+-- script), the data still there and working, then to 0.3.0; the upgraded
+-- catalog the same as a fresh 0.3.0 install, and so is that of a fresh
+-- 0.2.0 install upgraded.
 \getenv fixtures TL_FIXTURES
 \set emb_hex `od -An -v -tx1 :'fixtures'/layers/embedding_conv1d_gmp.h5 | tr -d ' \n'`
 \set tiny_hex `od -An -v -tx1 :'fixtures'/tiny_dense.h5 | tr -d ' \n'`
@@ -12,6 +14,7 @@ SELECT version, installed, superuser, relocatable, requires FROM pg_available_ex
 SELECT * FROM pg_extension_update_paths('tensorlens') WHERE path IS NOT NULL ORDER BY source, target;
 CREATE DATABASE tl_upgrade_old;
 CREATE DATABASE tl_upgrade_fresh;
+CREATE DATABASE tl_upgrade_020;
 
 -- ---- 0.1.0, with the current library ------------------------------------------
 \c tl_upgrade_old
@@ -50,8 +53,8 @@ SELECT tl_loss('emb', '{0.5}', 1);
 -- a user's view on the model store
 CREATE VIEW app.models AS SELECT name, revision, format FROM tl_model;
 
--- ---- the update -------------------------------------------------------------
-ALTER EXTENSION tensorlens UPDATE;
+-- ---- the update to 0.2.0 ------------------------------------------------------
+ALTER EXTENSION tensorlens UPDATE TO '0.2.0';
 SELECT extversion, extconfig::regclass[] FROM pg_extension WHERE extname = 'tensorlens';
 -- the models are all there; the update compiled them
 SELECT name, revision, format, compiled IS NOT NULL AND compiled_for = sha256 AS compiled, created_by = current_user AS by_me
@@ -81,6 +84,14 @@ SELECT tl_pca_n(tl_pca_fit(perception, 2)) AS pca_rows FROM app.saved;
 SELECT count(*) AS positions FROM tl_token_saliency('emb', '{1,2,3,4,5,6,7,8}', 1);
 SELECT length(tl_html_report(:run, NULL, 'toy', 2)) > 20000 AS report;
 SELECT relname, relrowsecurity FROM pg_class WHERE relname IN ('tl_run', 'tl_result') ORDER BY relname;
+
+-- ---- and to 0.3.0 -------------------------------------------------------------
+ALTER EXTENSION tensorlens UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'tensorlens';
+-- the run and its coordinates are there; what 0.3.0 changed works on them
+SELECT status, (SELECT count(x) FROM tl_result WHERE run = :run) AS placed FROM tl_run WHERE id = :run;
+SELECT tl_procrustes_align(:run, :run) AS aligned;
+SELECT tl_analyze(:run) AS placed_again;
 -- the test's own objects go (only the extension's are compared below)
 SET client_min_messages = warning;
 DROP SCHEMA app CASCADE;
@@ -91,9 +102,17 @@ RESET client_min_messages;
 CREATE EXTENSION tensorlens;
 SELECT extversion, extconfig::regclass[] FROM pg_extension WHERE extname = 'tensorlens';
 \! bash test/upgrade/compare_catalogs.sh tl_upgrade_old tl_upgrade_fresh
+-- a fresh 0.2.0, upgraded
+\c tl_upgrade_020
+CREATE EXTENSION tensorlens VERSION '0.2.0';
+ALTER EXTENSION tensorlens UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'tensorlens';
+\! bash test/upgrade/compare_catalogs.sh tl_upgrade_020 tl_upgrade_fresh
+\c tl_upgrade_fresh
 -- (and the comparison sees a difference when there is one)
 ALTER TABLE tl_model ALTER COLUMN format SET STORAGE EXTERNAL;
 \! bash test/upgrade/compare_catalogs.sh tl_upgrade_old tl_upgrade_fresh | head -1
 \c :regress_db
 DROP DATABASE tl_upgrade_old;
 DROP DATABASE tl_upgrade_fresh;
+DROP DATABASE tl_upgrade_020;
