@@ -67,6 +67,5 @@ main(int argc, char **argv)
 	if (argc > 1)
 		fixtures = argv[1];
 	test_activations();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -45,7 +45,7 @@ test_kmeans_blobs(void)
 }
 
 static void
-test_summary(void)
+test_summaries(void)
 {
 	/* cluster 0: samples 0, 1, 5; cluster 1: samples 2, 3, 4 */
 	const int32_t assign[6] = {0, 0, 1, 1, 1, 0};
@@ -85,8 +85,7 @@ int
 main(void)
 {
 	test_kmeans_blobs();
-	test_summary();
+	test_summaries();
 	test_summary_keeps_five();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -47,22 +47,6 @@ first_output(const tl_model *m)
 	return y;
 }
 
-static tl_model *
-load_isolated(const char *name, const tl_isolate_opts *opts, tl_status *st)
-{
-	size_t		len;
-	char	   *buf = read_file(name, &len);
-	tl_limits	lim = {64 << 20, 64 << 20};
-	tl_model   *m;
-
-	tl_status_clear(st);
-	if (buf == NULL)
-		return NULL;
-	m = tl_model_load_isolated(buf, len, &lim, opts, st);
-	free(buf);
-	return m;
-}
-
 static void
 test_isolated(void)
 {
@@ -72,7 +56,7 @@ test_isolated(void)
 				hang = {300, 0, hang_hook},
 				capped = {10000, 256 << 20, NULL};
 	tl_model   *a = load_fixture("tiny_dense.h5", &st);
-	tl_model   *b = load_isolated("tiny_dense.h5", &capped, &st2);
+	tl_model   *b = load_fixture_isolated("tiny_dense.h5", &capped, &st2);
 
 	CHECK(a && b, "isolated load of tiny_dense.h5: %s", st2.msg);
 	if (a && b)
@@ -88,16 +72,16 @@ test_isolated(void)
 
 	/* a failure in the child arrives as the same status */
 	load_fixture("bad/wrong_shape.h5", &st);
-	b = load_isolated("bad/wrong_shape.h5", NULL, &st2);
+	b = load_fixture_isolated("bad/wrong_shape.h5", NULL, &st2);
 	CHECK(b == NULL && st2.code == st.code && strcmp(st.msg, st2.msg) == 0,
 		  "isolated failure: %d %s / %d %s", st.code, st.msg, st2.code, st2.msg);
 
 	/* a crash of the parser is a clean format error */
-	b = load_isolated("tiny_dense.h5", &crash, &st);
+	b = load_fixture_isolated("tiny_dense.h5", &crash, &st);
 	CHECK(b == NULL && st.code == TL_ERR_FORMAT && strstr(st.msg, "signal 11") != NULL,
 		  "crash: %d %s", st.code, st.msg);
 	/* a parser that does not finish in time is killed */
-	b = load_isolated("tiny_dense.h5", &hang, &st);
+	b = load_fixture_isolated("tiny_dense.h5", &hang, &st);
 	CHECK(b == NULL && st.code == TL_ERR_LIMIT && strstr(st.msg, "longer than") != NULL,
 		  "hang: %d %s", st.code, st.msg);
 }
@@ -192,7 +176,7 @@ test_hdf5_crashes(void)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(name, sizeof(name), "../fuzz/hdf5_crashes/%s", e->d_name);
-		m = load_isolated(name, &hdf5_opts, &st);
+		m = load_fixture_isolated(name, &hdf5_opts, &st);
 		CHECK(m == NULL && st.code != TL_OK, "%s: no failure", e->d_name);
 		tl_model_free(m);
 	}
@@ -207,6 +191,5 @@ main(int argc, char **argv)
 	test_isolated();
 	test_flat();
 	test_hdf5_crashes();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

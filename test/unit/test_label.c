@@ -100,6 +100,5 @@ main(void)
 	test_neighbours();
 	test_probs();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -94,6 +94,5 @@ main(void)
 	test_values();
 	test_names();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

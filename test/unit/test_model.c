@@ -179,6 +179,5 @@ main(int argc, char **argv)
 	test_bad_files();
 	test_truncated_superblock();
 	test_limits();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

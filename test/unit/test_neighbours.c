@@ -111,6 +111,5 @@ main(void)
 	test_ties();
 	test_random();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -132,6 +132,5 @@ main(void)
 	test_known_moves();
 	test_matrix();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

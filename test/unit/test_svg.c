@@ -108,6 +108,5 @@ main(void)
 	test_dots();
 	test_numeric_colours();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -93,6 +93,5 @@ main(void)
 	test_append();
 	test_escaped();
 	test_out_of_memory();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -80,6 +80,5 @@ main(void)
 {
 	test_words();
 	test_lower();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -65,20 +65,61 @@ read_file(const char *name, size_t *len)
 	return buf;
 }
 
+/*
+ * Loads the model file at path (NULL if it cannot be read; st cleared
+ * first): in this process, or (isolated) in a parser process with opts.
+ */
 static inline tl_model *
-load_fixture(const char *name, tl_status *st)
+load_model_file(const char *path, int isolated, const tl_isolate_opts *opts, tl_status *st)
 {
 	size_t		len;
-	char	   *buf = read_file(name, &len);
+	char	   *buf = read_whole_file(path, &len);
 	tl_limits	lim = {64 << 20, 64 << 20};
 	tl_model   *m;
 
 	tl_status_clear(st);
 	if (buf == NULL)
 		return NULL;
-	m = tl_model_load(buf, len, &lim, st);
+	m = isolated ? tl_model_load_isolated(buf, len, &lim, opts, st) : tl_model_load(buf, len, &lim, st);
 	free(buf);
 	return m;
+}
+
+/* The same for a fixture; a fixture that cannot be read fails a check. */
+static inline tl_model *
+load_fixture_how(const char *name, int isolated, const tl_isolate_opts *opts, tl_status *st)
+{
+	char		path[1024];
+	tl_model   *m = NULL;
+
+	if (snprintf(path, sizeof(path), "%s/%s", fixtures, name) < (int) sizeof(path))
+		m = load_model_file(path, isolated, opts, st);
+	if (m == NULL && st->code == TL_OK)
+	{
+		printf("FAIL cannot open fixture %s/%s\n", fixtures, name);
+		failed++;
+	}
+	return m;
+}
+
+static inline tl_model *
+load_fixture(const char *name, tl_status *st)
+{
+	return load_fixture_how(name, 0, NULL, st);
+}
+
+static inline tl_model *
+load_fixture_isolated(const char *name, const tl_isolate_opts *opts, tl_status *st)
+{
+	return load_fixture_how(name, 1, opts, st);
+}
+
+/* The closing line of every program; its exit status. */
+static inline int
+test_summary(void)
+{
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
 }
 
 #endif							/* TEST_UTIL_H */
