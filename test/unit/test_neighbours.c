@@ -79,7 +79,7 @@ test_random(void)
 
 	srand(7);
 	for (int i = 0; i < N * D; i++)
-		x[i] = (float) rand() / RAND_MAX;
+		x[i] = (float) (rand() / (RAND_MAX + 1.0));
 	CHECK(tl_knn(x, N, D, K, idx, &st) == 0, "%s", st.msg);
 	for (int i = 0; i < N; i++)
 	{
