@@ -694,7 +694,8 @@ pg_tl_procrustes_align(PG_FUNCTION_ARGS)
 	}
 	/* one statement, joined on the primary key (run, sample_id) */
 	if (SPI_execute_with_args(psprintf("UPDATE %s.tl_result t SET x = u.x, y = u.y, z = u.z "
-									   "FROM pg_catalog.unnest($2, $3, $4, $5) AS u(sample_id, x, y, z) "
+									   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+									   "pg_catalog.unnest($5)) AS u(sample_id, x, y, z) "
 									   "WHERE t.run OPERATOR(pg_catalog.=) $1 "
 									   "AND t.sample_id OPERATOR(pg_catalog.=) u.sample_id", schema), 5,
 							  (Oid[]) {INT4OID, TEXTARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID},
