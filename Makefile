@@ -1,6 +1,6 @@
 # tensorlens — PGXS build.  `make && make install`, `make test` runs everything.
 EXTENSION  = tensorlens
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
@@ -11,11 +11,13 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The install script is the concatenation of sql/parts/*.sql, and an upgrade
-# script is sql/upgrades/FROM--TO.sql; both get the report page's template
-# (kept as HTML) appended as the function tl_report_template().  Released
-# versions' install scripts are frozen and installed as they are
-# (doc/security.md: upgrades).
+# The install script is the concatenation of sql/parts/*.sql, and the
+# upgrade script to it is sql/upgrades/FROM--TO.sql; both get the report
+# page's template (kept as HTML) appended as the function
+# tl_report_template().  The scripts of released versions (install and
+# upgrade) are committed as they were built when they shipped and installed
+# as they are: sql/released.sha256 holds their sums, checked by the suite
+# (test/lint/releases.sh; doc/architecture.md: releases).
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
 UPGRADES   = $(patsubst sql/upgrades/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/upgrades/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
@@ -28,8 +30,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca \
-              $(UNIT_ASAN) test/fuzz/build
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/build test/fuzz/build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -40,7 +41,7 @@ include $(PGXS)
 
 define with_report_template
 ( cat $(1); \
-  echo 'CREATE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
+  echo 'CREATE OR REPLACE FUNCTION @extschema@.tl_report_template() RETURNS text'; \
   echo 'LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$tl_report$$ SELECT $$tl_html$$'; \
   cat sql/report_template.html; \
   echo '$$tl_html$$::pg_catalog.text $$tl_report$$;' ) > $@
@@ -49,11 +50,6 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql/report_template.html
 	$(call with_report_template,$(SQL_PARTS))
 sql/$(EXTENSION)--%.sql: sql/upgrades/%.sql sql/report_template.html
 	$(call with_report_template,$<)
-# 0.1.0 -> 0.2.0: the changes to the objects of 0.1.0 (sql/upgrades/), then
-# the parts that are new in 0.2.0 as the install script has them
-NEW_IN_0.2.0 = $(filter-out sql/parts/00_% sql/parts/10_% sql/parts/20_% sql/parts/30_%,$(SQL_PARTS))
-sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0) sql/report_template.html
-	$(call with_report_template,sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0))
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)
@@ -70,25 +66,37 @@ CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
               -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 
-test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
+# One program per core module, test/unit/test_<module>.c, found by wildcard
+# and built by one rule against the core compiled once into a library; each
+# takes the fixture directory and prints "N passed, N failed".
+UNIT_SRCS  = $(sort $(wildcard test/unit/test_*.c))
+UNIT_NAMES = $(notdir $(basename $(UNIT_SRCS)))
+UNIT_BUILD = test/unit/build
+UNIT_BINS  = $(addprefix $(UNIT_BUILD)/,$(UNIT_NAMES))
+UNIT_ASAN  = $(addsuffix _asan,$(UNIT_BINS))
 
-test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
+$(UNIT_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/core/%.o,$(CORE_SRCS))
+	rm -f $@ && ar rcs $@ $^
+$(UNIT_BINS): $(UNIT_BUILD)/%: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore.a
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore.a $(CORE_LIBS)
 
-test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
-
-# every program runs even if one fails; each prints "N passed, N failed"
-unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
-	s=0; for t in test_core test_grad test_pca; do test/unit/$$t test/fixtures || s=1; done; exit $$s
+# every program runs even if one fails
+unit: $(UNIT_BINS)
+	s=0; for t in $(UNIT_BINS); do $$t test/fixtures || s=1; done; exit $$s
 
 # The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
-UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
-$(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
-	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+$(UNIT_BUILD)/asan/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore_asan.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/asan/%.o,$(CORE_SRCS))
+	rm -f $@ && ar rcs $@ $^
+$(UNIT_ASAN): $(UNIT_BUILD)/%_asan: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore_asan.a
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore_asan.a $(CORE_LIBS)
 
 unit-asan: $(UNIT_ASAN)
 	s=0; for t in $(UNIT_ASAN); do \
@@ -125,7 +133,7 @@ fuzz: fuzz-build
 	bash test/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # pg_regress with the server under valgrind memcheck (slow: not in `make test`).
-VALGRIND_REGRESS ?= 00_model_store 01_infer 02_errors 03_layers 04_conformance 60_hostile
+VALGRIND_REGRESS ?= 10_model_store 11_hostile 20_infer 21_errors 22_layers 23_conformance
 installcheck-valgrind:
 	TL_VALGRIND=1 TL_REGRESS="$(VALGRIND_REGRESS)" bash test/run_tests.sh
 

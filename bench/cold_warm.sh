@@ -9,8 +9,9 @@ cd "$REPO"
 . contrib/packages.sh
 DATA=$(cd "${1:-${TL_DATA_DIR:-$REPO/../shared/data}}" && pwd)
 PORT=${TL_BENCH_PORT:-54477}
-. bench/cluster.sh
-tl_bench_cluster "$PORT" ${TL_BENCH_SERVER_OPTS:-}
+. contrib/cluster.sh
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster bench "$PORT" ${TL_BENCH_SERVER_OPTS:-}
+TMP=$TL_CLUSTER
 psql -X -q -h "$TMP" -p $PORT -U postgres -d postgres -c "CREATE DATABASE bench"
 /usr/bin/python3 bench/cold_warm.py --host "$TMP" --port $PORT --db bench --setup "$DATA" "${@:2}"
 [ -n "${TL_COLD_PARTS:-}" ] && /usr/bin/python3 "$TL_COLD_PARTS" "$TMP" $PORT bench

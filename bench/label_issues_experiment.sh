@@ -4,9 +4,10 @@
 # contrib/demo.sh, which it runs first, quietly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. contrib/packages.sh
+. contrib/cluster.sh
 bash contrib/demo.sh >/dev/null
-exec 9>/tmp/tensorlens-install.lock
-flock 9
+tl_lock_install
 PSQL=(psql -X -h "${TL_HOME:-/var/lib/tensorlens}" -p "${TL_PORT:-5488}" -U postgres tensorlens_demo)
 for spec in "imdb_cnn 2000 binary_crossentropy_from_logits" "imdb_gap_dense 18000 binary_crossentropy"; do
   set -- $spec

@@ -13,9 +13,10 @@ PORT=${TL_BENCH_PORT:-54420}
 export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-psycopg2
-. bench/cluster.sh
+. contrib/cluster.sh
 # shared_buffers holds both tables, so every timed run reads from memory
-tl_bench_cluster "$PORT" -c fsync=off -c shared_buffers=1GB
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster bench "$PORT" -c fsync=off -c shared_buffers=1GB
+TMP=$TL_CLUSTER
 "${RUN_AS[@]}" $TL_PG_BIN/psql -h "$TMP" -p $PORT -U postgres -X -q -c "CREATE EXTENSION tensorlens"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \

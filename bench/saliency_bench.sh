@@ -27,8 +27,9 @@ MODEL=imdb_conv1d__datadonk23
 export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-torch
-. bench/cluster.sh
-tl_bench_cluster "$PORT" -c fsync=off
+. contrib/cluster.sh
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster bench "$PORT" -c fsync=off
+TMP=$TL_CLUSTER
 PSQL=("$TL_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U postgres -d postgres)
 
 TORCH=(/usr/bin/python3 test/reference/torch/saliency_ref.py --data "$DATA_DIR")

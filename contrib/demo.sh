@@ -20,7 +20,7 @@
 # will: it rebuilds the database and rewrites the files.  doc/demo.md says
 # more.  TL_LISTEN=localhost (or an address list) makes the cluster listen on
 # TCP too, for BI tools (contrib/bi/README.md); it is restarted if needed.
-# Holds /tmp/tensorlens-install.lock for its whole run.
+# Holds the install lock (TL_INSTALL_LOCK) for its whole run.
 set -euo pipefail
 T0=$(date +%s)
 # relative paths in the arguments are relative to where the script is called from
@@ -32,6 +32,7 @@ DATA=$(from_caller "${1:-${TL_DATA_DIR:-$REPO/../shared/data}}")
 OUT=$(from_caller "${2:-${TL_REPORT_DIR:-$TL_HOME/reports}}")
 cd "$REPO"
 . contrib/packages.sh
+. contrib/cluster.sh
 
 DB=tensorlens_demo
 FASHION_DIR=/usr/share/datasets/fashion-mnist
@@ -42,38 +43,25 @@ tl_install_packages
 # (TL_INSTALL_LOCK_HELD=1: the caller holds it for us, e.g. a script that
 # runs the demo and then checks its output under one lock).
 T_WAIT=$(date +%s)
-if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
-  exec 9>/tmp/tensorlens-install.lock
-  flock 9
-fi
+tl_lock_install
 T_WAIT=$(( $(date +%s) - T_WAIT ))
-make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
-make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null
+tl_build_install
 echo "tensorlens: built and installed into $($TL_PG_BIN/pg_config --pkglibdir)"
 
 # ---- a local cluster that persists between runs ---------------------------
-RUN_AS=()
-[ "$(id -u)" = 0 ] && RUN_AS=(runuser -u postgres --)
-mkdir -p "$TL_HOME"
-[ "$(id -u)" = 0 ] && chown postgres "$TL_HOME"
 if [ ! -f "$TL_HOME/data/PG_VERSION" ]; then
-  "${RUN_AS[@]}" $TL_PG_BIN/initdb -D "$TL_HOME/data" -U postgres -A trust -E UTF8 --locale=C >/dev/null
+  tl_cluster_init "$TL_HOME" -E UTF8 --locale=C
   echo "tensorlens: created a cluster in $TL_HOME/data"
 fi
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$TL_HOME" -p "$PORT" -U postgres)
-# 9>&-: the server outlives this script and must not inherit the install
-# lock's descriptor (it would hold the lock, and block the test suite, for
-# as long as it runs)
-pg_start() {
-  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TL_HOME/data" -l "$TL_HOME/server.log" -w \
-    -o "-c listen_addresses='${TL_LISTEN:-}' -k $TL_HOME -p $PORT" start >/dev/null 9>&-
-}
+# the server outlives this script (tl_cluster_start keeps the install lock
+# from it)
 if ! "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TL_HOME/data" status >/dev/null 2>&1; then
-  pg_start
+  tl_cluster_start "$TL_HOME" "$PORT"
 elif [ -n "${TL_LISTEN+set}" ] &&
      [ "$("${PSQL[@]}" -At -d postgres -c 'SHOW listen_addresses')" != "$TL_LISTEN" ]; then
-  "${RUN_AS[@]}" $TL_PG_BIN/pg_ctl -D "$TL_HOME/data" -w -m fast stop >/dev/null
-  pg_start
+  tl_cluster_stop "$TL_HOME" fast
+  tl_cluster_start "$TL_HOME" "$PORT"
   echo "tensorlens: restarted the cluster with listen_addresses='$TL_LISTEN'"
 fi
 # FORCE: a BI tool or a psql left connected must not make the rerun fail

@@ -18,6 +18,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 . contrib/packages.sh
+. contrib/cluster.sh
 tl_install_packages chromium pngquant
 
 TL_HOME=${TL_HOME:-/var/lib/tensorlens}
@@ -25,10 +26,7 @@ PORT=${TL_PORT:-5488}
 DB=tensorlens_demo
 TMP=$(mktemp -d /tmp/tensorlens-shots.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then   # as in contrib/demo.sh
-  exec 9>/tmp/tensorlens-install.lock
-  flock 9
-fi
+tl_lock_install
 
 newest_run() {
   psql -X -At -h "$TL_HOME" -p "$PORT" -U postgres -d $DB \

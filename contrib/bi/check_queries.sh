@@ -20,6 +20,8 @@
 # Prints one line per query and run and exits non-zero on any failure.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../packages.sh"
+. "$HERE/../cluster.sh"
 HOST=${1:-/var/lib/tensorlens}
 PORT=${2:-5488}
 DB=${3:-tensorlens_demo}
@@ -27,10 +29,7 @@ DB=${3:-tensorlens_demo}
 # tl_label_issues and tl_failure_clusters run in the installed library: keep
 # another checkout from installing its own meanwhile (TL_INSTALL_LOCK_HELD=1:
 # the caller holds the lock, as in contrib/demo.sh)
-if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
-  exec 9>"${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}"
-  flock 9
-fi
+tl_lock_install
 psql -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d "$DB" -o /dev/null \
   -f "$HERE/readonly_role.sql" -f "$HERE/readonly_role.sql"
 echo "readonly_role.sql: ran twice as postgres"

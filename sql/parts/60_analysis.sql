@@ -225,6 +225,13 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.tl_run_rows(integer, text[], text) IS
     'The first two columns (as text) of query, by default the run''s input_query, for the samples listed, run as the run''s creator (security-restricted, under the run''s search_path); the caller needs the creator''s privileges.';
 
+CREATE FUNCTION @extschema@.tl_procrustes_align(run integer, reference integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pg_tl_procrustes_align'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.tl_procrustes_align(integer, integer) IS
+    'Rotates (or reflects) and shifts the x/y/z of a run onto those of a reference run, fitted by orthogonal Procrustes on the samples both placed. False, and nothing changed, when they share fewer than 4 placed samples.';
+
 CREATE FUNCTION @extschema@.tl_analyze(run integer, dims integer DEFAULT 3, align boolean DEFAULT true)
 RETURNS integer
 LANGUAGE plpgsql
@@ -238,8 +245,6 @@ DECLARE
     width   integer;
     placed  integer := 0;
     prev    integer;
-    c       record;
-    rot     double precision[];
     missing text[];
 BEGIN
     IF dims IS NULL OR dims < 1 OR dims > 3 THEN
@@ -300,31 +305,8 @@ BEGIN
                AND CASE WHEN r.epoch IS NOT NULL AND t.epoch IS NOT NULL THEN t.epoch < r.epoch ELSE t.id < r.id END
              ORDER BY t.epoch DESC NULLS LAST, t.id DESC LIMIT 1;
         END IF;
-        IF prev IS NOT NULL THEN
-            SELECT count(*) AS n,
-                   avg(a.x) AS a_x, avg(a.y) AS a_y, avg(coalesce(a.z, 0)) AS a_z,
-                   avg(b.x) AS b_x, avg(b.y) AS b_y, avg(coalesce(b.z, 0)) AS b_z
-              INTO c
-              FROM @extschema@.tl_result a JOIN @extschema@.tl_result b ON b.sample_id = a.sample_id
-             WHERE a.run = run AND b.run = prev AND a.x IS NOT NULL AND b.x IS NOT NULL;
-            IF c.n > 3 THEN
-                SELECT @extschema@.tl_procrustes(ARRAY[
-                         sum((a.x - c.a_x) * (b.x - c.b_x)), sum((a.x - c.a_x) * (b.y - c.b_y)), sum((a.x - c.a_x) * (coalesce(b.z, 0) - c.b_z)),
-                         sum((a.y - c.a_y) * (b.x - c.b_x)), sum((a.y - c.a_y) * (b.y - c.b_y)), sum((a.y - c.a_y) * (coalesce(b.z, 0) - c.b_z)),
-                         sum((coalesce(a.z, 0) - c.a_z) * (b.x - c.b_x)), sum((coalesce(a.z, 0) - c.a_z) * (b.y - c.b_y)),
-                         sum((coalesce(a.z, 0) - c.a_z) * (coalesce(b.z, 0) - c.b_z))])
-                  INTO rot
-                  FROM @extschema@.tl_result a JOIN @extschema@.tl_result b ON b.sample_id = a.sample_id
-                 WHERE a.run = run AND b.run = prev AND a.x IS NOT NULL AND b.x IS NOT NULL;
-                UPDATE @extschema@.tl_result t
-                   SET x = (t.x - c.a_x) * rot[1][1] + (t.y - c.a_y) * rot[2][1] + (coalesce(t.z, 0) - c.a_z) * rot[3][1] + c.b_x,
-                       y = (t.x - c.a_x) * rot[1][2] + (t.y - c.a_y) * rot[2][2] + (coalesce(t.z, 0) - c.a_z) * rot[3][2] + c.b_y,
-                       z = CASE WHEN t.z IS NULL THEN NULL ELSE
-                           (t.x - c.a_x) * rot[1][3] + (t.y - c.a_y) * rot[2][3] + (t.z - c.a_z) * rot[3][3] + c.b_z END
-                 WHERE t.run = run AND t.x IS NOT NULL;
-            ELSE
-                prev := NULL;
-            END IF;
+        IF prev IS NOT NULL AND NOT @extschema@.tl_procrustes_align(run, prev) THEN
+            prev := NULL;
         END IF;
     END IF;
 

@@ -1,7 +1,7 @@
 /*
  * pg_analysis.c — runs: tl_evaluate (a model over a query, into tl_result),
  * tl_label_issues (mislabel search), tl_failure_clusters and the Procrustes
- * helper of tl_analyze.
+ * alignment of tl_analyze.
  */
 #include "tl_pg.h"
 
@@ -22,6 +22,7 @@
 #include "analysis/tl_neighbours.h"
 #include "analysis/tl_pca.h"
 #include "analysis/tl_perception.h"
+#include "analysis/tl_procrustes.h"
 
 /* Components of the space label-issue neighbours are found in. */
 #define LABEL_ISSUE_COMPONENTS 32
@@ -515,6 +516,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	float	   *x,
 			   *centroids;
 	int32	   *assign;
+	tl_cluster_summary *summary;
 	tl_status	st = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -568,60 +570,44 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 		if (rc < 0)
 			tl_pg_raise(&st, NULL);
 	}
-	for (int c = 0; c < k; c++)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {0};
-		int			size = 0,
-					failures = 0,
-					labelled = 0,
-					with_loss = 0;
-		double		loss = 0;
-		Datum		worst[5];
-		int			n_worst = 0;
-		float		worst_loss[5];
+		bool	   *failed = MemoryContextAlloc(cxt, sizeof(bool) * n);
+		bool	   *labelled = MemoryContextAlloc(cxt, sizeof(bool) * n);
+		float	   *loss = MemoryContextAlloc(cxt, sizeof(float) * n);
 
 		for (int i = 0; i < n; i++)
 		{
 			bool		isnull;
-			float		l;
+			Datum		l;
 
-			if (assign[i] != c)
-				continue;
-			size++;
-			failures += DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
-			labelled += DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
-			l = DatumGetFloat4(SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull));
-			if (isnull)
-				continue;
-			loss += l;
-			with_loss++;
-			/* keep the five highest losses, highest first */
-			if (n_worst < 5 || l > worst_loss[n_worst - 1])
-			{
-				int			p = n_worst < 5 ? n_worst++ : 4;
-
-				while (p > 0 && worst_loss[p - 1] < l)
-				{
-					worst_loss[p] = worst_loss[p - 1];
-					worst[p] = worst[p - 1];
-					p--;
-				}
-				worst_loss[p] = l;
-				worst[p] = CStringGetTextDatum(SPI_getvalue(tt->vals[i], tt->tupdesc, 1));
-			}
+			failed[i] = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+			labelled[i] = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
+			l = SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull);
+			loss[i] = isnull ? NAN : DatumGetFloat4(l);
 		}
+		summary = MemoryContextAlloc(cxt, sizeof(tl_cluster_summary) * k);
+		tl_cluster_summarise(assign, n, k, labelled, failed, loss, summary);
+	}
+	for (int c = 0; c < k; c++)
+	{
+		const tl_cluster_summary *cs = &summary[c];
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		Datum		worst[TL_CLUSTER_WORST];
+
+		for (int w = 0; w < cs->n_worst; w++)
+			worst[w] = CStringGetTextDatum(SPI_getvalue(tt->vals[cs->worst[w]], tt->tupdesc, 1));
 		values[0] = Int32GetDatum(c + 1);
-		values[1] = Int32GetDatum(size);
-		values[2] = Int32GetDatum(failures);
+		values[1] = Int32GetDatum(cs->size);
+		values[2] = Int32GetDatum(cs->failures);
 		/* the error rate among the labelled samples; none labelled: unknown */
-		values[3] = Float4GetDatum(labelled ? (float) failures / labelled : 0.0f);
-		nulls[3] = labelled == 0;
-		values[4] = Float4GetDatum(with_loss ? (float) (loss / with_loss) : 0.0f);
-		nulls[4] = with_loss == 0;
+		values[3] = Float4GetDatum(cs->labelled ? (float) cs->failures / cs->labelled : 0.0f);
+		nulls[3] = cs->labelled == 0;
+		values[4] = Float4GetDatum(cs->with_loss ? (float) (cs->loss_sum / cs->with_loss) : 0.0f);
+		nulls[4] = cs->with_loss == 0;
 		values[5] = Float4GetDatum(centroids[c * d]);
 		values[6] = Float4GetDatum(centroids[c * d + 1]);
-		values[7] = PointerGetDatum(construct_array(worst, n_worst, TEXTOID, -1, false, TYPALIGN_INT));
+		values[7] = PointerGetDatum(construct_array(worst, cs->n_worst, TEXTOID, -1, false, TYPALIGN_INT));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
@@ -661,4 +647,115 @@ pg_tl_procrustes(PG_FUNCTION_ARGS)
 		out[i] = Float8GetDatum(r[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(out, NULL, 2, (int[]) {d, d}, (int[]) {1, 1},
 											 FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * tl_procrustes_align(run, reference) → boolean: lays the placed samples of
+ * a run onto those of a reference run (rotation or reflection and shift,
+ * fitted on the samples both placed; a missing y or z counts as 0 and
+ * stays missing).  False, and nothing changed, when they share fewer than
+ * TL_ALIGN_MIN_POINTS placed samples.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_procrustes_align);
+Datum
+pg_tl_procrustes_align(PG_FUNCTION_ARGS)
+{
+	int32		run = PG_GETARG_INT32(0);
+	int32		ref = PG_GETARG_INT32(1);
+	const char *schema = schema_of(fcinfo);
+	MemoryContext cxt = CurrentMemoryContext;
+	SPITupleTable *tt;
+	int			n;
+	double	   *a,
+			   *b;
+	tl_alignment al;
+	tl_status	st = {0};
+	Datum	   *ids,
+			   *xyz[3];
+	bool	   *nulls[3];
+	Datum		args[5];
+
+	SPI_connect();
+	check_run_exists(schema, run);
+	check_run_exists(schema, ref);
+	if (SPI_execute_with_args(psprintf("SELECT a.x, a.y, a.z, b.x, b.y, b.z FROM %s.tl_result a "
+									   "JOIN %s.tl_result b ON b.sample_id OPERATOR(pg_catalog.=) a.sample_id "
+									   "WHERE a.run OPERATOR(pg_catalog.=) $1 AND b.run OPERATOR(pg_catalog.=) $2 "
+									   "AND a.x IS NOT NULL AND b.x IS NOT NULL", schema, schema), 2,
+							  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(ref)},
+							  NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading runs %d and %d failed", run, ref);
+	tt = SPI_tuptable;
+	n = (int) SPI_processed;
+	if (n < TL_ALIGN_MIN_POINTS)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	a = MemoryContextAlloc(cxt, sizeof(double) * 3 * n);
+	b = MemoryContextAlloc(cxt, sizeof(double) * 3 * n);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < 6; j++)
+		{
+			bool		isnull;
+			Datum		v = SPI_getbinval(tt->vals[i], tt->tupdesc, j + 1, &isnull);
+
+			(j < 3 ? a : b)[i * 3 + j % 3] = isnull ? 0.0 : DatumGetFloat4(v);
+		}
+	if (tl_procrustes_fit(a, b, n, &al, &st) < 0)
+		tl_pg_raise(&st, NULL);
+
+	/* every placed sample of the run moves, shared or not */
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z FROM %s.tl_result "
+									   "WHERE run OPERATOR(pg_catalog.=) $1 AND x IS NOT NULL", schema), 1,
+							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading run %d failed", run);
+	tt = SPI_tuptable;
+	n = (int) SPI_processed;
+	ids = MemoryContextAlloc(cxt, sizeof(Datum) * n);
+	for (int j = 0; j < 3; j++)
+	{
+		xyz[j] = MemoryContextAlloc(cxt, sizeof(Datum) * n);
+		nulls[j] = MemoryContextAlloc(cxt, sizeof(bool) * n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		p[3],
+					q[3];
+		bool		idnull;
+
+		ids[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &idnull);
+		for (int j = 0; j < 3; j++)
+		{
+			Datum		v = SPI_getbinval(tt->vals[i], tt->tupdesc, j + 2, &nulls[j][i]);
+
+			p[j] = nulls[j][i] ? 0.0 : DatumGetFloat4(v);
+		}
+		tl_alignment_apply(&al, p, q);
+		for (int j = 0; j < 3; j++)
+			xyz[j][i] = Float4GetDatum((float) q[j]);
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	args[0] = Int32GetDatum(run);
+	args[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	for (int j = 0; j < 3; j++)
+	{
+		int			dims[1] = {n},
+					lbs[1] = {1};
+
+		args[j + 2] = PointerGetDatum(construct_md_array(xyz[j], nulls[j], 1, dims, lbs, FLOAT4OID,
+														 4, true, TYPALIGN_INT));
+	}
+	/* one statement, joined on the primary key (run, sample_id) */
+	if (SPI_execute_with_args(psprintf("UPDATE %s.tl_result t SET x = u.x, y = u.y, z = u.z "
+									   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+									   "pg_catalog.unnest($5)) AS u(sample_id, x, y, z) "
+									   "WHERE t.run OPERATOR(pg_catalog.=) $1 "
+									   "AND t.sample_id OPERATOR(pg_catalog.=) u.sample_id", schema), 5,
+							  (Oid[]) {INT4OID, TEXTARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID},
+							  args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "tensorlens: updating run %d failed", run);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
 }

@@ -68,7 +68,8 @@ flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
  * when ids is not 0; with ra, its preparation, opening and every fetch
  * (and the conversion of the rows fetched, whose types' functions run
  * then) happen as the run's creator, and each model pass and emit as the
- * caller.
+ * caller.  (long function: one cursor loop whose state — contexts, portal,
+ * batch — spans the query; the per-row work is in the helpers above)
  */
 static void
 batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int requested,

@@ -19,7 +19,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 tl_model *
 tl_pg_model_load(const void *data, size_t len, const char *name)

@@ -10,36 +10,25 @@
 #     tl_token_saliency and tl_saliency_eval within 1.5 s (each would take
 #     tens of seconds: estimated from a run on a fraction of the input).
 # Prints the timings and "fault test: ok" (exit 0) or "fault test: FAILED".
-# Installs the build first, holding /tmp/tensorlens-install.lock, unless
-# TL_INSTALL_LOCKED=1 (the caller holds the lock and has installed).
+# Installs the build first, holding the install lock (TL_INSTALL_LOCK), unless
+# TL_INSTALL_LOCK_HELD=1 (the caller holds the lock and has installed).
 # TL_PG_BIN: the server's bindir; TL_FAULT_PORT: the port (54471).
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-PG_BIN=${TL_PG_BIN:-/usr/lib/postgresql/15/bin}
+cd "$REPO"
+. contrib/packages.sh
+. contrib/cluster.sh
 PORT=${TL_FAULT_PORT:-54471}
 LIMIT=1.5
-WORK=$(mktemp -d /tmp/tensorlens-fault.XXXXXX)
-chmod 755 "$WORK"
-RUN_AS=()
-if [ "$(id -u)" = 0 ]; then RUN_AS=(runuser -u postgres --); chown postgres "$WORK"; fi
-if [ -z "${TL_INSTALL_LOCKED:-}" ]; then
-  exec 9>/tmp/tensorlens-install.lock
-  flock 9
-  make -s -C "$REPO" PG_CONFIG="$PG_BIN/pg_config" install >/dev/null || { echo "fault test: FAILED (install)"; exit 1; }
-fi
-cleanup() {
-  "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 fail() { echo "fault test: FAILED ($*)"; exit 1; }
 calc() { awk "BEGIN { print $* }"; }
-
-"${RUN_AS[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync >"$WORK/initdb.log" 2>&1 ||
-  { cat "$WORK/initdb.log"; fail initdb; }
+if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
+  tl_lock_install
+  tl_build_install || fail install
+fi
 # restart_after_crash is on by default: the postmaster reinitialises itself
-"${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-  -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null 9>&- || { cat "$WORK/server.log"; fail "server start"; }
+tl_throwaway_cluster fault "$PORT" || fail "cluster"
+WORK=$TL_CLUSTER
 PSQL=(psql -X -q -At -h "$WORK" -p "$PORT" -d tl_fault)
 USER_PSQL=("${PSQL[@]}" -U tl_fault_user)
 

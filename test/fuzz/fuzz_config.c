@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 static int
 file_write(void *arg, const void *p, size_t n)

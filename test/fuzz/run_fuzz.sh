@@ -90,7 +90,8 @@ for t in $TARGETS; do
   for a in "$art"/*; do
     [ -f "$a" ] || continue
     case "$a" in *.report|*.isolated) continue ;; esac
-    "$bin" -runs=1 -timeout=30 "$a" >"$a.report" 2>&1
+    # a generous timeout: on a busy machine a seed can take seconds; a hang still hangs
+    "$bin" -runs=1 -timeout=60 "$a" >"$a.report" 2>&1
     case $(crash_site "$a.report") in
       none) ;;
       hdf5)

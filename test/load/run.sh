@@ -17,58 +17,47 @@
 # growth per row.  A leak grows in the second half as in the first.)  Prints a summary and
 # "load test: ok" (exit 0) or "load test: FAILED ...".
 #
-# Without HOST PORT it installs the build (holding /tmp/tensorlens-install.lock
-# for the whole run; TL_INSTALL_LOCKED=1 if the caller holds it and has
+# Without HOST PORT it builds and installs (holding the install lock for
+# the whole run unless TL_INSTALL_LOCK_HELD=1: the caller holds it and has
 # installed) and runs its own throwaway cluster on TL_LOAD_PORT (54461).
 # With HOST PORT (test/run_tests.sh) it uses that cluster, which must run on
 # this machine, in a database of its own.  TL_PG_BIN: the server's bindir.
 set -u
 SECS=${1:-300}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$REPO"
+. contrib/packages.sh
+. contrib/cluster.sh
 DIR=$REPO/test/load
-PG_BIN=${TL_PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_BIN=$TL_PG_BIN
 CLIENTS_EACH=4
 MAX_GROWTH_KB=${TL_LOAD_MAX_GROWTH_KB:-8192}
 WARMUP=$((SECS / 2))
 WORK=$(mktemp -d /tmp/tensorlens-load.XXXXXX)
-chmod 755 "$WORK"
-RUN_AS=()
-[ "$(id -u)" = 0 ] && RUN_AS=(runuser -u postgres --)
+tl_on_exit 'rm -rf "$WORK"'
 OWN_CLUSTER=0
 if [ $# -ge 3 ]; then
   HOST=$2 PORT=$3
+  tl_on_exit 'psql -X -q -h "$HOST" -p "$PORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS tl_load" -c "DROP ROLE IF EXISTS tl_load_user" >/dev/null 2>&1'
 else
   OWN_CLUSTER=1
-  HOST=$WORK PORT=${TL_LOAD_PORT:-54461}
-  if [ -z "${TL_INSTALL_LOCKED:-}" ]; then
-    exec 9>/tmp/tensorlens-install.lock
-    flock 9
-    make -s -C "$REPO" PG_CONFIG="$PG_BIN/pg_config" install >/dev/null || { echo "load test: FAILED (install)"; exit 1; }
+  if [ -z "${TL_INSTALL_LOCK_HELD:-}" ]; then
+    tl_lock_install
+    tl_build_install || { echo "load test: FAILED (install)"; exit 1; }
   fi
-  [ "$(id -u)" = 0 ] && chown postgres "$WORK"
-  "${RUN_AS[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync >"$WORK/initdb.log" 2>&1 ||
-    { cat "$WORK/initdb.log"; echo "load test: FAILED (initdb)"; exit 1; }
-  "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-    -o "-c listen_addresses='' -k $WORK -p $PORT" start >/dev/null 9>&- ||
-    { cat "$WORK/server.log"; echo "load test: FAILED (server start)"; exit 1; }
+  PORT=${TL_LOAD_PORT:-54461}
+  tl_throwaway_cluster load "$PORT" || { echo "load test: FAILED (cluster)"; exit 1; }
+  HOST=$TL_CLUSTER
 fi
-cleanup() {
-  [ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
-  if [ $OWN_CLUSTER = 1 ]; then
-    "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1
-  else
-    psql -X -q -h "$HOST" -p "$PORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS tl_load" -c "DROP ROLE IF EXISTS tl_load_user" >/dev/null 2>&1
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+SERVER_LOG=${TL_CLUSTER:-}/server.log
+tl_on_exit '[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null'
 PSQL=(psql -X -q -At -h "$HOST" -p "$PORT" -U postgres)
 
 PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS tl_load" -c "CREATE DATABASE tl_load" >/dev/null ||
   { echo "load test: FAILED (createdb)"; exit 1; }
 "${PSQL[@]}" -d tl_load -v fixtures="$REPO/test/fixtures" -f "$DIR/setup.sql" >"$WORK/setup.log" 2>&1 ||
   { cat "$WORK/setup.log"; echo "load test: FAILED (setup)"; exit 1; }
-[ $OWN_CLUSTER = 1 ] && log_start=$(wc -l < "$WORK/server.log")
+[ $OWN_CLUSTER = 1 ] && log_start=$(wc -l < "$SERVER_LOG")
 
 # memory of every pgbench backend, every STEP seconds: t pid kind VmRSS RssAnon VmHWM (kB)
 STEP=$((SECS >= 60 ? 5 : 2))
@@ -128,10 +117,10 @@ if [ -z "$epochs" ] || [ "$runs" != "$epochs" ] || [ "$ready" != "$epochs" ] || 
   fail="$fail counts"
 fi
 if [ $OWN_CLUSTER = 1 ]; then
-  errors=$(tail -n +$((log_start + 1)) "$WORK/server.log" | grep -cE 'ERROR|FATAL|PANIC|terminated by signal')
+  errors=$(tail -n +$((log_start + 1)) "$SERVER_LOG" | grep -cE 'ERROR|FATAL|PANIC|terminated by signal')
   echo "server log: $errors errors"
   if [ "$errors" != 0 ]; then
-    fail="$fail log"; tail -n +$((log_start + 1)) "$WORK/server.log" | grep -E 'ERROR|FATAL|PANIC|terminated' | head -20
+    fail="$fail log"; tail -n +$((log_start + 1)) "$SERVER_LOG" | grep -E 'ERROR|FATAL|PANIC|terminated' | head -20
   fi
 fi
 

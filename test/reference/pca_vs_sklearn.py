@@ -5,7 +5,7 @@
       [--fashion /usr/share/datasets/fashion-mnist] [--data /work/shared/data]
 
 Fits scikit-learn's PCA (svd_solver='full': LAPACK SVD in float64, the exact
-answer) on two populations and writes what test/sql/20_pca.sql compares
+answer) on two populations and writes what test/sql/40_pca.sql compares
 tl_pca_fit against, as PostgreSQL COPY text files (tab separated, arrays as
 array literals, floats with %.9g):
 

@@ -65,22 +65,6 @@ gaussian(void)
 	return (float) (sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }
 
-static tl_model *
-load(const char *path, tl_status *st)
-{
-	size_t		len;
-	char	   *buf = read_whole_file(path, &len);
-	tl_limits	lim = {64 << 20, 64 << 20};
-	tl_model   *m;
-
-	tl_status_clear(st);
-	if (buf == NULL)
-		return NULL;
-	m = tl_model_load(buf, len, &lim, st);
-	free(buf);
-	return m;
-}
-
 /* The model's target for the last forward: sum of seed * (output or logits). */
 static double
 target(tl_runner *r, const float *seed, int pre)
@@ -172,7 +156,7 @@ check_model(const char *dir, const char *file)
 	int			checks = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	m = load(path, &st);
+	m = load_model_file(path, 0, NULL, &st);
 	CHECK(m != NULL, "%s does not load: %s", file, st.msg);
 	if (m == NULL)
 		return;
@@ -296,7 +280,7 @@ test_batch_independence(const char *fixtures)
 	const float *g;
 
 	snprintf(path, sizeof(path), "%s/layers/bidirectional_sum_gru.h5", fixtures);
-	m = load(path, &st);
+	m = load_model_file(path, 0, NULL, &st);
 	CHECK(m != NULL, "bidirectional_sum_gru.h5: %s", st.msg);
 	if (m == NULL)
 		return;
@@ -353,7 +337,7 @@ test_token_table(const char *fixtures)
 				dg = 0;
 
 	snprintf(path, sizeof(path), "%s/layers/embedding_conv1d_gmp.h5", fixtures);
-	m = load(path, &st);
+	m = load_model_file(path, 0, NULL, &st);
 	CHECK(m != NULL, "embedding_conv1d_gmp.h5: %s", st.msg);
 	if (m == NULL)
 		return;
@@ -408,7 +392,7 @@ test_saliency(const char *fixtures)
 		tl_faithfulness fa;
 
 		snprintf(path, sizeof(path), "%s/%s", fixtures, files[f]);
-		m = load(path, &st);
+		m = load_model_file(path, 0, NULL, &st);
 		CHECK(m != NULL, "%s: %s", files[f], st.msg);
 		if (m == NULL)
 			continue;
@@ -486,6 +470,5 @@ main(int argc, char **argv)
 	test_batch_independence(fixtures);
 	test_token_table(fixtures);
 	test_saliency(fixtures);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

@@ -540,6 +540,5 @@ main(void)
 	test_randomized_accuracy();
 	test_interrupts();
 	test_out_of_memory();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return test_summary();
 }

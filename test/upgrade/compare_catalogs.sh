@@ -8,7 +8,7 @@
 # between any two databases: OIDs, relfilenodes, transaction ids, sequence
 # positions, the \restrict key.  Prints one line when they are equal, else
 # the diff; exit status 0 when equal.  Connects with PGHOST/PGPORT/PGUSER;
-# pg_dump from PG_CONFIG's bindir.  Used by test/sql/63_upgrade.sql.
+# pg_dump from PG_CONFIG's bindir.  Used by test/sql/90_upgrade.sql.
 set -u -o pipefail
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BIN=$("$PG_CONFIG" --bindir)

@@ -1,15 +1,11 @@
 /*
- * tl_cluster.c — k-means and orthogonal Procrustes.
+ * tl_cluster.c — k-means, and what the failure clusters of a run say.
  */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "analysis/tl_cluster.h"
-
-/* LAPACK (OpenBLAS ships the Fortran symbols, no LAPACKE) */
-extern void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n,
-					double *a, const int *lda, double *s, double *u, const int *ldu,
-					double *vt, const int *ldvt, double *work, const int *lwork, int *info);
 
 static uint64_t
 next_random(uint64_t *s)
@@ -131,35 +127,47 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 	return 0;
 }
 
-int
-tl_procrustes(const double *m, int d, double *r, tl_status *st)
+/*
+ * Keeps the TL_CLUSTER_WORST highest losses of a cluster, highest first;
+ * on equal losses the sample seen first stays ahead.
+ */
+static void
+keep_worst(tl_cluster_summary *c, int i, float l)
 {
-	double		a[9],
-				s[3],
-				u[9],
-				vt[9],
-				work[64];
-	int			lwork = 64,
-				info;
+	int			p;
 
-	if (d < 1 || d > 3)
-		return tl_fail(st, TL_ERR_ARG, "alignment works in 1 to 3 dimensions, not %d", d);
-	/* LAPACK is column-major: pass Mᵀ, get back Vᵀ... handled by swapping roles */
-	for (int i = 0; i < d; i++)
-		for (int j = 0; j < d; j++)
-			a[j * d + i] = m[i * d + j];
-	dgesvd_("A", "A", &d, &d, a, &d, s, u, &d, vt, &d, work, &lwork, &info);
-	if (info != 0)
-		return tl_fail(st, TL_ERR_ARG, "the alignment SVD did not converge (info %d)", info);
-	/* R = U Vᵀ; u and vt are column-major */
-	for (int i = 0; i < d; i++)
-		for (int j = 0; j < d; j++)
+	if (c->n_worst == TL_CLUSTER_WORST && !(l > c->worst_loss[c->n_worst - 1]))
+		return;
+	p = c->n_worst < TL_CLUSTER_WORST ? c->n_worst++ : TL_CLUSTER_WORST - 1;
+	while (p > 0 && c->worst_loss[p - 1] < l)
+	{
+		c->worst_loss[p] = c->worst_loss[p - 1];
+		c->worst[p] = c->worst[p - 1];
+		p--;
+	}
+	c->worst_loss[p] = l;
+	c->worst[p] = i;
+}
+
+void
+tl_cluster_summarise(const int32_t *assign, int n, int k, const bool *labelled,
+					 const bool *failed, const float *loss, tl_cluster_summary *out)
+{
+	memset(out, 0, sizeof(tl_cluster_summary) * k);
+	for (int i = 0; i < n; i++)
+	{
+		tl_cluster_summary *c = &out[assign[i]];
+
+		c->size++;
+		if (labelled == NULL || labelled[i])
 		{
-			double		sum = 0;
-
-			for (int q = 0; q < d; q++)
-				sum += u[q * d + i] * vt[j * d + q];
-			r[i * d + j] = sum;
+			c->labelled++;
+			c->failures += failed[i];
 		}
-	return 0;
+		if (isnan(loss[i]))
+			continue;
+		c->loss_sum += loss[i];
+		c->with_loss++;
+		keep_worst(c, i, loss[i]);
+	}
 }

@@ -1,6 +1,5 @@
 /*
- * tl_cluster.h — k-means (for failure clusters) and orthogonal Procrustes
- * (for aligning a run's coordinates to the previous epoch's).
+ * tl_cluster.h — k-means, and the summary of the failure clusters of a run.
  */
 #ifndef TL_CLUSTER_H
 #define TL_CLUSTER_H
@@ -15,11 +14,30 @@
 int			tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 					  int32_t *assign, float *centroids, tl_status *st);
 
+/* Samples named per cluster: its highest losses. */
+#define TL_CLUSTER_WORST 5
+
+typedef struct tl_cluster_summary
+{
+	int			size;
+	int			labelled;		/* samples with a label */
+	int			failures;		/* labelled samples whose prediction is not their label */
+	int			with_loss;		/* samples with a loss */
+	double		loss_sum;
+	int			n_worst;
+	int			worst[TL_CLUSTER_WORST];	/* sample indices, highest loss first */
+	float		worst_loss[TL_CLUSTER_WORST];
+} tl_cluster_summary;
+
 /*
- * The orthogonal matrix R (d × d, row-major, reflections allowed) that best
- * maps centred points A onto centred points B, given M = Aᵀ B (d × d,
- * row-major): R = U Vᵀ from the SVD M = U Σ Vᵀ (Schönemann 1966).
+ * Per cluster (assign[i] in 0..k-1): size, labelled samples, failures,
+ * losses and the samples with the highest losses (ties: the earlier sample
+ * first).  labelled[i] is false for a sample without a label (never a
+ * failure); labelled NULL: every sample has one.  loss[i] is NaN where a
+ * sample has none.  Writes out[k].
  */
-int			tl_procrustes(const double *m, int d, double *r, tl_status *st);
+void		tl_cluster_summarise(const int32_t *assign, int n, int k, const bool *labelled,
+								 const bool *failed,
+								 const float *loss, tl_cluster_summary *out);
 
 #endif							/* TL_CLUSTER_H */

@@ -41,15 +41,7 @@ struct tl_perception
 int
 tl_layer_has_features(const tl_model *m, int i)
 {
-	static const char *const families[] = {
-		"embedding", "dense", "conv", "recurrent", "batchnorm", "layernorm"
-	};
-	const tl_layer *l = &m->layers[i];
-
-	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++)
-		if (strcmp(l->ops->family, families[k]) == 0)
-			return 1;
-	return 0;
+	return tl_layer_is(&m->layers[i], TL_LAYER_LEARNED);
 }
 
 /* The learned layer that produces the output (through feature-less layers). */

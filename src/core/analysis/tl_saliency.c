@@ -133,7 +133,7 @@ sal_init(sal *c, const tl_model *m, tl_runner *r, const tl_shape *in,
 	c->positions = c->n_in;
 	c->width = 1;
 	for (int i = 1; m->takes_tokens && i < m->n_layers; i++)
-		if (m->layers[i].ops == &tl_ops_embedding && m->layers[i].in[0] == 0)
+		if (tl_layer_is(&m->layers[i], TL_LAYER_TOKENS) && m->layers[i].in[0] == 0)
 		{
 			if (c->leaf != 0)
 				return tl_fail(st, TL_ERR_UNSUPPORTED,
@@ -369,25 +369,32 @@ done:
  * convolutions, pooling and position-wise layers only (so that its output
  * positions have receptive fields in the leaf's positions).
  */
+/* A convolution: a learned sliding window. */
+static int
+is_convolution(const tl_layer *l, tl_window *w)
+{
+	return tl_layer_is(l, TL_LAYER_LEARNED) && tl_layer_window(l, w);
+}
+
 static int
 cam_path(const sal *c, int cam, tl_status *st)
 {
 	const tl_layer *top = &c->m->layers[cam];
+	tl_window	tw;
 	int			rank;
 
-	if (top->ops != &tl_ops_conv)
+	if (!is_convolution(top, &tw))
 		return tl_fail(st, TL_ERR_ARG,
 					   "layer \"%s\" is a %s layer, not a convolution: grad_cam and layer_cam work on Conv1D and Conv2D layers",
 					   top->name, top->class_name);
-	rank = top->u.conv.rank;
+	rank = tw.rank;
 	for (int j = cam; j != c->leaf;)
 	{
 		const tl_layer *l = &c->m->layers[j];
+		tl_window	w;
 		int			ok = l->n_in == 1 &&
-			((l->ops == &tl_ops_conv && l->u.conv.rank == rank) ||
-			 (l->ops == &tl_ops_pool && l->u.pool.rank == rank) ||
-			 l->ops == &tl_ops_activation || l->ops == &tl_ops_identity ||
-			 l->ops == &tl_ops_batchnorm || l->ops == &tl_ops_layernorm);
+			((tl_layer_window(l, &w) && w.rank == rank) ||
+			 tl_layer_is(l, TL_LAYER_POSITIONWISE));
 
 		if (!ok || j == 0)
 			return tl_fail(st, TL_ERR_UNSUPPORTED,
@@ -410,8 +417,9 @@ cam_layer(const sal *c, int requested, tl_status *st)
 	for (int i = c->m->n_layers - 1; i >= 1; i--)
 	{
 		tl_status	probe = {0};
+		tl_window	w;
 
-		if (c->m->layers[i].ops == &tl_ops_conv && cam_path(c, i, &probe) == 0)
+		if (is_convolution(&c->m->layers[i], &w) && cam_path(c, i, &probe) == 0)
 			return i;
 	}
 	return tl_fail(st, TL_ERR_ARG,
@@ -438,20 +446,19 @@ receptive_field(const sal *c, int cam, int lo[2], int hi[2])
 	{
 		const tl_layer *l = &c->m->layers[j];
 		tl_shape	is;
+		tl_window	w;
 		int			len[2];
 
-		if (l->ops != &tl_ops_conv && l->ops != &tl_ops_pool)
+		if (!tl_layer_window(l, &w))
 			continue;
 		tl_runner_output(c->r, l->in[0], &is);
 		spatial(&is, &len[0], &len[1]);
 		for (int a = 0; a < 2; a++)
 		{
-			int			conv = l->ops == &tl_ops_conv;
-			int			k = conv ? l->u.conv.k[a] : l->u.pool.k[a];
-			int			s = conv ? l->u.conv.s[a] : l->u.pool.s[a];
-			int			d = conv ? l->u.conv.d[a] : 1;
-			int			pad = tl_window_pad_before(len[a], k, s, d,
-												   conv ? l->u.conv.pad : l->u.pool.pad);
+			int			k = w.k[a];
+			int			s = w.s[a];
+			int			d = w.d[a];
+			int			pad = tl_window_pad_before(len[a], k, s, d, w.pad);
 
 			lo[a] = lo[a] * s - pad;
 			hi[a] = hi[a] * s - pad + (k - 1) * d;

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define MAX_INBOUND 64
 
@@ -94,14 +94,14 @@ assign_store_names(tl_layer *layers, int n, const int *config_order, tl_status *
 					name[300];
 		int			seen = 0;
 
-		if (l->ops == &tl_ops_input)
+		if (tl_layer_is(l, TL_LAYER_INPUT))
 			continue;
 		snake_case(l->class_name, base, sizeof(base));
 		for (int j = 0; j < k; j++)
 		{
 			tl_layer   *p = &layers[config_order ? config_order[j] : j];
 
-			if (p->ops != &tl_ops_input && strcmp(p->class_name, l->class_name) == 0)
+			if (!tl_layer_is(p, TL_LAYER_INPUT) && strcmp(p->class_name, l->class_name) == 0)
 				seen++;
 		}
 		if (seen)
@@ -149,7 +149,7 @@ init_layer(tl_layer *l, json_t *entry, const tl_cfgctx *cx, tl_status *st)
 		return tl_fail(st, TL_ERR_UNSUPPORTED,
 					   "layer \"%s\" has class %s, which tensorlens does not support",
 					   name, cls);
-	if (l->ops == &tl_ops_input)
+	if (tl_layer_is(l, TL_LAYER_INPUT))
 		return declared_input_shape(cfg, &l->out, name, st) == 1 ?
 			tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" declares no shape", name) : 0;
 	return l->ops->configure ? l->ops->configure(l, cfg, cx, st) : 0;
@@ -195,7 +195,7 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 			return -1;
 		if (first + i > 0 && set_inputs(l, &prev, 1, st) < 0)
 			return -1;
-		if (i > 0 && l->ops == &tl_ops_input)
+		if (i > 0 && tl_layer_is(l, TL_LAYER_INPUT))
 			return tl_fail(st, TL_ERR_MODEL, "InputLayer \"%s\" is not the first layer", l->name);
 	}
 	if (!has_input)
@@ -222,7 +222,7 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 		in->class_name = tl_strdup("InputLayer");
 		if (in->name == NULL || in->class_name == NULL)
 			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
-		in->ops = &tl_ops_input;
+		in->ops = tl_layer_lookup("InputLayer");
 		in->out = shape;
 	}
 	m->output = m->n_layers - 1;
@@ -308,6 +308,146 @@ find_index(char **names, int n, const char *name)
 	return -1;
 }
 
+/* A Functional model's layer list while it is put in order. */
+typedef struct fgraph
+{
+	int			n;
+	char	  **names;			/* as listed */
+	int		  **producers;		/* per listed layer, the listed indices it reads */
+	int		   *n_prod;
+	int		   *order;			/* listed index of the k-th layer to run */
+	int		   *placed;
+	int		   *pos;			/* place in the run order of each listed layer */
+} fgraph;
+
+static void
+fgraph_free(fgraph *g)
+{
+	if (g->producers)
+		for (int i = 0; i < g->n; i++)
+			tl_free(g->producers[i]);
+	tl_free(g->producers);
+	tl_free(g->names);
+	tl_free(g->n_prod);
+	tl_free(g->order);
+	tl_free(g->placed);
+	tl_free(g->pos);
+}
+
+/* Every layer's name, each once. */
+static int
+read_names(fgraph *g, json_t *list, tl_status *st)
+{
+	for (int i = 0; i < g->n; i++)
+	{
+		const char *nm = layer_name(json_array_get(list, i));
+
+		if (nm == NULL)
+			return tl_fail(st, TL_ERR_MODEL, "layer %d has no name", i);
+		if (find_index(g->names, i, nm) >= 0)
+			return tl_fail(st, TL_ERR_MODEL, "two layers are named \"%s\"", nm);
+		g->names[i] = (char *) nm;
+	}
+	return 0;
+}
+
+/* The producers of each layer, from its one inbound node. */
+static int
+read_producers(fgraph *g, json_t *list, tl_status *st)
+{
+	for (int i = 0; i < g->n; i++)
+	{
+		json_t	   *nodes = json_object_get(json_array_get(list, i), "inbound_nodes");
+		inbound		ib = {0};
+
+		if (json_array_size(nodes) > 1)
+			return tl_fail(st, TL_ERR_UNSUPPORTED,
+						   "layer \"%s\" is called %d times: shared layers are not supported",
+						   g->names[i], (int) json_array_size(nodes));
+		if (json_array_size(nodes) == 1 &&
+			collect_inbound(json_array_get(nodes, 0), &ib, g->names[i], st) < 0)
+			return -1;
+		g->producers[i] = tl_malloc(sizeof(int) * (ib.n ? ib.n : 1));
+		if (g->producers[i] == NULL)
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+		for (int k = 0; k < ib.n; k++)
+		{
+			g->producers[i][k] = find_index(g->names, g->n, ib.names[k]);
+			if (g->producers[i][k] < 0)
+				return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" takes input from unknown layer \"%s\"",
+							   g->names[i], ib.names[k]);
+		}
+		g->n_prod[i] = ib.n;
+	}
+	return 0;
+}
+
+/* The run order: the input first, then any layer whose producers are placed. */
+static int
+sort_layers(fgraph *g, const char *in_name, tl_status *st)
+{
+	int			first = find_index(g->names, g->n, in_name);
+	int			done = 0;
+
+	if (first < 0)
+		return tl_fail(st, TL_ERR_MODEL, "the input layer \"%s\" is not in the layer list", in_name);
+	g->order[done++] = first;
+	g->placed[first] = 1;
+	while (done < g->n)
+	{
+		int			progress = 0;
+
+		for (int i = 0; i < g->n; i++)
+		{
+			int			ready = !g->placed[i] && g->n_prod[i] > 0;
+
+			for (int k = 0; ready && k < g->n_prod[i]; k++)
+				ready = g->placed[g->producers[i][k]];
+			if (ready)
+			{
+				g->pos[i] = done;
+				g->order[done++] = i;
+				g->placed[i] = 1;
+				progress = 1;
+			}
+		}
+		if (!progress)
+		{
+			for (int i = 0; i < g->n; i++)
+				if (!g->placed[i])
+					return tl_fail(st, TL_ERR_UNSUPPORTED,
+								   "layer \"%s\" is not reachable from the input \"%s\" (a second input or a cycle)",
+								   g->names[i], in_name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Configures m->layers in run order and wires their inputs. */
+static int
+init_in_order(tl_model *m, const fgraph *g, json_t *list, const tl_cfgctx *cx, tl_status *st)
+{
+	for (int k = 0; k < g->n; k++)
+	{
+		int			i = g->order[k];
+		tl_layer   *l = &m->layers[k];
+		int			idx[MAX_INBOUND];
+
+		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
+			return -1;
+		if (k == 0 && !tl_layer_is(l, TL_LAYER_INPUT))
+			return tl_fail(st, TL_ERR_MODEL, "the model input \"%s\" is not an InputLayer", l->name);
+		if (k > 0 && tl_layer_is(l, TL_LAYER_INPUT))
+			return tl_fail(st, TL_ERR_UNSUPPORTED, "the model has a second InputLayer \"%s\"", l->name);
+		for (int j = 0; j < g->n_prod[i]; j++)
+			idx[j] = g->pos[g->producers[i][j]];
+		if (k > 0 && set_inputs(l, idx, g->n_prod[i], st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st)
 {
@@ -317,14 +457,9 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 				n_out;
 	const char *in_name = io_layer_name(json_object_get(config, "input_layers"), &n_in);
 	const char *out_name = io_layer_name(json_object_get(config, "output_layers"), &n_out);
-	char	  **names = NULL;
-	int		  **producers = NULL;
-	int		   *n_prod = NULL,
-			   *order = NULL,
-			   *placed = NULL,
-			   *pos = NULL;
+	fgraph		g = {.n = n};
 	int			rc = -1,
-				done = 0;
+				oi;
 	tl_layer   *layers = NULL;
 
 	if (!json_is_array(list) || n < 1)
@@ -336,158 +471,36 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 					   "the model has %d inputs and %d outputs; only models with one of each are supported",
 					   n_in, n_out);
 
-	names = tl_calloc(n, sizeof(char *));
-	producers = tl_calloc(n, sizeof(int *));
-	n_prod = tl_calloc(n, sizeof(int));
-	order = tl_calloc(n, sizeof(int));
-	placed = tl_calloc(n, sizeof(int));
-	pos = tl_calloc(n, sizeof(int));
+	g.names = tl_calloc(n, sizeof(char *));
+	g.producers = tl_calloc(n, sizeof(int *));
+	g.n_prod = tl_calloc(n, sizeof(int));
+	g.order = tl_calloc(n, sizeof(int));
+	g.placed = tl_calloc(n, sizeof(int));
+	g.pos = tl_calloc(n, sizeof(int));
 	layers = tl_calloc(n, sizeof(tl_layer));
-	if (!names || !producers || !n_prod || !order || !placed || !pos || !layers)
+	if (!g.names || !g.producers || !g.n_prod || !g.order || !g.placed || !g.pos || !layers)
 	{
 		tl_fail(st, TL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < n; i++)
-	{
-		const char *nm = layer_name(json_array_get(list, i));
-
-		if (nm == NULL)
-		{
-			tl_fail(st, TL_ERR_MODEL, "layer %d has no name", i);
-			goto out;
-		}
-		if (find_index(names, i, nm) >= 0)
-		{
-			tl_fail(st, TL_ERR_MODEL, "two layers are named \"%s\"", nm);
-			goto out;
-		}
-		names[i] = (char *) nm;
-	}
-	/* producers of each layer */
-	for (int i = 0; i < n; i++)
-	{
-		json_t	   *nodes = json_object_get(json_array_get(list, i), "inbound_nodes");
-		inbound		ib = {0};
-
-		if (json_array_size(nodes) > 1)
-		{
-			tl_fail(st, TL_ERR_UNSUPPORTED,
-					"layer \"%s\" is called %d times: shared layers are not supported",
-					names[i], (int) json_array_size(nodes));
-			goto out;
-		}
-		if (json_array_size(nodes) == 1 &&
-			collect_inbound(json_array_get(nodes, 0), &ib, names[i], st) < 0)
-			goto out;
-		producers[i] = tl_malloc(sizeof(int) * (ib.n ? ib.n : 1));
-		if (producers[i] == NULL)
-		{
-			tl_fail(st, TL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		for (int k = 0; k < ib.n; k++)
-		{
-			producers[i][k] = find_index(names, n, ib.names[k]);
-			if (producers[i][k] < 0)
-			{
-				tl_fail(st, TL_ERR_MODEL, "layer \"%s\" takes input from unknown layer \"%s\"",
-						names[i], ib.names[k]);
-				goto out;
-			}
-		}
-		n_prod[i] = ib.n;
-	}
-	/* order: the input first, then any layer whose producers are placed */
-	{
-		int			first = find_index(names, n, in_name);
-
-		if (first < 0)
-		{
-			tl_fail(st, TL_ERR_MODEL, "the input layer \"%s\" is not in the layer list", in_name);
-			goto out;
-		}
-		order[done++] = first;
-		placed[first] = 1;
-	}
-	while (done < n)
-	{
-		int			progress = 0;
-
-		for (int i = 0; i < n; i++)
-		{
-			int			ready = !placed[i] && n_prod[i] > 0;
-
-			for (int k = 0; ready && k < n_prod[i]; k++)
-				ready = placed[producers[i][k]];
-			if (ready)
-			{
-				pos[i] = done;
-				order[done++] = i;
-				placed[i] = 1;
-				progress = 1;
-			}
-		}
-		if (!progress)
-		{
-			for (int i = 0; i < n; i++)
-				if (!placed[i])
-				{
-					tl_fail(st, TL_ERR_UNSUPPORTED,
-							"layer \"%s\" is not reachable from the input \"%s\" (a second input or a cycle)",
-							names[i], in_name);
-					break;
-				}
-			goto out;
-		}
-	}
+	if (read_names(&g, list, st) < 0 || read_producers(&g, list, st) < 0 ||
+		sort_layers(&g, in_name, st) < 0)
+		goto out;
 	m->layers = layers;
 	m->n_layers = n;
 	layers = NULL;
-	for (int k = 0; k < n; k++)
+	if (init_in_order(m, &g, list, cx, st) < 0)
+		goto out;
+	oi = find_index(g.names, n, out_name);
+	if (oi < 0)
 	{
-		int			i = order[k];
-		tl_layer   *l = &m->layers[k];
-		int			idx[MAX_INBOUND];
-
-		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
-			goto out;
-		if (k == 0 && l->ops != &tl_ops_input)
-		{
-			tl_fail(st, TL_ERR_MODEL, "the model input \"%s\" is not an InputLayer", l->name);
-			goto out;
-		}
-		if (k > 0 && l->ops == &tl_ops_input)
-		{
-			tl_fail(st, TL_ERR_UNSUPPORTED, "the model has a second InputLayer \"%s\"", l->name);
-			goto out;
-		}
-		for (int j = 0; j < n_prod[i]; j++)
-			idx[j] = pos[producers[i][j]];
-		if (k > 0 && set_inputs(l, idx, n_prod[i], st) < 0)
-			goto out;
+		tl_fail(st, TL_ERR_MODEL, "the output layer \"%s\" is not in the layer list", out_name);
+		goto out;
 	}
-	{
-		int			oi = find_index(names, n, out_name);
-
-		if (oi < 0)
-		{
-			tl_fail(st, TL_ERR_MODEL, "the output layer \"%s\" is not in the layer list", out_name);
-			goto out;
-		}
-		m->output = pos[oi];
-	}
-	rc = assign_store_names(m->layers, n, pos, st);
+	m->output = g.pos[oi];
+	rc = assign_store_names(m->layers, n, g.pos, st);
 out:
-	if (producers)
-		for (int i = 0; i < n; i++)
-			tl_free(producers[i]);
-	tl_free(producers);
-	tl_free(names);
-	tl_free(n_prod);
-	tl_free(order);
-	tl_free(placed);
-	tl_free(pos);
+	fgraph_free(&g);
 	tl_free(layers);
 	return rc;
 }

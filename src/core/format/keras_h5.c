@@ -22,7 +22,7 @@
 #include <hdf5_hl.h>
 #include <H5PLpublic.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 /* Bounds on what a Keras file can reasonably hold. */
 #define MAX_NAMES 100000

@@ -22,7 +22,7 @@
 #endif
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define GCOL_HEADER 16			/* "GCOL", version, 3 reserved, size */
 #define GCOL_OBJ_HEADER 16		/* index, refs, 4 reserved, size */
@@ -56,13 +56,13 @@ check_superblock(const unsigned char *img, size_t len, size_t base, tl_status *s
 		/* v0/v1: the sizes follow 5 version bytes; v1 has 4 more bytes */
 		size_t		addrs = version == 0 ? 24 : 28;
 
+		/* base, free space, end of file, driver info; then the root entry */
+		if (left < addrs + 4 * 8 + 16)
+			return tl_fail(st, TL_ERR_FORMAT, "the HDF5 file is truncated (in its superblock)");
 		if (sb[13] != 8 || sb[14] != 8)
 			return tl_fail(st, TL_ERR_UNSUPPORTED,
 						   "HDF5 files with %d-byte addresses and %d-byte lengths are not supported",
 						   sb[13], sb[14]);
-		/* base, free space, end of file, driver info; then the root entry */
-		if (left < addrs + 4 * 8 + 16)
-			return tl_fail(st, TL_ERR_FORMAT, "the HDF5 file is truncated (in its superblock)");
 		eof = le64(sb + addrs + 16);
 		root = le64(sb + addrs + 32 + 8);
 		if (le64(sb + addrs + 24) != UINT64_MAX)

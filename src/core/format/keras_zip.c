@@ -4,7 +4,7 @@
 #include <string.h>
 #include <zip.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 /* A .keras archive has three members; a directory of thousands is hostile. */
 #define MAX_MEMBERS 1000

@@ -50,7 +50,7 @@
 #include <sys/syscall.h>
 #endif
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 #define READ_CHUNK (256 * 1024)
 /* the child's exit status when it cannot confine itself */

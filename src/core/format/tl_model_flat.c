@@ -18,7 +18,7 @@
  */
 #include <string.h>
 
-#include "nn/tl_model_int.h"
+#include "format/tl_format.h"
 
 static const char magic[4] = {'T', 'L', 'M', '1'};
 

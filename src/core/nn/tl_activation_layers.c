@@ -151,4 +151,11 @@ act_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_activation = {"activation", act_configure, act_shape, NULL, NULL, act_forward, 0, act_backward};
+const tl_layer_ops tl_ops_activation = {
+	.family = "activation",
+	.configure = act_configure,
+	.shape = act_shape,
+	.forward = act_forward,
+	.backward = act_backward,
+	.flags = TL_LAYER_ACTIVATION | TL_LAYER_POSITIONWISE,
+};

@@ -25,7 +25,7 @@ tl_backward_plan(tl_runner *r)
 	{
 		const tl_layer *l = &m->layers[i];
 
-		r->carries[i] = l->ops == &tl_ops_embedding;
+		r->carries[i] = tl_layer_is(l, TL_LAYER_TOKENS);
 		for (int k = 0; k < l->n_in; k++)
 			r->carries[i] |= r->carries[l->in[k]];
 	}
@@ -170,7 +170,7 @@ tl_runner_logits(const tl_runner *r, tl_shape *shape)
 		*shape = r->shapes[m->output];
 	if (l->act.fn == TL_ACT_LINEAR)
 		return r->ptr[out];
-	if (l->ops == &tl_ops_activation)
+	if (tl_layer_is(l, TL_LAYER_ACTIVATION))
 		return r->ptr[l->in[0]];
 	return r->backward ? r->pre[out] : NULL;
 }

@@ -358,7 +358,7 @@ conv_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-float *
+static float *
 tl_conv_token_table(const tl_layer *conv, const tl_layer *emb, tl_status *st)
 {
 	int			vocab = emb->u.emb.input_dim,
@@ -434,7 +434,7 @@ conv_tokens_rows(const float *table, const float *ids, const float *bias,
 	}
 }
 
-int
+static int
 tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 					   const float *ids, const tl_shape *in_shape, float *out,
 					   int n, tl_status *st)
@@ -453,4 +453,54 @@ tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_conv = {"conv", conv_configure, conv_shape, conv_n_weights, conv_bind, conv_forward, 0, conv_backward};
+static int
+conv_window(const tl_layer *l, tl_window *w)
+{
+	w->rank = l->u.conv.rank;
+	for (int a = 0; a < 2; a++)
+	{
+		w->k[a] = l->u.conv.k[a];
+		w->s[a] = l->u.conv.s[a];
+		w->d[a] = l->u.conv.d[a];
+	}
+	w->pad = l->u.conv.pad;
+	return 1;
+}
+
+/* A Conv1D reading an Embedding runs from its token table (see above). */
+static tl_token_path
+conv_token_path(const tl_layer *l)
+{
+	return l->u.conv.rank == 1 ? TL_TOKENS_ANY_TABLE : TL_TOKENS_NONE;
+}
+
+static size_t
+conv_token_table_bytes(const tl_layer *l, const tl_layer *emb)
+{
+	return sizeof(float) * (size_t) emb->u.emb.input_dim * l->u.conv.k[1] * l->u.conv.filters;
+}
+
+static int
+conv_forward_from_tokens(const tl_layer *l, tl_exec *ex, const tl_layer *emb,
+						 const float *table, const float *ids, const tl_shape *ids_shape,
+						 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+						 int n, tl_status *st)
+{
+	return tl_conv_forward_tokens(l, ex, table, ids, in_shape, out, n, st);
+}
+
+const tl_layer_ops tl_ops_conv = {
+	.family = "conv",
+	.configure = conv_configure,
+	.shape = conv_shape,
+	.n_weights = conv_n_weights,
+	.bind = conv_bind,
+	.forward = conv_forward,
+	.backward = conv_backward,
+	.flags = TL_LAYER_LEARNED,
+	.window = conv_window,
+	.token_path = conv_token_path,
+	.token_table_bytes = conv_token_table_bytes,
+	.token_table = tl_conv_token_table,
+	.forward_tokens = conv_forward_from_tokens,
+};

@@ -100,4 +100,13 @@ dense_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_dense = {"dense", dense_configure, dense_shape, dense_n_weights, dense_bind, dense_forward, 0, dense_backward};
+const tl_layer_ops tl_ops_dense = {
+	.family = "dense",
+	.configure = dense_configure,
+	.shape = dense_shape,
+	.n_weights = dense_n_weights,
+	.bind = dense_bind,
+	.forward = dense_forward,
+	.backward = dense_backward,
+	.flags = TL_LAYER_LEARNED,
+};

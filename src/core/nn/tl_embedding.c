@@ -113,4 +113,12 @@ emb_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_embedding = {"embedding", emb_configure, emb_shape, emb_n_weights, emb_bind, emb_forward, 0, NULL};
+const tl_layer_ops tl_ops_embedding = {
+	.family = "embedding",
+	.configure = emb_configure,
+	.shape = emb_shape,
+	.n_weights = emb_n_weights,
+	.bind = emb_bind,
+	.forward = emb_forward,
+	.flags = TL_LAYER_TOKENS | TL_LAYER_LEARNED,
+};

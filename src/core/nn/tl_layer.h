@@ -28,6 +28,50 @@ typedef struct tl_cfgctx
 	int			keras_major;	/* 2 or 3: some defaults differ */
 } tl_cfgctx;
 
+typedef enum tl_padding
+{
+	TL_PAD_VALID,
+	TL_PAD_SAME,
+	TL_PAD_CAUSAL
+} tl_padding;
+
+/*
+ * What a layer is, for the code that treats layer kinds alike (runner,
+ * backward pass, perception, saliency, config readers): tl_layer_ops.flags.
+ */
+#define TL_LAYER_INPUT 0x01		/* the model's input (InputLayer) */
+#define TL_LAYER_TOKENS 0x02	/* reads token ids (Embedding): no gradient reaches its input */
+#define TL_LAYER_LEARNED 0x04	/* has learned features: pooled into the perception vector */
+#define TL_LAYER_POSITIONWISE 0x08	/* each output position comes from the same input
+									 * position only: Grad-CAM looks through it */
+#define TL_LAYER_ACTIVATION 0x10	/* an activation is all it does (nothing fused to keep
+									 * for the backward pass) */
+
+/* A sliding window over positions (convolution, pooling); rank 1: axis 1 only. */
+typedef struct tl_window
+{
+	int			rank;
+	int			k[2],
+				s[2],
+				d[2];
+	tl_padding	pad;
+} tl_window;
+
+/*
+ * How a layer that reads an Embedding can run from the token ids instead
+ * of the embedding vectors (fusion, nn/tl_fusion.c).
+ */
+typedef enum tl_token_path
+{
+	TL_TOKENS_NONE = 0,
+	TL_TOKENS_TABLE,			/* from a per-token table the model holds
+								 * (tl_model_prepare_fusion) */
+	TL_TOKENS_ANY_TABLE,		/* the same, or from one the runner builds once it
+								 * pays; also while a backward pass is prepared */
+	TL_TOKENS_ROWS				/* from the embedding rows the ids pick, when the
+								 * Embedding's output is not computed anyway */
+} tl_token_path;
+
 typedef struct tl_layer_ops
 {
 	const char *family;
@@ -63,14 +107,28 @@ typedef struct tl_layer_ops
 							 const float *out, const tl_shape *out_shape,
 							 const float *dout, float *const *din, int n,
 							 tl_status *st);
-} tl_layer_ops;
 
-typedef enum tl_padding
-{
-	TL_PAD_VALID,
-	TL_PAD_SAME,
-	TL_PAD_CAUSAL
-} tl_padding;
+	unsigned	flags;			/* TL_LAYER_* */
+
+	/* Optional: fills w and returns 1 for a sliding-window layer. */
+	int			(*window) (const tl_layer *l, tl_window *w);
+
+	/*
+	 * Optional, fusion: how this (configured) layer can run from the token
+	 * ids of the Embedding emb it reads; the bytes and the building of its
+	 * per-token table (TL_TOKENS_TABLE, TL_TOKENS_ANY_TABLE); the forward
+	 * from the ids (table NULL for TL_TOKENS_ROWS; in_shape is the shape of
+	 * the Embedding's output, ids_shape that of its input).
+	 */
+	tl_token_path (*token_path) (const tl_layer *l);
+	size_t		(*token_table_bytes) (const tl_layer *l, const tl_layer *emb);
+	float	   *(*token_table) (const tl_layer *l, const tl_layer *emb, tl_status *st);
+	int			(*forward_tokens) (const tl_layer *l, tl_exec *ex, const tl_layer *emb,
+								   const float *table, const float *ids,
+								   const tl_shape *ids_shape, const tl_shape *in_shape,
+								   float *out, const tl_shape *out_shape, int n,
+								   tl_status *st);
+} tl_layer_ops;
 
 typedef enum tl_cell
 {
@@ -175,6 +233,27 @@ struct tl_layer
 	}			u;
 };
 
+/* Whether layer l is of a kind (TL_LAYER_*). */
+static inline int
+tl_layer_is(const tl_layer *l, unsigned flag)
+{
+	return (l->ops->flags & flag) != 0;
+}
+
+/* The window of a sliding-window layer (1), or 0. */
+static inline int
+tl_layer_window(const tl_layer *l, tl_window *w)
+{
+	return l->ops->window ? l->ops->window(l, w) : 0;
+}
+
+/* How layer l can run from token ids. */
+static inline tl_token_path
+tl_layer_token_path(const tl_layer *l)
+{
+	return l->ops->token_path ? l->ops->token_path(l) : TL_TOKENS_NONE;
+}
+
 /* ---- execution context ----------------------------------------------- */
 /* Grows and returns the runner's scratch area (at least n floats). */
 float	   *tl_scratch(tl_exec *ex, size_t n, tl_status *st);
@@ -198,36 +277,9 @@ const float *tl_exec_act_grad(tl_exec *ex, const tl_layer *l, const float *out,
 							  tl_status *st);
 
 /*
- * A Conv1D reading an Embedding's output (tl_conv.c): with the products of
- * every kernel tap and the whole embedding table (vocab x taps x filters)
- * a window is a sum of table rows picked by the token ids, not a GEMM row.
- * tl_conv_token_table builds that table (NULL with st set on failure);
- * tl_conv_forward_tokens is the forward from it, given the ids.
+ * Checks that ids (the input of Embedding emb) are token ids it accepts:
+ * the fused paths read them without the Embedding running.
  */
-float	   *tl_conv_token_table(const tl_layer *conv, const tl_layer *emb,
-								tl_status *st);
-int			tl_conv_forward_tokens(const tl_layer *l, tl_exec *ex,
-								   const float *table, const float *ids,
-								   const tl_shape *in_shape, float *out,
-								   int n, tl_status *st);
-
-/*
- * Fused paths from token ids (tl_runner.c decides when they run).  A
- * recurrent layer reading an Embedding takes each step's input projection
- * x W + b from a table of E W + b (vocab x gates*units per direction);
- * a GlobalAveragePooling1D reading an Embedding averages the embedding rows
- * picked by the ids without the Embedding's output being written.  ids are
- * the Embedding's input (checked first with tl_embedding_check_ids).
- */
-float	   *tl_rnn_token_table(const tl_layer *rnn, const tl_layer *emb,
-							   size_t *bytes, tl_status *st);
-int			tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
-								  const float *ids, const tl_shape *ids_shape,
-								  float *out, const tl_shape *out_shape, int n,
-								  tl_status *st);
-int			tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
-									   const float *ids, const tl_shape *ids_shape,
-									   float *out, int n, tl_status *st);
 int			tl_embedding_check_ids(const tl_layer *emb, const float *ids,
 								   const tl_shape *ids_shape, int n, tl_status *st);
 

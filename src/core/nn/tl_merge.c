@@ -238,4 +238,10 @@ merge_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_merge = {"merge", merge_configure, merge_shape, NULL, NULL, merge_forward, 0, merge_backward};
+const tl_layer_ops tl_ops_merge = {
+	.family = "merge",
+	.configure = merge_configure,
+	.shape = merge_shape,
+	.forward = merge_forward,
+	.backward = merge_backward,
+};

@@ -305,5 +305,16 @@ norm_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_batchnorm = {"batchnorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0, norm_backward};
-const tl_layer_ops tl_ops_layernorm = {"layernorm", norm_configure, norm_shape, norm_n_weights, norm_bind, norm_forward, 0, norm_backward};
+/* Both normalisations: one implementation, two names. */
+#define NORM_OPS(name) { \
+	.family = name, \
+	.configure = norm_configure, \
+	.shape = norm_shape, \
+	.n_weights = norm_n_weights, \
+	.bind = norm_bind, \
+	.forward = norm_forward, \
+	.backward = norm_backward, \
+	.flags = TL_LAYER_LEARNED | TL_LAYER_POSITIONWISE, \
+}
+const tl_layer_ops tl_ops_batchnorm = NORM_OPS("batchnorm");
+const tl_layer_ops tl_ops_layernorm = NORM_OPS("layernorm");

@@ -213,7 +213,28 @@ pool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return pool_windows(l, in[0], &in_shape[0], NULL, out, dout, din[0], n, st);
 }
 
-const tl_layer_ops tl_ops_pool = {"pool", pool_configure, pool_shape, NULL, NULL, pool_forward, 0, pool_backward};
+static int
+pool_window(const tl_layer *l, tl_window *w)
+{
+	w->rank = l->u.pool.rank;
+	for (int a = 0; a < 2; a++)
+	{
+		w->k[a] = l->u.pool.k[a];
+		w->s[a] = l->u.pool.s[a];
+		w->d[a] = 1;
+	}
+	w->pad = l->u.pool.pad;
+	return 1;
+}
+
+const tl_layer_ops tl_ops_pool = {
+	.family = "pool",
+	.configure = pool_configure,
+	.shape = pool_shape,
+	.forward = pool_forward,
+	.backward = pool_backward,
+	.window = pool_window,
+};
 
 /* ---- GlobalAverage/GlobalMax Pooling 1D/2D ---------------------------------- */
 static int
@@ -329,8 +350,6 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_shape, NULL, NULL, gpool_forward, 0, gpool_backward};
-
 /*
  * GlobalAveragePooling1D of an Embedding's output, from the token ids: the
  * mean of the embedding rows they pick, without the (steps x dim)
@@ -339,7 +358,7 @@ const tl_layer_ops tl_ops_global_pool = {"global_pool", gpool_configure, gpool_s
  * in double, as gpool_forward accumulates, k * row is exact, so the result
  * differs from the plain path's only by the order of the double additions.
  */
-int
+static int
 tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
 						   const float *ids, const tl_shape *ids_shape,
 						   float *out, int n, tl_status *st)
@@ -398,3 +417,29 @@ tl_gpool_forward_embedding(const tl_layer *l, const tl_layer *emb,
 	}
 	return 0;
 }
+
+/* GlobalAveragePooling1D reading an Embedding: from the rows the ids pick. */
+static tl_token_path
+gpool_token_path(const tl_layer *l)
+{
+	return l->u.gpool.rank == 1 && !l->u.gpool.is_max ? TL_TOKENS_ROWS : TL_TOKENS_NONE;
+}
+
+static int
+gpool_forward_from_tokens(const tl_layer *l, tl_exec *ex, const tl_layer *emb,
+						  const float *table, const float *ids, const tl_shape *ids_shape,
+						  const tl_shape *in_shape, float *out, const tl_shape *out_shape,
+						  int n, tl_status *st)
+{
+	return tl_gpool_forward_embedding(l, emb, ids, ids_shape, out, n, st);
+}
+
+const tl_layer_ops tl_ops_global_pool = {
+	.family = "global_pool",
+	.configure = gpool_configure,
+	.shape = gpool_shape,
+	.forward = gpool_forward,
+	.backward = gpool_backward,
+	.token_path = gpool_token_path,
+	.forward_tokens = gpool_forward_from_tokens,
+};

@@ -8,21 +8,13 @@
  * Flatten, Reshape) share their producer's buffer.  A runner prepared for
  * the backward pass (tl_backward.c) also holds a gradient buffer per output
  * buffer and the pre-activations of fused activations, and sizes its batches
- * for them.  A Conv1D that reads an Embedding runs from a table of
- * per-token products once the runner has run enough samples to pay for it
- * (tl_conv_token_table), or from the start when the model holds the table
- * (tl_model_prepare_fusion).  Fusion (doc/performance.md): layers reading an
- * Embedding may run from the token ids — Conv1D and recurrent layers from
- * per-token tables, GlobalAveragePooling1D by averaging the embedding rows —
- * and each forward computes only the outputs that the caller reads
- * (tl_runner_keep) or that a computed layer reads.
+ * for them.  Layers reading an Embedding may run from the token ids
+ * (tl_fusion.c decides), and each forward computes only the outputs that
+ * the caller reads (tl_runner_keep) or that a computed layer reads.
  */
 #include <string.h>
 
 #include "nn/tl_runner_int.h"
-
-/* The largest token table a runner builds, in floats (16 MiB). */
-#define TOKEN_TABLE_MAX (4 * 1024 * 1024)
 
 float *
 tl_scratch(tl_exec *ex, size_t n, tl_status *st)
@@ -78,22 +70,7 @@ tl_runner_new(const tl_model *m, size_t max_batch_bytes, tl_status *st)
 	r->before_act = -1;
 	r->fusion = 1;
 	r->keep_all = 1;
-	for (int i = 0; i < n; i++)
-	{
-		const tl_layer *l = &m->layers[i];
-		int			src = i > 0 && l->n_in == 1 ? l->in[0] : 0;
-
-		/* through Dropout and other aliases to the producer */
-		while (src > 0 && m->layers[src].ops->aliases_input)
-			src = m->layers[src].in[0];
-		r->token_src[i] = -1;
-		r->emb_src[i] = i > 0 && l->n_in == 1 && m->layers[src].ops == &tl_ops_embedding ? src : -1;
-		if (l->ops == &tl_ops_conv && l->u.conv.rank == 1 &&
-			m->layers[src].ops == &tl_ops_embedding &&
-			(int64_t) m->layers[src].u.emb.input_dim * l->u.conv.k[1] *
-			l->u.conv.filters <= TOKEN_TABLE_MAX)
-			r->token_src[i] = src;
-	}
+	tl_fusion_sources(r);
 	return r;
 nomem:
 	tl_runner_free(r);
@@ -245,33 +222,6 @@ allocate(tl_runner *r, int n, tl_status *st)
 	return 0;
 }
 
-/*
- * Whether the Conv1D i runs from its token table (1): the model's
- * (tl_model_prepare_fusion), or the runner's own, built once the samples
- * run so far have cost as many GEMM rows as the table has (one per token
- * id); or runs as usual (0); -1 on failure.
- */
-static int
-use_token_table(tl_runner *r, int i, int override, tl_status *st)
-{
-	const tl_layer *l = &r->m->layers[i];
-	int			e = r->token_src[i];
-
-	if (e < 0 || override == e || !r->fusion)
-		return 0;
-	if (l->fused)
-		return 1;
-	if (r->token_table[i] == NULL)
-	{
-		if (r->samples * (r->sizes[i] / l->u.conv.filters) < r->m->layers[e].u.emb.input_dim)
-			return 0;
-		r->token_table[i] = tl_conv_token_table(l, &r->m->layers[e], st);
-		if (r->token_table[i] == NULL)
-			return -1;
-	}
-	return 1;
-}
-
 /* The layer whose buffer holds layer i's output. */
 static inline int
 owner(const tl_runner *r, int i)
@@ -292,32 +242,8 @@ plan_modes(tl_runner *r, int override, tl_status *st)
 	int			n = m->n_layers;
 	int			all = r->keep_all || r->backward;
 
-	for (int i = 1; i < n; i++)
-	{
-		const tl_layer *l = &m->layers[i];
-		int			e = r->emb_src[i];
-		int			tok;
-
-		r->mode[i] = TL_RUN_PLAIN;
-		if (r->alias[i] != i || i == override)
-			continue;
-		tok = e >= 0 && override != e && r->fusion && !r->backward;
-		switch (use_token_table(r, i, override, st))
-		{
-			case 1:
-				r->mode[i] = TL_RUN_CONV_TOKENS;
-				continue;
-			case 0:
-				break;
-			default:
-				return -1;
-		}
-		if (tok && l->ops == &tl_ops_rnn && l->fused)
-			r->mode[i] = TL_RUN_RNN_TOKENS;
-		else if (tok && l->ops == &tl_ops_global_pool && l->u.gpool.rank == 1 &&
-				 !l->u.gpool.is_max)
-			r->mode[i] = TL_RUN_GAP_TOKENS;
-	}
+	if (tl_fusion_modes(r, override, st) < 0)
+		return -1;
 	memset(r->need, all, n);
 	r->need[0] = 1;
 	r->need[owner(r, m->output)] = 1;
@@ -335,7 +261,7 @@ plan_modes(tl_runner *r, int override, tl_status *st)
 			r->need[owner(r, l->in[0])] = 1;
 			continue;
 		}
-		if (r->mode[i] >= TL_RUN_CONV_TOKENS)
+		if (r->mode[i] == TL_RUN_TOKENS)
 			r->need[owner(r, m->layers[r->emb_src[i]].in[0])] = 1;
 		else
 			for (int k = 0; k < l->n_in; k++)
@@ -345,26 +271,8 @@ plan_modes(tl_runner *r, int override, tl_status *st)
 	for (int i = 1; i < n; i++)
 		if (!r->need[owner(r, i)])
 			r->mode[i] = TL_RUN_SKIP;
-	/* a GlobalAveragePooling1D over a computed Embedding reads it as usual */
-	for (int i = 1; i < n; i++)
-		if (r->mode[i] == TL_RUN_GAP_TOKENS && r->need[owner(r, r->emb_src[i])])
-			r->mode[i] = TL_RUN_PLAIN;
+	tl_fusion_settle(r);
 	return 0;
-}
-
-/* Ids read by layer i from token ids (its Embedding's input), checked. */
-static const float *
-token_ids(tl_runner *r, int i, int n, const tl_shape **shape, tl_status *st)
-{
-	const tl_layer *e = &r->m->layers[r->emb_src[i]];
-	const float *ids = r->ptr[e->in[0]];
-
-	*shape = &r->shapes[e->in[0]];
-	/* the Embedding checked them when it ran; else check them here */
-	if (r->mode[r->emb_src[i]] == TL_RUN_SKIP &&
-		tl_embedding_check_ids(e, ids, *shape, n, st) < 0)
-		return NULL;
-	return ids;
 }
 
 static int
@@ -392,8 +300,6 @@ run(tl_runner *r, const tl_shape *in, const float *x, int override,
 		const tl_layer *l = &m->layers[i];
 		const float *ins[64];
 		tl_shape	in_shapes[64];
-		const tl_shape *ids_shape;
-		const float *ids;
 
 		if (r->alias[i] != i)
 		{
@@ -414,45 +320,18 @@ run(tl_runner *r, const tl_shape *in, const float *x, int override,
 			in_shapes[k] = r->shapes[l->in[k]];
 		}
 		ex.layer = i;
-		switch (r->mode[i])
+		if (r->mode[i] == TL_RUN_TOKENS)
 		{
-			case TL_RUN_CONV_TOKENS:
-				ids = token_ids(r, i, n, &ids_shape, st);
-				if (ids == NULL ||
-					tl_conv_forward_tokens(l, &ex, l->fused ? l->fused : r->token_table[i], ids,
-										   &in_shapes[0], r->buf[i], n, st) < 0)
-					return -1;
-				break;
-			case TL_RUN_RNN_TOKENS:
-				ids = token_ids(r, i, n, &ids_shape, st);
-				if (ids == NULL ||
-					tl_rnn_forward_tokens(l, &ex, l->fused, ids, ids_shape, r->buf[i],
-										  &r->shapes[i], n, st) < 0)
-					return -1;
-				break;
-			case TL_RUN_GAP_TOKENS:
-				ids = token_ids(r, i, n, &ids_shape, st);
-				if (ids == NULL ||
-					tl_gpool_forward_embedding(l, &m->layers[r->emb_src[i]], ids, ids_shape,
-											   r->buf[i], n, st) < 0)
-					return -1;
-				break;
-			default:
-				if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
-					return -1;
-				break;
+			if (tl_fusion_forward(r, &ex, &in_shapes[0], n, st) < 0)
+				return -1;
 		}
+		else if (l->ops->forward(l, &ex, ins, in_shapes, r->buf[i], &r->shapes[i], n, st) < 0)
+			return -1;
 		r->ptr[i] = r->buf[i];
 		tl_check_interrupt();
 	}
 	r->samples += n;
 	return 0;
-}
-
-void
-tl_runner_set_fusion(tl_runner *r, int on)
-{
-	r->fusion = on != 0;
 }
 
 int
@@ -472,64 +351,6 @@ tl_runner_keep(tl_runner *r, const int *layers, int n, tl_status *st)
 	}
 	r->keep_all = 0;
 	return 0;
-}
-
-int
-tl_runner_fused(const tl_runner *r, int layer)
-{
-	if (layer < 0)
-		layer = r->m->output;
-	return layer > 0 && layer < r->n_layers && r->mode[layer] >= TL_RUN_CONV_TOKENS;
-}
-
-int64_t
-tl_model_prepare_fusion(tl_model *m, size_t max_bytes, tl_status *st)
-{
-	size_t		total = 0;
-	int64_t		added = 0;
-
-	for (int i = 1; i < m->n_layers; i++)
-		total += m->layers[i].fused_bytes;
-	for (int i = 1; i < m->n_layers; i++)
-	{
-		tl_layer   *l = &m->layers[i];
-		int			src = l->n_in == 1 ? l->in[0] : 0;
-		const tl_layer *e;
-		size_t		bytes = 0;
-		float	   *t = NULL;
-
-		while (src > 0 && m->layers[src].ops->aliases_input)
-			src = m->layers[src].in[0];
-		e = &m->layers[src];
-		if (l->fused || src == 0 || e->ops != &tl_ops_embedding)
-			continue;
-		if (l->ops == &tl_ops_conv && l->u.conv.rank == 1)
-		{
-			bytes = sizeof(float) * (size_t) e->u.emb.input_dim * l->u.conv.k[1] * l->u.conv.filters;
-			if (total + bytes > max_bytes)
-				continue;
-			t = tl_conv_token_table(l, e, st);
-		}
-		else if (l->ops == &tl_ops_rnn)
-		{
-			for (int d = 0; d <= l->u.rnn.bidirectional; d++)
-				bytes += sizeof(float) * (size_t) e->u.emb.input_dim *
-					(l->u.rnn.dir[d].cell == TL_CELL_LSTM ? 4 :
-					 l->u.rnn.dir[d].cell == TL_CELL_GRU ? 3 : 1) * l->u.rnn.dir[d].units;
-			if (total + bytes > max_bytes)
-				continue;
-			t = tl_rnn_token_table(l, e, &bytes, st);
-		}
-		else
-			continue;
-		if (t == NULL)
-			return -1;
-		l->fused = t;
-		l->fused_bytes = bytes;
-		total += bytes;
-		added += (int64_t) bytes;
-	}
-	return added;
 }
 
 int

@@ -32,8 +32,8 @@ struct tl_runner
 	int			n_last;			/* samples of the last forward */
 	int			override;		/* layer whose output the caller gave, or -1 */
 	int64_t		samples;		/* samples run so far */
-	int		   *token_src;		/* per Conv1D reading an Embedding: it, or -1 */
-	float	  **token_table;	/* its tl_conv_token_table, once worth it */
+	int		   *token_src;		/* per layer that may build its token table: its Embedding, or -1 */
+	float	  **token_table;	/* that table, once worth it (tl_fusion.c) */
 	int		   *emb_src;		/* per layer reading an Embedding (through aliases): it, or -1 */
 	int			fusion;			/* fused paths allowed (tl_runner_set_fusion) */
 	int			keep_all;		/* the caller may read every layer's output */
@@ -56,9 +56,7 @@ struct tl_runner
 /* How a layer ran in the last forward. */
 #define TL_RUN_SKIP 0			/* not computed: nobody reads it */
 #define TL_RUN_PLAIN 1
-#define TL_RUN_CONV_TOKENS 2	/* Conv1D from its token table */
-#define TL_RUN_GAP_TOKENS 3		/* GlobalAveragePooling1D from the embedding rows */
-#define TL_RUN_RNN_TOKENS 4		/* recurrent layer from its token table */
+#define TL_RUN_TOKENS 2			/* from the token ids (tl_fusion.c) */
 
 /*
  * A non-linear activation applied inside a layer's own kernel (Dense,
@@ -68,8 +66,22 @@ struct tl_runner
 static inline int
 tl_fused_act(const tl_layer *l)
 {
-	return l->act.fn != TL_ACT_LINEAR && l->ops != &tl_ops_activation;
+	return l->act.fn != TL_ACT_LINEAR && !tl_layer_is(l, TL_LAYER_ACTIVATION);
 }
+
+/*
+ * tl_fusion.c: running layers from token ids.  tl_fusion_sources finds,
+ * for a new runner, the Embedding each layer reads (emb_src, token_src);
+ * tl_fusion_modes marks the layers that run from token ids in this forward
+ * (the others TL_RUN_PLAIN); once the runner knows which outputs are
+ * needed, tl_fusion_settle takes back what is not worth it;
+ * tl_fusion_forward runs layer ex->layer from the ids.
+ */
+void		tl_fusion_sources(tl_runner *r);
+int			tl_fusion_modes(tl_runner *r, int override, tl_status *st);
+void		tl_fusion_settle(tl_runner *r);
+int			tl_fusion_forward(tl_runner *r, tl_exec *ex, const tl_shape *in_shape, int n,
+							  tl_status *st);
 
 /* Which layers' outputs carry a gradient (tl_backward.c). */
 void		tl_backward_plan(tl_runner *r);

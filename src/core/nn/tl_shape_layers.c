@@ -20,7 +20,12 @@ input_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_input = {"input", NULL, input_shape, NULL, NULL, NULL, 1, NULL};
+const tl_layer_ops tl_ops_input = {
+	.family = "input",
+	.shape = input_shape,
+	.aliases_input = 1,
+	.flags = TL_LAYER_INPUT,
+};
 
 /* ---- Dropout, SpatialDropout*, GaussianNoise...: identity at inference - */
 static int
@@ -34,7 +39,12 @@ same_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_identity = {"identity", NULL, same_shape, NULL, NULL, NULL, 1, NULL};
+const tl_layer_ops tl_ops_identity = {
+	.family = "identity",
+	.shape = same_shape,
+	.aliases_input = 1,
+	.flags = TL_LAYER_POSITIONWISE,
+};
 
 /* ---- Flatten ------------------------------------------------------------ */
 static int
@@ -56,7 +66,12 @@ flatten_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_flatten = {"flatten", flatten_configure, flatten_shape, NULL, NULL, NULL, 1, NULL};
+const tl_layer_ops tl_ops_flatten = {
+	.family = "flatten",
+	.configure = flatten_configure,
+	.shape = flatten_shape,
+	.aliases_input = 1,
+};
 
 /* ---- Reshape -------------------------------------------------------------- */
 static int
@@ -126,7 +141,12 @@ mismatch:
 				   l->name, (long long) total);
 }
 
-const tl_layer_ops tl_ops_reshape = {"reshape", reshape_configure, reshape_shape, NULL, NULL, NULL, 1, NULL};
+const tl_layer_ops tl_ops_reshape = {
+	.family = "reshape",
+	.configure = reshape_configure,
+	.shape = reshape_shape,
+	.aliases_input = 1,
+};
 
 /* ---- Permute -------------------------------------------------------------- */
 static int
@@ -242,4 +262,10 @@ permute_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
-const tl_layer_ops tl_ops_permute = {"permute", permute_configure, permute_shape, NULL, NULL, permute_forward, 0, permute_backward};
+const tl_layer_ops tl_ops_permute = {
+	.family = "permute",
+	.configure = permute_configure,
+	.shape = permute_shape,
+	.forward = permute_forward,
+	.backward = permute_backward,
+};

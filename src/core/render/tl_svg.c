@@ -113,144 +113,163 @@ axis(tl_text *out, double lo, double hi, int horizontal, double x0, double y0,
 	}
 }
 
-int
-tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
-			   tl_text *out, tl_status *st)
+/* What the drawing needs to know about the points. */
+typedef struct plot
 {
-	int			w = o->width,
-				h = o->height;
-	double		pw = w - MARGIN_LEFT - MARGIN_RIGHT,
-				ph = h - MARGIN_TOP - MARGIN_BOTTOM;
-	double		xmin = INFINITY,
-				xmax = -INFINITY,
-				ymin = INFINITY,
-				ymax = -INFINITY;
-	double		smin = INFINITY,
-				smax = -INFINITY,
-				cmin = INFINITY,
-				cmax = -INFINITY;
-	int			numeric = 1,
-				any_colour = 0,
-				n_cat = 0,
-				shown = 0;
-	const char **cats = NULL;
-	order_item *order;
+	int			w,
+				h;
+	double		pw,
+				ph;				/* the plotting area */
+	double		xmin,
+				xmax,
+				ymin,
+				ymax;
+	double		smin,
+				smax,
+				cmin,
+				cmax;
+	int			numeric;		/* colours are numbers: a ramp, not categories */
+	int			n_cat;
+	const char **cats;			/* distinct categories, sorted */
+	order_item *order;			/* drawing order of the shown points */
+	int			shown;
+} plot;
 
-	if (w < 300 || h < 200 || w > 20000 || h > 20000)
-		return tl_fail(st, TL_ERR_ARG, "the plot must be 300..20000 px wide and 200..20000 px high");
-	order = tl_malloc(sizeof(order_item) * (n ? n : 1));
-	cats = tl_malloc(sizeof(char *) * (n ? n : 1));
-	if (order == NULL || cats == NULL)
-	{
-		tl_free(order);
-		tl_free(cats);
-		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
-	}
+/* Ranges, the shown points and the colour values of the points. */
+static void
+scan_points(const tl_svg_point *pts, int n, plot *p)
+{
+	int			any_colour = 0;
+
+	p->xmin = p->ymin = p->smin = p->cmin = INFINITY;
+	p->xmax = p->ymax = p->smax = p->cmax = -INFINITY;
+	p->numeric = 1;
 	for (int i = 0; i < n; i++)
 	{
 		double		v;
 
 		if (!isfinite(pts[i].x) || !isfinite(pts[i].y))
 			continue;
-		xmin = fmin(xmin, pts[i].x);
-		xmax = fmax(xmax, pts[i].x);
-		ymin = fmin(ymin, pts[i].y);
-		ymax = fmax(ymax, pts[i].y);
+		p->xmin = fmin(p->xmin, pts[i].x);
+		p->xmax = fmax(p->xmax, pts[i].x);
+		p->ymin = fmin(p->ymin, pts[i].y);
+		p->ymax = fmax(p->ymax, pts[i].y);
 		if (isfinite(pts[i].size))
 		{
-			smin = fmin(smin, pts[i].size);
-			smax = fmax(smax, pts[i].size);
+			p->smin = fmin(p->smin, pts[i].size);
+			p->smax = fmax(p->smax, pts[i].size);
 		}
 		if (pts[i].colour)
 		{
 			any_colour = 1;
 			if (is_number(pts[i].colour, &v))
 			{
-				cmin = fmin(cmin, v);
-				cmax = fmax(cmax, v);
+				p->cmin = fmin(p->cmin, v);
+				p->cmax = fmax(p->cmax, v);
 			}
 			else
-				numeric = 0;
-			cats[n_cat++] = pts[i].colour;
+				p->numeric = 0;
+			p->cats[p->n_cat++] = pts[i].colour;
 		}
-		order[shown].idx = i;
-		order[shown].size = isfinite(pts[i].size) ? pts[i].size : NAN;
-		shown++;
+		p->order[p->shown].idx = i;
+		p->order[p->shown].size = isfinite(pts[i].size) ? pts[i].size : NAN;
+		p->shown++;
 	}
-	numeric = numeric && any_colour;
-	if (shown == 0)
-		xmin = ymin = 0, xmax = ymax = 1;
-	/* a degenerate range is widened so every dot lands inside */
-	if (xmax - xmin < 1e-12)
-		xmin -= 1, xmax += 1;
-	if (ymax - ymin < 1e-12)
-		ymin -= 1, ymax += 1;
-	{
-		double		dx = (xmax - xmin) * 0.04,
-					dy = (ymax - ymin) * 0.04;
+	p->numeric = p->numeric && any_colour;
+}
 
-		xmin -= dx, xmax += dx, ymin -= dy, ymax += dy;
+/* Axis ranges with a margin; the drawing order; the distinct categories. */
+static void
+arrange(plot *p)
+{
+	if (p->shown == 0)
+		p->xmin = p->ymin = 0, p->xmax = p->ymax = 1;
+	/* a degenerate range is widened so every dot lands inside */
+	if (p->xmax - p->xmin < 1e-12)
+		p->xmin -= 1, p->xmax += 1;
+	if (p->ymax - p->ymin < 1e-12)
+		p->ymin -= 1, p->ymax += 1;
+	{
+		double		dx = (p->xmax - p->xmin) * 0.04,
+					dy = (p->ymax - p->ymin) * 0.04;
+
+		p->xmin -= dx, p->xmax += dx, p->ymin -= dy, p->ymax += dy;
 	}
-	qsort(order, shown, sizeof(order_item), by_size);
-	if (!numeric && n_cat > 0)
+	qsort(p->order, p->shown, sizeof(order_item), by_size);
+	if (!p->numeric && p->n_cat > 0)
 	{
 		int			u = 0;
 
-		qsort(cats, n_cat, sizeof(char *), by_string);
-		for (int i = 0; i < n_cat; i++)
-			if (u == 0 || strcmp(cats[u - 1], cats[i]) != 0)
-				cats[u++] = cats[i];
-		n_cat = u;
+		qsort(p->cats, p->n_cat, sizeof(char *), by_string);
+		for (int i = 0; i < p->n_cat; i++)
+			if (u == 0 || strcmp(p->cats[u - 1], p->cats[i]) != 0)
+				p->cats[u++] = p->cats[i];
+		p->n_cat = u;
 	}
 	else
-		n_cat = 0;
+		p->n_cat = 0;
+}
+
+/* The document head, styles, title, axes and frame. */
+static void
+write_frame(tl_text *out, const plot *p, const tl_svg_options *o)
+{
+	int			w = p->w,
+				h = p->h;
+	double		pw = p->pw,
+				ph = p->ph;
 
 	tl_text_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 				   "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n", w, h, w, h);
 	tl_text_puts(out, "<style>.grid{stroke:#e4e4e4}.frame{fill:none;stroke:#888}circle{fill-opacity:.72;stroke:#fff;stroke-width:.4}");
-	for (int c = 0; c < n_cat; c++)
+	for (int c = 0; c < p->n_cat; c++)
 		tl_text_printf(out, ".c%d{fill:%s}", c, palette[c % 10]);
 	tl_text_puts(out, ".cnull{fill:#999}</style>\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
 	tl_text_printf(out, "<text x=\"%d\" y=\"26\" font-size=\"16\" font-weight=\"bold\">", MARGIN_LEFT);
 	tl_text_escaped(out, o->title ? o->title : "Population");
 	tl_text_puts(out, "</text>\n");
-	axis(out, xmin, xmax, 1, MARGIN_LEFT, MARGIN_TOP + ph, pw, ph);
-	axis(out, ymin, ymax, 0, MARGIN_LEFT, MARGIN_TOP + ph, ph, pw);
+	axis(out, p->xmin, p->xmax, 1, MARGIN_LEFT, MARGIN_TOP + ph, pw, ph);
+	axis(out, p->ymin, p->ymax, 0, MARGIN_LEFT, MARGIN_TOP + ph, ph, pw);
 	tl_text_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" class=\"frame\"/>\n",
 				   MARGIN_LEFT, MARGIN_TOP, pw, ph);
 	tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">x</text>"
 				   "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\">y</text>\n",
 				   MARGIN_LEFT + pw / 2, h - 8, MARGIN_TOP + ph / 2);
+}
 
-	tl_text_printf(out, "<g id=\"dots\" data-count=\"%d\">\n", shown);
-	for (int k = 0; k < shown; k++)
+/* One circle per shown point, larger ones last. */
+static void
+write_dots(tl_text *out, const tl_svg_point *pts, const plot *pl)
+{
+	tl_text_printf(out, "<g id=\"dots\" data-count=\"%d\">\n", pl->shown);
+	for (int k = 0; k < pl->shown; k++)
 	{
-		const tl_svg_point *p = &pts[order[k].idx];
-		double		cx = MARGIN_LEFT + (p->x - xmin) / (xmax - xmin) * pw;
-		double		cy = MARGIN_TOP + ph - (p->y - ymin) / (ymax - ymin) * ph;
+		const tl_svg_point *p = &pts[pl->order[k].idx];
+		double		cx = MARGIN_LEFT + (p->x - pl->xmin) / (pl->xmax - pl->xmin) * pl->pw;
+		double		cy = MARGIN_TOP + pl->ph - (p->y - pl->ymin) / (pl->ymax - pl->ymin) * pl->ph;
 		double		r = 2.0;
 
-		if (isfinite(p->size) && smax > smin)
-			r = 2.0 + 8.0 * sqrt((p->size - smin) / (smax - smin));
+		if (isfinite(p->size) && pl->smax > pl->smin)
+			r = 2.0 + 8.0 * sqrt((p->size - pl->smin) / (pl->smax - pl->smin));
 		else if (isfinite(p->size))
 			r = 4.0;
 		tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", cx, cy, r);
 		if (p->colour == NULL)
 			tl_text_puts(out, " class=\"cnull\"");
-		else if (numeric)
+		else if (pl->numeric)
 		{
 			char		col[8];
 			double		v = 0;
 
 			is_number(p->colour, &v);
-			ramp_colour(cmax > cmin ? (v - cmin) / (cmax - cmin) : 0.5, col);
+			ramp_colour(pl->cmax > pl->cmin ? (v - pl->cmin) / (pl->cmax - pl->cmin) : 0.5, col);
 			tl_text_printf(out, " fill=\"%s\"", col);
 		}
 		else
 		{
-			const char **hit = bsearch(&p->colour, cats, n_cat, sizeof(char *), by_string);
+			const char **hit = bsearch(&p->colour, pl->cats, pl->n_cat, sizeof(char *), by_string);
 
-			tl_text_printf(out, " class=\"c%d\"", (int) (hit - cats));
+			tl_text_printf(out, " class=\"c%d\"", (int) (hit - pl->cats));
 		}
 		if (p->label)
 		{
@@ -262,38 +281,67 @@ tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
 			tl_text_puts(out, "/>\n");
 	}
 	tl_text_puts(out, "</g>\n");
+}
 
-	/* legend or colour bar, and the size key */
+/* The legend or colour bar, and the size key. */
+static void
+write_legend(tl_text *out, const plot *p)
+{
+	double		lx = MARGIN_LEFT + p->pw + 18;
+	double		ly = MARGIN_TOP + 8;
+
+	if (p->numeric)
 	{
-		double		lx = MARGIN_LEFT + pw + 18;
-		double		ly = MARGIN_TOP + 8;
-
-		if (numeric)
-		{
-			tl_text_puts(out, "<defs><linearGradient id=\"ramp\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
-			for (int s = 0; s < 5; s++)
-				tl_text_printf(out, "<stop offset=\"%d%%\" stop-color=\"#%02x%02x%02x\"/>", s * 25,
-							   ramp[s][0], ramp[s][1], ramp[s][2]);
-			tl_text_printf(out, "</linearGradient></defs>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"120\" fill=\"url(#ramp)\"/>"
-						   "<text x=\"%.1f\" y=\"%.1f\">%g</text><text x=\"%.1f\" y=\"%.1f\">%g</text>\n",
-						   lx, ly, lx + 20, ly + 10, cmax, lx + 20, ly + 120, cmin);
-			ly += 140;
-		}
-		for (int c = 0; c < n_cat && c < 30; c++)
-		{
-			tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
-						   lx + 5, ly + c * 18, c, lx + 16, ly + c * 18 + 4);
-			tl_text_escaped(out, cats[c]);
-			tl_text_puts(out, "</text>\n");
-		}
-		if (n_cat > 30)
-			tl_text_printf(out, "<text x=\"%.1f\" y=\"%.1f\">… %d more</text>\n", lx, ly + 30 * 18, n_cat - 30);
-		if (smax >= smin)
-			tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size %.3g … %.3g</text>\n", lx, h - 14, smin, smax);
+		tl_text_puts(out, "<defs><linearGradient id=\"ramp\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
+		for (int s = 0; s < 5; s++)
+			tl_text_printf(out, "<stop offset=\"%d%%\" stop-color=\"#%02x%02x%02x\"/>", s * 25,
+						   ramp[s][0], ramp[s][1], ramp[s][2]);
+		tl_text_printf(out, "</linearGradient></defs>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"120\" fill=\"url(#ramp)\"/>"
+					   "<text x=\"%.1f\" y=\"%.1f\">%g</text><text x=\"%.1f\" y=\"%.1f\">%g</text>\n",
+					   lx, ly, lx + 20, ly + 10, p->cmax, lx + 20, ly + 120, p->cmin);
+		ly += 140;
 	}
+	for (int c = 0; c < p->n_cat && c < 30; c++)
+	{
+		tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
+					   lx + 5, ly + c * 18, c, lx + 16, ly + c * 18 + 4);
+		tl_text_escaped(out, p->cats[c]);
+		tl_text_puts(out, "</text>\n");
+	}
+	if (p->n_cat > 30)
+		tl_text_printf(out, "<text x=\"%.1f\" y=\"%.1f\">… %d more</text>\n", lx, ly + 30 * 18, p->n_cat - 30);
+	if (p->smax >= p->smin)
+		tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size %.3g … %.3g</text>\n", lx, p->h - 14, p->smin, p->smax);
+}
+
+int
+tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
+			   tl_text *out, tl_status *st)
+{
+	plot		p = {0};
+
+	if (o->width < 300 || o->height < 200 || o->width > 20000 || o->height > 20000)
+		return tl_fail(st, TL_ERR_ARG, "the plot must be 300..20000 px wide and 200..20000 px high");
+	p.w = o->width;
+	p.h = o->height;
+	p.pw = p.w - MARGIN_LEFT - MARGIN_RIGHT;
+	p.ph = p.h - MARGIN_TOP - MARGIN_BOTTOM;
+	p.order = tl_malloc(sizeof(order_item) * (n ? n : 1));
+	p.cats = tl_malloc(sizeof(char *) * (n ? n : 1));
+	if (p.order == NULL || p.cats == NULL)
+	{
+		tl_free(p.order);
+		tl_free(p.cats);
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
+	}
+	scan_points(pts, n, &p);
+	arrange(&p);
+	write_frame(out, &p, o);
+	write_dots(out, pts, &p);
+	write_legend(out, &p);
 	tl_text_puts(out, "</svg>\n");
-	tl_free(order);
-	tl_free(cats);
+	tl_free(p.order);
+	tl_free(p.cats);
 	if (out->failed)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
 	return 0;

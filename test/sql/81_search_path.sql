@@ -5,6 +5,7 @@
 \getenv fixtures TL_FIXTURES
 \set tiny :fixtures /tiny_dense.h5
 \set emb_hex `od -An -v -tx1 :'fixtures'/layers/embedding_conv1d_gmp.h5 | tr -d ' \n'`
+
 CREATE SCHEMA evil;
 -- every evil object counts its calls here (sequences survive rollbacks) and raises
 CREATE SEQUENCE evil.hits;
@@ -39,6 +40,7 @@ BEGIN
         ['tl_predict_class', 'real[]', 'integer'], ['tl_loss', 'text, real[], integer', 'real'],
         ['tl_pca_project', 'public.tl_pca, real[]', 'real[]'], ['tl_pca_explained_variance', 'public.tl_pca', 'real[]'],
         ['tl_procrustes', 'double precision[]', 'double precision[]'], ['tl_layers', 'text', 'record'],
+        ['tl_procrustes_align', 'integer, integer', 'boolean'],
         ['tl_detokenize', 'text, integer[]', 'text[]'], ['tl_html_escape', 'text', 'text'],
         ['tl_report_template', '', 'text'], ['tl_label_issues', 'integer, integer', 'record'],
         ['tl_token_saliency', 'text, integer[], integer', 'record'],
@@ -49,12 +51,6 @@ BEGIN
                        f[1], f[2], f[3], f[1] || '(' || f[2] || ')');
     END LOOP;
 END $$;
-ERROR:  RETURN cannot have a parameter in function returning void
-LINE 1: ...vil.boom('pg_advisory_xact_lock(bigint)'); RETURN NULL; END 
-                                                             ^
-QUERY:   BEGIN PERFORM evil.boom('pg_advisory_xact_lock(bigint)'); RETURN NULL; END 
-CONTEXT:  SQL statement "CREATE FUNCTION evil.pg_advisory_xact_lock(bigint) RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog AS $f$ BEGIN PERFORM evil.boom('pg_advisory_xact_lock(bigint)'); RETURN NULL; END $f$"
-PL/pgSQL function inline_code_block line 30 at EXECUTE
 -- set-returning and aggregate ones
 CREATE FUNCTION evil.jsonb_each(jsonb) RETURNS SETOF record LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.boom('jsonb_each'); END $$;
 CREATE FUNCTION evil.unnest(anyarray) RETURNS SETOF anyelement LANGUAGE plpgsql AS $$ BEGIN PERFORM evil.boom('unnest'); END $$;
@@ -117,16 +113,7 @@ CREATE VIEW evil.tl_vocab AS SELECT * FROM public.tl_vocab WHERE evil.boom('tabl
 CREATE VIEW evil.tl_run AS SELECT * FROM public.tl_run WHERE evil.boom('table tl_run');
 CREATE VIEW evil.tl_result AS SELECT * FROM public.tl_result WHERE evil.boom('table tl_result');
 SELECT count(*) AS evil_functions FROM pg_proc WHERE pronamespace = 'evil'::regnamespace;
- evil_functions 
-----------------
-             96
-(1 row)
-
 SELECT count(*) AS evil_operators FROM pg_operator WHERE oprnamespace = 'evil'::regnamespace;
- evil_operators 
-----------------
-             76
-(1 row)
 
 -- the samples, and reference results under a normal search_path
 CREATE TABLE hostile_samples AS
@@ -136,56 +123,24 @@ SELECT i AS id,
        NULL::real[] AS output, NULL::real[] AS perception, NULL::real AS x, NULL::real AS y
   FROM generate_series(1, 80) i;
 SELECT tl_model_import('ref_emb', decode(:'emb_hex', 'hex')) AS ref_revision;
- ref_revision 
---------------
-            1
-(1 row)
-
 UPDATE hostile_samples SET output = tl_infer('ref_emb', tokens), perception = tl_perception('ref_emb', tokens);
 SELECT tl_evaluate('ref_emb', 'SELECT id, tokens, label FROM hostile_samples', 'hostile ref',
                    NULL, NULL, 'binary_crossentropy', '{neg,pos}') AS ref_run \gset
 SELECT tl_vocab_import('ref_vocab', '{"the": 1, "movie": 2, "was": 3, "great": 4}') AS ref_words;
- ref_words 
------------
-         4
-(1 row)
-
 CREATE ROLE tl_hostile_user;
+
 -- ============================ under the hostile path =============================
 SET search_path = evil, public, pg_catalog;
 -- the evil objects are live: an unqualified comparison runs one
 SELECT 1 = 1;
-ERROR:  evil =(integer) ran
-CONTEXT:  PL/pgSQL function evil.boom(text) line 4 at RAISE
-PL/pgSQL function evil.op_5a4e2d875ead2d5c5cee784abf4b9e2b(integer,integer) line 1 at RETURN
 ALTER SEQUENCE evil.hits RESTART;
 -- the model store
 SELECT public.tl_model_import('sp_emb', decode(:'emb_hex', 'hex')) AS h_revision;
- h_revision 
-------------
-          1
-(1 row)
-
 SELECT public.tl_model_import('sp_emb', decode(:'emb_hex', 'hex')) AS h_revision_2;
- h_revision_2 
---------------
-            2
-(1 row)
-
 SELECT tl_model_load('sp_tiny', :'tiny') AS h_tiny_revision;
- h_tiny_revision 
------------------
-               1
-(1 row)
-
 CREATE TEMP TABLE h_layers AS SELECT * FROM public.tl_layers('sp_emb@1');
 CREATE TEMP TABLE h_inspect AS SELECT i.format, i.input_shape FROM public.tl_model_inspect(decode(:'emb_hex', 'hex')) i;
 SELECT tl_model_cache_clear() IS NOT NULL AS cache_cleared;
- cache_cleared 
----------------
- t
-(1 row)
-
 -- running models (a cold load from the compiled form, then from the cache)
 CREATE TEMP TABLE h_infer AS
 SELECT s.id, tl_infer('sp_emb', s.tokens) AS output, tl_perception('sp_emb', s.tokens) AS perception,
@@ -197,21 +152,9 @@ CREATE TEMP TABLE h_pbatch AS
 SELECT b.id, b.perception FROM public.tl_perception_batch('sp_emb', 'SELECT s.id, s.tokens FROM public.hostile_samples s') b;
 -- (the model is found; its file records no loss)
 SELECT public.tl_loss('sp_tiny', '{0.25}'::real[], 1) AS by_model;
-ERROR:  model "sp_tiny": the model file records no loss (no training_config with a single loss)
-HINT:  Pass the loss kind: tl_loss(output, label, 'binary_crossentropy').
 SELECT public.tl_predict_class('{0.2,0.7}') AS class;
- class 
--------
-     1
-(1 row)
-
 -- vocabularies
 SELECT tl_vocab_import('sp_vocab', '{"the": 1, "movie": 2, "was": 3, "great": 4}') AS h_words;
- h_words 
----------
-       4
-(1 row)
-
 CREATE TEMP TABLE h_tokens AS
 SELECT tl_tokenize('sp_vocab', 'The movie was GREAT!', 8) AS ids, public.tl_detokenize('sp_vocab', '{1,4,5,6,7,0}') AS words;
 -- saliency and its HTML
@@ -241,11 +184,6 @@ INSERT INTO public.tl_result (run, sample_id, label, output, perception)
 SELECT :h_pipe2, s.id, s.label, s.output, s.perception FROM public.hostile_samples s;
 COMMIT;
 SELECT public.tl_analyze(:h_pipe2) AS h_placed;
- h_placed 
-----------
-       80
-(1 row)
-
 -- reading runs
 CREATE TEMP TABLE h_issues AS SELECT i.rank, i.sample_id, i.score FROM public.tl_label_issues(:h_run, 5) i;
 CREATE TEMP TABLE h_clusters AS SELECT c.cluster, c.size FROM tl_failure_clusters(:h_run, 3) c;
@@ -258,98 +196,32 @@ SELECT tl_html_report(:h_run, 'SELECT s.id, s.review FROM public.hostile_samples
 -- PCA
 CREATE TEMP TABLE h_pca AS SELECT tl_pca_fit(s.perception, 2) AS p FROM public.hostile_samples s;
 SELECT tl_pca_n(tl_embed_pca('public.hostile_samples', 'perception')) AS h_embedded;
- h_embedded 
-------------
-         80
-(1 row)
-
 -- pictures
 CREATE TEMP TABLE h_svg AS SELECT tl_svg_scatter(s.x, s.y, s.label, s.review, s.review ORDER BY s.id) AS doc FROM public.hostile_samples s;
 -- privileges
 SELECT tl_grant_usage('tl_hostile_user');
- tl_grant_usage 
-----------------
- 
-(1 row)
-
 SELECT tl_revoke_usage('tl_hostile_user');
- tl_revoke_usage 
------------------
- 
-(1 row)
-
 -- not one evil object ran
 SELECT is_called AS evil_ran FROM evil.hits;
- evil_ran 
-----------
- f
-(1 row)
-
 RESET search_path;
+
 -- ============================ the results are right ==============================
 SELECT is_called AS evil_ran FROM evil.hits;
- evil_ran 
-----------
- f
-(1 row)
-
 SELECT name, revision, sha256 = (SELECT sha256 FROM tl_model WHERE name = 'ref_emb') AS same_bytes,
        compiled IS NOT NULL AND compiled_for = sha256 AS compiled, created_by
   FROM tl_model WHERE name IN ('sp_emb', 'sp_tiny') ORDER BY name, revision;
-  name   | revision | same_bytes | compiled | created_by 
----------+----------+------------+----------+------------
- sp_emb  |        1 | t          | t        | postgres
- sp_emb  |        2 | t          | t        | postgres
- sp_tiny |        1 | f          | t        | postgres
-(3 rows)
-
 SELECT (SELECT count(*) FROM h_layers) AS layers, (SELECT format FROM h_inspect) AS format;
- layers |  format  
---------+----------
-      5 | keras_h5
-(1 row)
-
 SELECT count(*) AS samples, bool_and(h.output = s.output) AS same_outputs, bool_and(h.perception = s.perception) AS same_perception,
        bool_and(h.conv = tl_activations('ref_emb', s.tokens, 'conv1d')) AS same_activations
   FROM h_infer h JOIN hostile_samples s USING (id);
- samples | same_outputs | same_perception | same_activations 
----------+--------------+-----------------+------------------
-      80 | t            | t               | t
-(1 row)
-
 SELECT count(*) AS batch, bool_and(b.output = r.output) AS same
   FROM h_batch b JOIN tl_infer_batch('ref_emb', 'SELECT id, tokens FROM hostile_samples') r USING (id);
- batch | same 
--------+------
-    80 | t
-(1 row)
-
 SELECT count(*) AS pbatch, bool_and(b.perception = r.perception) AS same
   FROM h_pbatch b JOIN tl_perception_batch('ref_emb', 'SELECT id, tokens FROM hostile_samples') r USING (id);
- pbatch | same 
---------+------
-     80 | t
-(1 row)
-
 SELECT ids, words, ids = tl_tokenize('ref_vocab', 'The movie was GREAT!', 8) AS same FROM h_tokens;
-        ids        |                words                | same 
--------------------+-------------------------------------+------
- {0,0,0,1,4,5,6,7} | {<start>,the,movie,was,great,<pad>} | t
-(1 row)
-
 SELECT count(*) AS positions, bool_and(h.score = r.score) AS same_scores
   FROM h_saliency h JOIN tl_token_saliency('ref_emb', '{1,2,3,4,5,6,7,8}', 1) r USING (pos);
- positions | same_scores 
------------+-------------
-         8 | t
-(1 row)
-
 SELECT position('&lt;movie&gt;' IN fragment) > 0 AS escaped_fragment, escaped, template_length > 1000 AS template FROM h_html;
- escaped_fragment |    escaped    | template 
-------------------+---------------+----------
- t                | &lt;&amp;&gt; | t
-(1 row)
-
 -- the evaluated run equals the same evaluation under a normal path (the
 -- coordinates up to rounding: the PCA sums the rows in scan order)
 SELECT r.status, r.search_path, r.analysis_error,
@@ -358,101 +230,30 @@ SELECT r.status, r.search_path, r.analysis_error,
                         AND a.perception = b.perception)
           FROM tl_result a JOIN tl_result b USING (sample_id) WHERE a.run = :h_run AND b.run = :ref_run) AS same_as_reference
   FROM tl_run r WHERE r.id = :h_run;
- status |       search_path        | analysis_error | results | same_as_reference 
---------+--------------------------+----------------+---------+-------------------
- ready  | evil, public, pg_catalog |                |      80 | t
-(1 row)
-
 SELECT r.epoch, r.status, r.analysis_error, r.aligned_to = :h_pipe AS aligned, count(t.perception) AS perceived, count(t.x) AS placed,
        count(t.prediction) AS predicted
   FROM tl_run r JOIN tl_result t ON t.run = r.id WHERE r.id IN (:h_pipe, :h_pipe2) GROUP BY r.id ORDER BY r.epoch;
- epoch | status | analysis_error | aligned | perceived | placed | predicted 
--------+--------+----------------+---------+-----------+--------+-----------
-     1 | ready  |                |         |        80 |     80 |        80
-     2 | ready  |                | t       |        80 |     80 |        80
-(2 rows)
-
 -- the perception vectors computed at commit are the reference ones
 SELECT bool_and(t.perception = r.perception) AS same_perception
   FROM tl_result t JOIN tl_perception_batch('ref_emb', 'SELECT id, tokens FROM hostile_samples') r ON r.id = t.sample_id
  WHERE t.run = :h_pipe;
- same_perception 
------------------
- t
-(1 row)
-
 SELECT count(*) AS issues, min(rank) AS first FROM h_issues;
- issues | first 
---------+-------
-     80 |     1
-(1 row)
-
 SELECT (SELECT array_agg(sample_id ORDER BY rank) FROM h_issues) =
        (SELECT array_agg(sample_id ORDER BY rank) FROM tl_label_issues(:ref_run, 5)) AS same_issues;
- same_issues 
--------------
- t
-(1 row)
-
 SELECT (SELECT sum(size) FROM h_clusters) AS clustered, (SELECT count(*) FROM h_failures) AS failures,
        (SELECT count(*) FROM tl_failures(:ref_run)) AS ref_failures;
- clustered | failures | ref_failures 
------------+----------+--------------
-        80 |       40 |           40
-(1 row)
-
 SELECT count(*) FILTER (WHERE run = :h_run) AS dots, count(*) FILTER (WHERE run = :h_run AND x IS NOT NULL) AS placed
   FROM h_population;
- dots | placed 
-------+--------
-   80 |     80
-(1 row)
-
 SELECT count(*) AS metric_rows FROM h_metrics WHERE run = :h_run;
- metric_rows 
--------------
-           2
-(1 row)
-
 SELECT count(*) AS compared FROM h_compare WHERE run_a = :h_run AND run_b = :ref_run;
- compared 
-----------
-       80
-(1 row)
-
 SELECT length(page) > 20000 AS report,
        position('review \u003cb\u003e1\u003c/b\u003e \u0026 more' IN page) > 0 AS previews,
        position('"kind": "tokens"' IN page) > 0 AS heat_maps
   FROM h_report;
- report | previews | heat_maps 
---------+----------+-----------
- t      | t        | t
-(1 row)
-
 SELECT tl_pca_n(p) AS pca_n FROM h_pca;
- pca_n 
--------
-    80
-(1 row)
-
 SELECT count(x) AS embedded, count(y) AS embedded_y FROM hostile_samples;
- embedded | embedded_y 
-----------+------------
-       80 |         80
-(1 row)
-
 SELECT xmlparse(document doc) IS NOT NULL AS svg FROM h_svg;
- svg 
------
- t
-(1 row)
-
 SELECT has_table_privilege('tl_hostile_user', 'tl_run', 'SELECT') AS still_granted;
- still_granted 
----------------
- f
-(1 row)
-
 DROP ROLE tl_hostile_user;
 SET client_min_messages = warning;
 DROP SCHEMA evil CASCADE;

@@ -2,23 +2,9 @@
 -- Orthogonal Procrustes on a known case: B is A turned by 90° (x,y → -y,x),
 -- so M = AᵀB for A = I gives R = [[0,1],[-1,0]] (rows map A's axes onto B's)
 SELECT tl_procrustes('{0,1,-1,0}'::float8[]) AS rotation_2d;
-  rotation_2d   
-----------------
- {{0,1},{-1,0}}
-(1 row)
-
 SELECT array_agg(round(v::numeric, 6)) AS reflection
   FROM unnest(tl_procrustes('{-2,0,0,0,3,0,0,0,1}'::float8[])) v;
-                                     reflection                                      
--------------------------------------------------------------------------------------
- {-1.000000,0.000000,0.000000,0.000000,1.000000,0.000000,0.000000,0.000000,1.000000}
-(1 row)
-
 SELECT expect_error($$SELECT tl_procrustes('{1,2,3}'::float8[])$$);
-                                    expect_error                                    
-------------------------------------------------------------------------------------
- 22023: tl_procrustes needs a 1x1, 2x2 or 3x3 double precision matrix without NULLs
-(1 row)
 
 -- a pipeline writes its own epochs: one transaction per epoch, plain INSERTs;
 -- the coordinates appear when the transaction commits
@@ -40,25 +26,10 @@ SELECT :run1, id, label, ARRAY[CASE WHEN features[1] > 1 THEN 0.9 ELSE 0.1 END]:
        NULL, features
   FROM toy_samples;
 SELECT status, count(x) AS placed FROM tl_run JOIN tl_result ON run = id WHERE id = :run1 GROUP BY status;
- status  | placed 
----------+--------
- pending |      0
-(1 row)
-
 COMMIT;
 SELECT status, analysis_error, aligned_to IS NULL AS first_epoch FROM tl_run WHERE id = :run1;
- status | analysis_error | first_epoch 
---------+----------------+-------------
- ready  |                | t
-(1 row)
-
 SELECT count(*) AS results, count(x) AS with_xyz, count(prediction) AS predicted
   FROM tl_result WHERE run = :run1;
- results | with_xyz | predicted 
----------+----------+-----------
-     200 |      200 |       200
-(1 row)
-
 -- the next epoch: the two leading directions trade places (their variances
 -- cross), so a plain PCA would swap x and y; alignment keeps the picture
 BEGIN;
@@ -71,29 +42,9 @@ SELECT :run2, id, label, ARRAY[CASE WHEN features[1] > 1.1 THEN 0.95 ELSE 0.05 E
 COMMIT;
 SELECT r.status, r.aligned_to = :run1 AS aligned_to_epoch_1, movement(:run2, :run1) < 0.2 AS dots_stay_put
   FROM tl_run r WHERE r.id = :run2;
- status | aligned_to_epoch_1 | dots_stay_put 
---------+--------------------+---------------
- ready  | t                  | t
-(1 row)
-
 SELECT tl_analyze(:run2, 3, false) AS placed_without_alignment;
- placed_without_alignment 
---------------------------
-                      200
-(1 row)
-
 SELECT movement(:run2, :run1) > 1 AS dots_jump_without_alignment;
- dots_jump_without_alignment 
------------------------------
- t
-(1 row)
-
 SELECT tl_analyze(:run2) AS placed, movement(:run2, :run1) < 0.2 AS aligned_again;
- placed | aligned_again 
---------+---------------
-    200 | t
-(1 row)
-
 -- a failing analysis never loses the pipeline's rows: the run is 'failed'
 BEGIN;
 INSERT INTO tl_run (model, dataset, epoch) VALUES ('toy', 'broken', 1) RETURNING id AS run_bad \gset
@@ -103,150 +54,50 @@ COMMIT;
 SELECT status, analysis_error IS NOT NULL AS says_why,
        (SELECT count(*) FROM tl_result WHERE run = :run_bad) AS rows_kept
   FROM tl_run WHERE id = :run_bad;
- status | says_why | rows_kept 
---------+----------+-----------
- failed | t        |         2
-(1 row)
+-- tl_procrustes_align, tl_analyze's alignment step: a run laid onto itself
+-- stays put; onto a run without placed samples nothing changes (false)
+SELECT tl_procrustes_align(:run2, :run2) AS aligned, movement(:run2, :run1) < 0.2 AS still_aligned;
+SELECT tl_procrustes_align(:run2, :run_bad) AS aligned_to_unplaced, movement(:run2, :run1) < 0.2 AS unchanged;
+SELECT expect_error(format('SELECT tl_procrustes_align(%s, -1)', :run2));
 
 -- the views
 SELECT run, sample_id, label_name, prediction_name, correct, round(confidence::numeric, 2) AS confidence,
        x IS NOT NULL AS placed
   FROM tl_population WHERE run = :run1 ORDER BY sample_id::int LIMIT 4;
- run | sample_id | label_name | prediction_name | correct | confidence | placed 
------+-----------+------------+-----------------+---------+------------+--------
-   1 | 1         | odd        | odd             | t       |       0.90 | t
-   1 | 2         | even       | odd             | f       |       0.90 | t
-   1 | 3         | odd        | odd             | t       |       0.90 | t
-   1 | 4         | even       | even            | t       |       0.90 | t
-(4 rows)
-
 SELECT class, class_name, count, round(accuracy::numeric, 3) AS accuracy, round(precision::numeric, 3) AS precision,
        round(recall::numeric, 3) AS recall, round(f1::numeric, 3) AS f1
   FROM tl_class_metrics WHERE run = :run1 ORDER BY class;
- class | class_name | count | accuracy | precision | recall |  f1   
--------+------------+-------+----------+-----------+--------+-------
-     0 | even       |   100 |    0.575 |     0.568 |  0.630 | 0.597
-     1 | odd        |   100 |    0.575 |     0.584 |  0.520 | 0.550
-(2 rows)
-
 -- by hand: the prediction is "features[1] > 1", i.e. 3 sin(i) + odd > 1; the
 -- recall of a class is its correct share (0.63 and 0.52 above)
 SELECT label, count(*) AS n, sum(((3 * sin(id) + label > 1)::int = label)::int) AS correct
   FROM toy_samples GROUP BY label ORDER BY label;
- label |  n  | correct 
--------+-----+---------
-     0 | 100 |      63
-     1 | 100 |      52
-(2 rows)
-
 SELECT count(*) AS pairs, sum((prediction_a <> prediction_b)::int) AS changed
   FROM tl_run_compare WHERE run_a = :run1 AND run_b = :run2;
- pairs | changed 
--------+---------
-   200 |       1
-(1 row)
-
 SELECT count(*) AS failures, bool_and(prediction <> label) AS all_wrong
   FROM tl_failures(:run1);
- failures | all_wrong 
-----------+-----------
-       85 | t
-(1 row)
 
 -- mislabel search and failure clusters
 SELECT rank, sample_id, label, suggested_label, confident_learning,
        round(self_confidence::numeric, 2) AS self_conf, neighbour_disagreement
   FROM tl_label_issues(:run1, 5) ORDER BY rank LIMIT 5;
- rank | sample_id | label | suggested_label | confident_learning | self_conf | neighbour_disagreement 
-------+-----------+-------+-----------------+--------------------+-----------+------------------------
-    1 | 114       |     0 |               1 | t                  |      0.10 |                    0.4
-    2 | 117       |     1 |               0 | t                  |      0.10 |                    0.4
-    3 | 120       |     0 |               1 | t                  |      0.10 |                    0.4
-    4 | 128       |     0 |               1 | t                  |      0.10 |                    0.4
-    5 | 131       |     1 |               0 | t                  |      0.10 |                    0.4
-(5 rows)
-
 SELECT count(*) AS ranked, min(rank) AS first, max(rank) AS last FROM tl_label_issues(:run1);
- ranked | first | last 
---------+-------+------
-    200 |     1 |  200
-(1 row)
-
 SELECT count(*) AS clusters, sum(size) AS samples, sum(failures) AS failures
   FROM tl_failure_clusters(:run1, 4);
- clusters | samples | failures 
-----------+---------+----------
-        4 |     200 |       85
-(1 row)
 
 -- bad input
 SELECT expect_error($$SELECT * FROM tl_label_issues(987654)$$);
-           expect_error           
-----------------------------------
- 42704: run 987654 does not exist
-(1 row)
-
 SELECT expect_error($$SELECT * FROM tl_label_issues($$ || :run1 || $$, 0)$$);
-                  expect_error                   
--------------------------------------------------
- 22023: k (neighbours) must be at least 1, not 0
-(1 row)
-
 SELECT expect_error($$SELECT * FROM tl_failure_clusters(987654)$$);
-           expect_error           
-----------------------------------
- 42704: run 987654 does not exist
-(1 row)
-
 SELECT expect_error($$SELECT * FROM tl_failure_clusters($$ || :run1 || $$, 0)$$);
-                          expect_error                           
------------------------------------------------------------------
- 22023: the number of clusters must be between 1 and 1000, not 0
-(1 row)
-
 SELECT expect_error($$SELECT tl_analyze(987654)$$);
-           expect_error           
-----------------------------------
- 42704: run 987654 does not exist
-(1 row)
-
 INSERT INTO tl_run (model, dataset) VALUES ('toy', 'one class') RETURNING id AS run_one \gset
 INSERT INTO tl_result (run, sample_id, label, output) VALUES (:run_one, 'a', 1, '{0.9}'), (:run_one, 'b', 1, '{0.8}'), (:run_one, 'c', 1, '{0.7}');
 SELECT expect_error($$SELECT * FROM tl_label_issues($$ || :run_one || $$, 1)$$);
-                                              expect_error                                               
----------------------------------------------------------------------------------------------------------
- 22023: run 4: all labelled samples have the same label; finding label issues needs at least two classes
-(1 row)
-
 SELECT expect_error($$SELECT tl_evaluate('tiny', 'SELECT 1, ''{1,2,3}''::real[]', 'd')$$);
-                                      expect_error                                      
-----------------------------------------------------------------------------------------
- 42804: the query of tl_evaluate must return (sample_id, input, label), not 2 column(s)
-(1 row)
-
 SELECT expect_error($$SELECT tl_evaluate('tiny', 'SELECT 1, ''{1,2,3}''::real[], ''x''::text', 'd')$$);
-                               expect_error                               
---------------------------------------------------------------------------
- 42804: the query's third column (the label) must be an integer, not text
-(1 row)
-
 SELECT expect_error($$SELECT tl_evaluate('no_such_model', 'SELECT 1, ''{1,2,3}''::real[], 1', 'd')$$);
-                expect_error                 
----------------------------------------------
- 42704: model "no_such_model" does not exist
-(1 row)
-
 SELECT expect_error($$SELECT tl_evaluate('tiny', 'SELECT 1, ''{1,2,3}''::real[], 1', NULL)$$);
-                         expect_error                          
----------------------------------------------------------------
- 22004: tl_evaluate: model, query and dataset must not be NULL
-(1 row)
-
 SELECT count(*) AS no_half_written_runs FROM tl_run WHERE dataset = 'd';
- no_half_written_runs 
-----------------------
-                    0
-(1 row)
 
 \getenv prep TL_PREP
 \if :{?prep}
@@ -257,45 +108,19 @@ SELECT tl_evaluate('imdb_conv1d__datadonk23',
                    '{negative,positive}') AS run_cnn \gset
 SELECT model, revision, dataset, subset, status, input_query IS NOT NULL AS remembers_inputs
   FROM tl_run WHERE id = :run_cnn;
-          model          | revision |   dataset    | subset | status | remembers_inputs 
--------------------------+----------+--------------+--------+--------+------------------
- imdb_conv1d__datadonk23 |        1 | imdb reviews | test   | ready  | t
-(1 row)
-
 SELECT count(*) AS results, count(x) AS placed, count(DISTINCT cardinality(perception)) AS widths,
        min(cardinality(perception)) AS width
   FROM tl_result WHERE run = :run_cnn;
- results | placed | widths | width 
----------+--------+--------+-------
-    2000 |   2000 |      1 |   192
-(1 row)
-
 -- the stored outputs are tl_infer's, the accuracy is the one measured before
 SELECT max(max_rel_err(t.output, o.output)) <= 1e-5 AS same_as_tl_infer,
        round(avg((t.prediction = t.label)::int), 3) AS accuracy
   FROM tl_result t JOIN imdb_out o ON o.model = 'imdb_conv1d__datadonk23' AND o.id = t.sample_id::int
  WHERE t.run = :run_cnn;
- same_as_tl_infer | accuracy 
-------------------+----------
- t                |    0.885
-(1 row)
-
 SELECT class_name, count, round(recall::numeric, 3) AS recall FROM tl_class_metrics WHERE run = :run_cnn ORDER BY class;
- class_name | count | recall 
-------------+-------+--------
- negative   |  1049 |  0.851
- positive   |   951 |  0.922
-(2 rows)
-
 -- the top suspects: with a loss above the median, mostly flagged by confident learning
 SELECT count(*) AS top20, sum(confident_learning::int) >= 10 AS mostly_flagged,
        bool_and(label <> suggested_label) AS suggest_other_label
   FROM tl_label_issues(:run_cnn, 10) WHERE rank <= 20;
- top20 | mostly_flagged | suggest_other_label 
--------+----------------+---------------------
-    20 | t              | t
-(1 row)
-
 \else
 \echo NOTICE: shared data absent (set TL_DATA_DIR or put ../shared/data beside the repo): real-run tests skipped
 \endif

@@ -4,21 +4,11 @@
 -- for one row and for batches, and bad ids are refused on either.
 \getenv fixtures TL_FIXTURES
 SELECT tl_model_load('fuse_conv', :'fixtures' || '/layers/embedding_conv1d_gmp.h5') AS revision;
- revision 
-----------
-        1
-(1 row)
-
 CREATE TABLE fuse_in AS
 SELECT i AS id, ARRAY(SELECT CASE WHEN j <= i % 5 THEN 0 ELSE ((i * 7 + j * j) % 20) END::int
                         FROM generate_series(1, 8) j) AS ids
   FROM generate_series(1, 500) i;
 SHOW tensorlens.fusion;
- tensorlens.fusion 
--------------------
- on
-(1 row)
-
 SET tensorlens.fusion = off;
 CREATE TABLE fuse_plain AS
 SELECT id, tl_infer('fuse_conv', ids) AS y, tl_perception('fuse_conv', ids) AS p FROM fuse_in;
@@ -29,46 +19,22 @@ SELECT count(*) AS rows,
        max(max_rel_err(tl_infer('fuse_conv', f.ids), p.y)) <= 1e-5 AS infer_same,
        max(max_rel_err(tl_perception('fuse_conv', f.ids), p.p)) <= 1e-5 AS perception_same
   FROM fuse_in f JOIN fuse_plain p USING (id);
- rows | infer_same | perception_same 
-------+------------+-----------------
-  500 | t          | t
-(1 row)
-
 SELECT count(*) AS rows, max(max_rel_err(b.output, p.output)) <= 1e-5 AS batch_same
   FROM tl_infer_batch('fuse_conv', 'SELECT id, ids FROM fuse_in', 64) b
   JOIN fuse_plain_batch p ON p.id = b.id::int;
- rows | batch_same 
-------+------------
-  500 | t
-(1 row)
-
 -- an id outside the Embedding is refused on the fused path too
 SELECT expect_error($$SELECT tl_infer('fuse_conv', '{1,2,3,4,5,6,7,25}'::int[])$$);
-                            expect_error                             
----------------------------------------------------------------------
- 22003: model "fuse_conv": token id 25 at position 8 is out of range
-(1 row)
-
 -- a model whose tables do not fit tensorlens.fusion_max_memory: no table is
 -- built with it (the runner may still build its own once it pays)
 SET tensorlens.fusion_max_memory = 0;
 SELECT tl_model_load('fuse_conv_small', :'fixtures' || '/layers/embedding_conv1d_gmp.h5') AS revision;
- revision 
-----------
-        1
-(1 row)
-
 SELECT max(max_rel_err(tl_infer('fuse_conv_small', f.ids), p.y)) <= 1e-5 AS without_tables_same
   FROM fuse_in f JOIN fuse_plain p USING (id);
- without_tables_same 
----------------------
- t
-(1 row)
-
 RESET tensorlens.fusion_max_memory;
+
 \getenv prep TL_PREP
 \if :{?prep}
--- the shared IMDB models (loaded by 05_real_models) on the 5000 reviews
+-- the shared IMDB models (loaded by 24_real_models) on the 5000 reviews
 CREATE TABLE fuse_models AS
 SELECT * FROM (VALUES ('imdb_conv1d__datadonk23'), ('imdb_embed_gap_dense__kolerabi'),
                       ('imdb_embed_lstm__anushree1001'), ('imdb_embed_bigru__anushree1001'),
@@ -92,5 +58,4 @@ SELECT r.model, max(max_rel_err(tl_infer(r.model, r.input), p.output)) <= 1e-5 A
  WHERE r.id < 300 GROUP BY r.model ORDER BY 1;
 \else
 \echo NOTICE: shared data absent: the fusion check on the IMDB models is skipped
-NOTICE: shared data absent: the fusion check on the IMDB models is skipped
 \endif

@@ -55,13 +55,8 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT tl_pca_fit(v, 3) FROM shard_pts;
-CREATE FUNCTION launched_workers(q text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE plan json;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || q INTO plan;
-  RETURN (SELECT max(m[1]::int) FROM regexp_matches(plan::text, '"Workers Launched": (\d+)', 'g') m);
-END $$;
-SELECT launched_workers('SELECT tl_pca_fit(v, 3) FROM shard_pts') > 0 AS ran_on_workers;
+-- (workers_launched: 40_pca)
+SELECT workers_launched('SELECT tl_pca_fit(v, 3) FROM shard_pts') > 0 AS ran_on_workers;
 -- (CREATE TABLE AS runs its query in parallel; INSERT ... SELECT would not)
 CREATE TABLE par_exact AS SELECT tl_pca_fit(v, 3, 'exact') AS p FROM shard_pts;
 CREATE TABLE par_randomized AS SELECT tl_pca_fit(v, 3, 'randomized') AS p FROM shard_pts;
@@ -86,7 +81,7 @@ SELECT p.proname, p.proparallel FROM pg_proc p
                      'tl_loss', 'tl_tokenize', 'tl_token_saliency', 'tl_infer_batch', 'tl_evaluate')
  ORDER BY 1, 2;
 EXPLAIN (COSTS OFF) SELECT sum((tl_infer('emb_conv', ids))[1]) FROM shard_tokens;
-SELECT launched_workers($$SELECT sum((tl_infer('emb_conv', ids))[1]) FROM shard_tokens$$) > 0 AS ran_on_workers;
+SELECT workers_launched($$SELECT sum((tl_infer('emb_conv', ids))[1]) FROM shard_tokens$$) > 0 AS ran_on_workers;
 CREATE TABLE infer_parallel AS SELECT i, tl_infer('emb_conv', ids) AS y FROM shard_tokens;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;

@@ -1,0 +1,424 @@
+/*
+ * tl_rnn_cell.c — one direction of a recurrent layer over a sequence: the
+ * SimpleRNN, LSTM and GRU steps forward, keeping step records when asked,
+ * and backpropagation through time from those records.
+ */
+#include <string.h>
+#include <cblas.h>
+
+#include "nn/tl_recurrent.h"
+
+/* Units per block of the vectorised LSTM gates. */
+#define LSTM_BLOCK 1024
+
+/*
+ * Step records, kept for the backward pass: per sample and time step (in
+ * time order, not reading order) the cell's pre-activations, then h and c
+ * after the step.  Pre-activations: SimpleRNN a; LSTM i, f, c, o; GRU z, r,
+ * h, and with reset_after also the recurrent product of the candidate.
+ */
+static int
+rec_pre(const tl_rnn_cfg *r)
+{
+	return r->cell == TL_CELL_GRU && r->reset_after ? 4 * r->units
+		: tl_rnn_gates(r->cell) * r->units;
+}
+
+int
+tl_rnn_rec_stride(const tl_rnn_cfg *r)
+{
+	return rec_pre(r) + 2 * r->units;
+}
+
+/*
+ * One LSTM step for m samples: the pre-activations (xw's row of step t plus
+ * the recurrent product rec) are completed in xw, then the gates are
+ * applied as vectors over blocks of samples (tl_act_apply vectorises) and
+ * c and h updated.
+ */
+static void
+lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
+		   const float *rec, float *h, float *c, int m)
+{
+	int			u = r->units;
+	int			gu = 4 * u;
+	float		g[4][LSTM_BLOCK];
+
+	for (int i = 0; i < m; i++)
+	{
+		float	   *xt = xw + ((int64_t) i * T + t) * xs;
+		const float *ri = rec + (int64_t) i * gu;
+
+		for (int k = 0; k < gu; k++)
+			xt[k] += ri[k];
+	}
+	if (u <= LSTM_BLOCK)
+	{
+		/* whole samples per block */
+		int			per = LSTM_BLOCK / u;
+
+		for (int i0 = 0; i0 < m; i0 += per)
+		{
+			int			mi = m - i0 < per ? m - i0 : per;
+			int			len = mi * u;
+
+			for (int i = 0; i < mi; i++)
+			{
+				const float *xt = xw + ((int64_t) (i0 + i) * T + t) * xs;
+
+				for (int q = 0; q < 4; q++)
+					memcpy(g[q] + i * u, xt + q * u, sizeof(float) * u);
+			}
+			tl_act_apply(&r->rec_act, g[0], 1, len, 1);
+			tl_act_apply(&r->rec_act, g[1], 1, len, 1);
+			tl_act_apply(&r->act, g[2], 1, len, 1);
+			tl_act_apply(&r->rec_act, g[3], 1, len, 1);
+			for (int k = 0; k < len; k++)
+			{
+				float	   *ck = c + (int64_t) i0 * u + k;
+
+				*ck = g[1][k] * *ck + g[0][k] * g[2][k];
+				g[2][k] = *ck;
+			}
+			tl_act_apply(&r->act, g[2], 1, len, 1);
+			for (int k = 0; k < len; k++)
+				h[(int64_t) i0 * u + k] = g[3][k] * g[2][k];
+		}
+		return;
+	}
+	for (int i = 0; i < m; i++)
+	{
+		const float *xt = xw + ((int64_t) i * T + t) * xs;
+		float	   *hi = h + (int64_t) i * u;
+		float	   *ci = c + (int64_t) i * u;
+
+		for (int k0 = 0; k0 < u; k0 += LSTM_BLOCK)
+		{
+			int			kn = u - k0 < LSTM_BLOCK ? u - k0 : LSTM_BLOCK;
+
+			for (int q = 0; q < 4; q++)
+				memcpy(g[q], xt + q * u + k0, sizeof(float) * kn);
+			tl_act_apply(&r->rec_act, g[0], 1, kn, 1);
+			tl_act_apply(&r->rec_act, g[1], 1, kn, 1);
+			tl_act_apply(&r->act, g[2], 1, kn, 1);
+			tl_act_apply(&r->rec_act, g[3], 1, kn, 1);
+			for (int k = 0; k < kn; k++)
+			{
+				ci[k0 + k] = g[1][k] * ci[k0 + k] + g[0][k] * g[2][k];
+				g[2][k] = ci[k0 + k];
+			}
+			tl_act_apply(&r->act, g[2], 1, kn, 1);
+			for (int k = 0; k < kn; k++)
+				hi[k0 + k] = g[3][k] * g[2][k];
+		}
+	}
+}
+
+/*
+ * Runs one direction over m samples of T steps: out (unless NULL) receives
+ * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
+ * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 3u)
+ * floats; without, work holds m*(T*gu + gu + 3u).  (long function: one time
+ * loop for the three cells, whose step shares the buffers and the h·U sgemm.)
+ */
+void
+tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
+			  int T, int in_dim, float *out, float *work, float *recs,
+			  const float *xtab)
+{
+	int			u = r->units;
+	int			gu = tl_rnn_gates(r->cell) * u;
+	int			xs = recs ? tl_rnn_rec_stride(r) : gu; /* row stride of xw */
+	const float *W = l->w[r->w].data;
+	const float *U = l->w[r->w + 1].data;
+	const float *b = r->use_bias ? l->w[r->w + 2].data : NULL;
+	const float *b_rec = (b && r->reset_after) ? b + gu : NULL;
+	float	   *xw = recs ? recs : work;
+	float	   *rec = recs ? work : xw + (int64_t) m * T * gu;
+	float	   *h = rec + (int64_t) m * gu;
+	float	   *c = h + (int64_t) m * u;
+	float	   *rh = c + (int64_t) m * u;
+
+	if (xtab)
+	{
+		/* x holds token ids: each step's projection is a row of E W + b */
+		for (int64_t row = 0; row < (int64_t) m * T; row++)
+			memcpy(xw + row * xs, xtab + (int64_t) x[row] * gu, sizeof(float) * gu);
+	}
+	else
+	{
+		/* input projection of all steps at once, onto the input bias */
+		for (int64_t row = 0; row < (int64_t) m * T; row++)
+		{
+			if (b)
+				memcpy(xw + row * xs, b, sizeof(float) * gu);
+			else
+				memset(xw + row * xs, 0, sizeof(float) * gu);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m * T, gu, in_dim,
+					1.0f, x, in_dim, W, gu, 1.0f, xw, xs);
+	}
+	memset(h, 0, sizeof(float) * m * u);
+	memset(c, 0, sizeof(float) * m * u);
+
+	for (int s = 0; s < T; s++)
+	{
+		int			t = r->go_backwards ? T - 1 - s : s;
+
+		/* recurrent product h·U (GRU without reset_after: z and r only) */
+		for (int i = 0; i < m; i++)
+		{
+			if (b_rec)
+				memcpy(rec + (int64_t) i * gu, b_rec, sizeof(float) * gu);
+			else
+				memset(rec + (int64_t) i * gu, 0, sizeof(float) * gu);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
+					(r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
+					1.0f, h, u, U, gu, 1.0f, rec, gu);
+
+		if (r->cell == TL_CELL_GRU && !r->reset_after)
+		{
+			/* candidate uses (r * h)·U_h, so r is needed first */
+			for (int i = 0; i < m; i++)
+			{
+				float	   *xt = xw + ((int64_t) i * T + t) * xs;
+				const float *ri = rec + (int64_t) i * gu;
+
+				for (int k = 0; k < u; k++)
+				{
+					xt[u + k] += ri[u + k];
+					rh[(int64_t) i * u + k] = tl_act_scalar(&r->rec_act, xt[u + k]) *
+						h[(int64_t) i * u + k];
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, u, u,
+						1.0f, rh, u, U + 2 * u, gu, 0.0f, rec + 2 * u, gu);
+		}
+
+		if (r->cell == TL_CELL_LSTM)
+			lstm_gates(r, xw, xs, T, t, rec, h, c, m);
+
+		/* the pre-activations replace xw's row of this step (used only here) */
+		for (int i = 0; i < m; i++)
+		{
+			float	   *xt = xw + ((int64_t) i * T + t) * xs;
+			const float *ri = rec + (int64_t) i * gu;
+			float	   *hi = h + (int64_t) i * u;
+			float	   *ci = c + (int64_t) i * u;
+
+			switch (r->cell)
+			{
+				case TL_CELL_SIMPLE:
+					for (int k = 0; k < u; k++)
+					{
+						xt[k] += ri[k];
+						hi[k] = tl_act_scalar(&r->act, xt[k]);
+					}
+					break;
+				case TL_CELL_LSTM:
+					break;		/* done above, for all samples at once */
+				case TL_CELL_GRU:
+					for (int k = 0; k < u; k++)
+					{
+						float		z,
+									hh;
+
+						xt[k] += ri[k];
+						z = tl_act_scalar(&r->rec_act, xt[k]);
+						if (r->reset_after)
+						{
+							float		rg;
+
+							xt[u + k] += ri[u + k];
+							rg = tl_act_scalar(&r->rec_act, xt[u + k]);
+							xt[2 * u + k] += rg * ri[2 * u + k];
+							if (recs)
+								xt[3 * u + k] = ri[2 * u + k];
+						}
+						else
+							xt[2 * u + k] += ri[2 * u + k];
+						hh = tl_act_scalar(&r->act, xt[2 * u + k]);
+						hi[k] = z * hi[k] + (1.0f - z) * hh;
+					}
+					break;
+			}
+			if (recs)
+			{
+				memcpy(xt + rec_pre(r), hi, sizeof(float) * u);
+				memcpy(xt + rec_pre(r) + u, ci, sizeof(float) * u);
+			}
+			if (out && r->return_sequences)
+				memcpy(out + ((int64_t) i * T + s) * u, hi, sizeof(float) * u);
+		}
+		tl_check_interrupt();
+	}
+	if (out && !r->return_sequences)
+		memcpy(out, h, sizeof(float) * m * u);
+}
+
+/* h of sample i after reading step s, from the step records. */
+const float *
+tl_rnn_rec_h(const tl_rnn_cfg *r, const float *recs, int i, int T, int s)
+{
+	int			t = r->go_backwards ? T - 1 - s : s;
+
+	return recs + ((int64_t) i * T + t) * tl_rnn_rec_stride(r) + rec_pre(r);
+}
+
+/*
+ * Backpropagation through time for one direction, from its step records.
+ * dO is the gradient of the direction's output: (m, T, u) in reading order
+ * when returning sequences, else (m, u).  Each step's pre-activations are
+ * replaced by their gradient, and at the end dx += dP·W^T for all steps in
+ * one sgemm.  work holds 4 * m * u floats.  (long function: the reverse of
+ * tl_rnn_direction's loop, three cells' gate derivatives sharing its buffers.)
+ */
+void
+tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
+					   int in_dim, float *recs, const float *dO, float *dx,
+					   float *work)
+{
+	int			u = r->units;
+	int			gu = tl_rnn_gates(r->cell) * u;
+	int			rs = tl_rnn_rec_stride(r);
+	int			np = rec_pre(r);
+	const float *W = l->w[r->w].data;
+	const float *U = l->w[r->w + 1].data;
+	float	   *dh = work;
+	float	   *dh2 = dh + (int64_t) m * u;
+	float	   *dc = dh2 + (int64_t) m * u;
+	float	   *drh = dc + (int64_t) m * u;
+
+	memset(dh, 0, sizeof(float) * m * u);
+	memset(dc, 0, sizeof(float) * m * u);
+	for (int s = T - 1; s >= 0; s--)
+	{
+		int			t = r->go_backwards ? T - 1 - s : s;
+		float	   *P0 = recs + (int64_t) t * rs;	/* sample 0; stride T * rs */
+		int64_t		ps = (int64_t) T * rs;
+
+		for (int i = 0; i < m; i++)
+			for (int k = 0; k < u; k++)
+			{
+				if (r->return_sequences)
+					dh[(int64_t) i * u + k] += dO[((int64_t) i * T + s) * u + k];
+				else if (s == T - 1)
+					dh[(int64_t) i * u + k] += dO[(int64_t) i * u + k];
+			}
+
+		if (r->cell == TL_CELL_GRU && !r->reset_after)
+		{
+			/* the candidate's gradient first: it feeds (r * h)·U_h */
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? tl_rnn_rec_h(r, recs, i, T, s - 1) : NULL;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		g = dh[(int64_t) i * u + k];
+					float		z = tl_act_scalar(&r->rec_act, P[k]);
+					float		hh = tl_act_scalar(&r->act, P[2 * u + k]);
+					float		hprev = hp ? hp[k] : 0.0f;
+
+					dh2[(int64_t) i * u + k] = g * z;
+					P[2 * u + k] = g * (1.0f - z) * tl_act_deriv(&r->act, P[2 * u + k]);
+					P[k] = g * (hprev - hh) * tl_act_deriv(&r->rec_act, P[k]);
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, u,
+						1.0f, P0 + 2 * u, (int) ps, U + 2 * u, gu, 0.0f, drh, u);
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? tl_rnn_rec_h(r, recs, i, T, s - 1) : NULL;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		rg = tl_act_scalar(&r->rec_act, P[u + k]);
+					float		d = drh[(int64_t) i * u + k];
+
+					dh2[(int64_t) i * u + k] += d * rg;
+					P[u + k] = (hp ? d * hp[k] : 0.0f) * tl_act_deriv(&r->rec_act, P[u + k]);
+				}
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, 2 * u,
+						1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+		}
+		else
+		{
+			for (int i = 0; i < m; i++)
+			{
+				float	   *P = P0 + i * ps;
+				const float *hp = s > 0 ? tl_rnn_rec_h(r, recs, i, T, s - 1) : NULL;
+				float	   *hd = dh + (int64_t) i * u;
+				float	   *cd = dc + (int64_t) i * u;
+				float	   *hd2 = dh2 + (int64_t) i * u;
+
+				for (int k = 0; k < u; k++)
+				{
+					float		g = hd[k];
+
+					switch (r->cell)
+					{
+						case TL_CELL_SIMPLE:
+							P[k] = g * tl_act_deriv(&r->act, P[k]);
+							hd2[k] = 0.0f;
+							break;
+						case TL_CELL_LSTM:
+							{
+								const float *cc = P + np + u;
+								float		cprev = hp ? hp[u + k] : 0.0f;
+								float		ig = tl_act_scalar(&r->rec_act, P[k]);
+								float		fg = tl_act_scalar(&r->rec_act, P[u + k]);
+								float		cg = tl_act_scalar(&r->act, P[2 * u + k]);
+								float		og = tl_act_scalar(&r->rec_act, P[3 * u + k]);
+								float		dct = cd[k] + g * og * tl_act_deriv(&r->act, cc[k]);
+
+								P[3 * u + k] = g * tl_act_scalar(&r->act, cc[k]) *
+									tl_act_deriv(&r->rec_act, P[3 * u + k]);
+								P[k] = dct * cg * tl_act_deriv(&r->rec_act, P[k]);
+								P[u + k] = dct * cprev * tl_act_deriv(&r->rec_act, P[u + k]);
+								P[2 * u + k] = dct * ig * tl_act_deriv(&r->act, P[2 * u + k]);
+								cd[k] = dct * fg;
+								hd2[k] = 0.0f;
+							}
+							break;
+						case TL_CELL_GRU:
+							{
+								/* reset_after: pre-activations z, r, h, then U_h h + b */
+								float		z = tl_act_scalar(&r->rec_act, P[k]);
+								float		rg = tl_act_scalar(&r->rec_act, P[u + k]);
+								float		hh = tl_act_scalar(&r->act, P[2 * u + k]);
+								float		hprev = hp ? hp[k] : 0.0f;
+								float		dph = g * (1.0f - z) * tl_act_deriv(&r->act, P[2 * u + k]);
+
+								P[k] = g * (hprev - hh) * tl_act_deriv(&r->rec_act, P[k]);
+								P[u + k] = dph * P[3 * u + k] * tl_act_deriv(&r->rec_act, P[u + k]);
+								P[2 * u + k] = dph;
+								P[3 * u + k] = dph * rg;
+								hd2[k] = g * z;
+							}
+							break;
+					}
+				}
+			}
+			if (r->cell == TL_CELL_GRU)
+			{
+				/* z and r through U_zr, the candidate through U_h */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, 2 * u,
+							1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, u,
+							1.0f, P0 + 3 * u, (int) ps, U + 2 * u, gu, 1.0f, dh2, u);
+			}
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, u, gu,
+							1.0f, P0, (int) ps, U, gu, 1.0f, dh2, u);
+		}
+		memcpy(dh, dh2, sizeof(float) * m * u);
+		tl_check_interrupt();
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m * T, in_dim, gu,
+				1.0f, recs, rs, W, gu, 1.0f, dx, in_dim);
+}
