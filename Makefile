@@ -11,13 +11,13 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 
-# The install script is the concatenation of sql/parts/*.sql, and the
-# upgrade script to it is sql/upgrades/FROM--TO.sql; both get the report
+# The install script is the concatenation of sql/parts/*.sql with the report
 # page's template (kept as HTML) appended as the function
-# tl_report_template().  The scripts of released versions (install and
-# upgrade) are committed as they were built when they shipped and installed
-# as they are: sql/released.sha256 holds their sums, checked by the suite
-# (test/lint/releases.sh; doc/architecture.md: releases).
+# tl_report_template(); the upgrade script to it is built (below).  The
+# scripts of released versions (install and upgrade) are committed as they
+# were built when they shipped and installed as they are: sql/released.sha256
+# holds their sums, checked by the suite (test/lint/releases.sh;
+# doc/architecture.md: releases).
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
 UPGRADES   = $(patsubst sql/upgrades/%.sql,sql/$(EXTENSION)--%.sql,$(wildcard sql/upgrades/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
@@ -48,8 +48,13 @@ define with_report_template
 endef
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) sql/report_template.html
 	$(call with_report_template,$(SQL_PARTS))
-sql/$(EXTENSION)--%.sql: sql/upgrades/%.sql sql/report_template.html
-	$(call with_report_template,$<)
+# An upgrade to the version being built: what cannot be derived, written by
+# hand in sql/upgrades/FROM--TO.sql, and the statements the install scripts
+# differ by (sql/build_upgrade.py: no function copied by hand)
+sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/upgrades/%--$(EXTVERSION).sql sql/$(EXTENSION)--%.sql \
+                                        sql/$(EXTENSION)--$(EXTVERSION).sql sql/build_upgrade.py
+	python3 sql/build_upgrade.py sql/$(EXTENSION)--$*.sql sql/$(EXTENSION)--$(EXTVERSION).sql $< > $@.tmp
+	mv $@.tmp $@
 
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)
