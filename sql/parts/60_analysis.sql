@@ -225,6 +225,7 @@ BEGIN
         RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
     END IF;
     spec := r.model || coalesce('@' || r.revision, '');
+    PERFORM @extschema@.tl_progress_begin('tl_analyze', run);
 
     -- 1. perception vectors (and outputs) the pipeline did not provide.  The
     --    run's query is its creator's SQL: it alone runs with the run's
@@ -234,6 +235,7 @@ BEGIN
     SELECT array_agg(t.sample_id) INTO missing
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL;
     IF r.input_query IS NOT NULL AND missing IS NOT NULL THEN
+        PERFORM @extschema@.tl_progress_step('perception vectors', 0, pg_catalog.cardinality(missing));
         IF r.created_by <> CURRENT_USER THEN
             caller := pg_catalog.current_setting('role');
             PERFORM pg_catalog.set_config('role', r.created_by, true);
@@ -255,6 +257,7 @@ BEGIN
     END IF;
 
     -- 2. predictions and losses the outputs imply
+    PERFORM @extschema@.tl_progress_step('predictions and losses', 0);
     UPDATE @extschema@.tl_result t SET prediction = @extschema@.tl_predict_class(t.output)
      WHERE t.run = run AND t.prediction IS NULL AND t.output IS NOT NULL;
     IF EXISTS (SELECT 1 FROM @extschema@.tl_result t
@@ -272,6 +275,7 @@ BEGIN
     SELECT min(pg_catalog.cardinality(t.perception)) INTO width
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
     IF width IS NOT NULL THEN
+        PERFORM @extschema@.tl_progress_step('PCA', 0);
         SELECT @extschema@.tl_pca_fit(t.perception, least(dims, width)) INTO p
           FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
         -- row by row, no join: linear however stale the statistics of the
@@ -280,6 +284,7 @@ BEGIN
                (SELECT v[1], v[2], v[3] FROM (SELECT @extschema@.tl_pca_project(p, t.perception) AS v) pr)
          WHERE t.run = run AND t.perception IS NOT NULL;
         GET DIAGNOSTICS placed = ROW_COUNT;
+        PERFORM @extschema@.tl_progress_step('PCA', placed, placed);
 
         -- 4. keep the picture steady between epochs: rotate/reflect onto the
         --    previous run of the same model, dataset and subset (orthogonal
@@ -292,6 +297,7 @@ BEGIN
              ORDER BY t.epoch DESC NULLS LAST, t.id DESC LIMIT 1;
         END IF;
         IF prev IS NOT NULL THEN
+            PERFORM @extschema@.tl_progress_step('aligning', 0, placed);
             SELECT count(*) AS n,
                    avg(a.x) AS a_x, avg(a.y) AS a_y, avg(coalesce(a.z, 0)) AS a_z,
                    avg(b.x) AS b_x, avg(b.y) AS b_y, avg(coalesce(b.z, 0)) AS b_z
@@ -322,6 +328,7 @@ BEGIN
     UPDATE @extschema@.tl_run t
        SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
+    PERFORM @extschema@.tl_progress_end();
     RETURN placed;
 END
 $$;

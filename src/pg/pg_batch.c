@@ -17,6 +17,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 
 /* Default rows per batch: enough for GEMM efficiency, small in memory. */
 #define DEFAULT_BATCH 256
@@ -37,6 +38,15 @@ check_query_columns(TupleDesc td, int min_cols, const char *columns)
 						   td->natts >= 2 ? format_type_be(SPI_gettypeid(td, 2)) : "")));
 }
 
+/* The planner's estimate of the rows a cursor returns (progress reports). */
+static int64
+estimated_rows(Portal portal)
+{
+	PlannedStmt *ps = portal->stmts ? linitial_node(PlannedStmt, portal->stmts) : NULL;
+
+	return ps && ps->planTree ? (int64) ps->planTree->plan_rows : -1;
+}
+
 static void
 flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 {
@@ -44,6 +54,7 @@ flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 		return;
 	tl_call_forward(cm, &b->shape, b->x, b->n);
 	emit(cm, b, arg);
+	tl_progress_add(b->n);
 	b->n = 0;
 }
 
@@ -82,6 +93,7 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("the query must be a SELECT returning (%s)", columns)));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	tl_progress_phase("rows", estimated_rows(portal), true);
 
 	for (;;)
 	{
@@ -172,6 +184,7 @@ tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols
 		CHECK_FOR_INTERRUPTS();
 	}
 	flush(cm, &b, emit, arg);
+	tl_progress_phase_done();
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextDelete(batch_cxt);

@@ -78,4 +78,5 @@ _PG_init(void)
 
 	openblas_set_num_threads(tl_guc_blas_threads);
 	tl_pg_install_hooks();
+	tl_progress_init();
 }
