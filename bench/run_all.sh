@@ -17,10 +17,10 @@
 #
 # OpenBLAS 0.3.21 does not know recent AMD cores and falls back to its
 # Haswell (AVX2) kernels.  On a CPU with AVX-512 the benchmark sets
-# OPENBLAS_CORETYPE=SkylakeX (TL_OPENBLAS_CORETYPE overrides, empty = leave
-# OpenBLAS's choice) for every side: the server, numpy/scikit-learn, PyTorch
-# (whose convolutions use oneDNN, which picks AVX-512 by itself) and the
-# sgemm peak.
+# OPENBLAS_CORETYPE=SkylakeX (contrib/packages.sh; TL_OPENBLAS_CORETYPE
+# overrides, empty = leave OpenBLAS's choice) for every side: the server,
+# numpy/scikit-learn, PyTorch (whose convolutions use oneDNN, which picks
+# AVX-512 by itself) and the sgemm peak.
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -29,10 +29,11 @@ DATA_DIR=$(cd "${TL_DATA_DIR:-$REPO/../shared/data}" && pwd)
 FASHION=/usr/share/datasets/fashion-mnist
 PORT=${TL_BENCH_PORT:-54433}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-if [ -z "${TL_OPENBLAS_CORETYPE+x}" ] && grep -qw avx512f /proc/cpuinfo; then
-  TL_OPENBLAS_CORETYPE=SkylakeX
+# (contrib/packages.sh has set OPENBLAS_CORETYPE where OpenBLAS would fall back)
+if [ -n "${TL_OPENBLAS_CORETYPE+x}" ]; then
+  unset OPENBLAS_CORETYPE
+  [ -n "$TL_OPENBLAS_CORETYPE" ] && export OPENBLAS_CORETYPE=$TL_OPENBLAS_CORETYPE
 fi
-[ -n "${TL_OPENBLAS_CORETYPE:-}" ] && export OPENBLAS_CORETYPE=$TL_OPENBLAS_CORETYPE
 
 tl_install_packages python3-torch python3-psycopg2 python3-sklearn || exit 1
 

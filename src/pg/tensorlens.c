@@ -31,6 +31,7 @@ assign_blas_threads(int newval, void *extra)
 void
 _PG_init(void)
 {
+	tl_blas_check_at_load();
 	DefineCustomIntVariable("tensorlens.blas_threads",
 							"OpenBLAS threads per backend.",
 							"Parallel workers already spread work over cores; "

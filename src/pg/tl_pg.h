@@ -131,6 +131,9 @@ void		tl_progress_add(int64 n);
 void		tl_progress_phase_done(void);
 void		tl_progress_end(int id);
 
+/* OpenBLAS' kernels (pg_blas.c): ERROR if they cannot run here, LOG if slow. */
+void		tl_blas_check_at_load(void);
+
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
 
