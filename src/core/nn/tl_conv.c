@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "nn/tl_conv2d_kernel.h"
 #include "nn/tl_layer.h"
 
 /* Scratch for packed patches, in floats (8 MiB). */
@@ -278,6 +279,20 @@ conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		if (pre)
 			memcpy(pre, out, sizeof(float) * total * f);
 		tl_act_apply(&l->act, out, total, f, 1);
+		return 0;
+	}
+	if (tl_conv2d_direct_applies(l))
+	{
+		/* a plain ReLU is applied as the output is stored */
+		int			relu = pre == NULL && l->act.fn == TL_ACT_RELU && l->act.alpha == 0.0f &&
+			l->act.max_value < 0.0f && l->act.threshold == 0.0f;
+
+		if (tl_conv2d_direct(l, ex, in[0], out, n, g.h, g.w, g.c, g.oh, g.ow, g.ph, g.pw, relu, st) < 0)
+			return -1;
+		if (pre)
+			memcpy(pre, out, sizeof(float) * total * f);
+		if (!relu)
+			tl_act_apply(&l->act, out, total, f, 1);
 		return 0;
 	}
 	patches = tl_scratch(ex, (size_t) (g.chunk * g.kc), st);

@@ -1,0 +1,23 @@
+/*
+ * tl_conv2d_kernel.h — the direct Conv2D kernel (stride 1, dilation 1) that
+ * tl_conv.c runs instead of im2col + sgemm where it applies.
+ */
+#ifndef TL_CONV2D_KERNEL_H
+#define TL_CONV2D_KERNEL_H
+
+#include "nn/tl_layer.h"
+
+/* Whether the layer's geometry is one the direct kernel runs. */
+int			tl_conv2d_direct_applies(const tl_layer *l);
+
+/*
+ * n samples of h x w x c (channels-last) -> oh x ow x filters, windows
+ * starting ph rows and pw columns before the input (zero padding); bias
+ * added, and ReLU(x) = max(x, 0) applied when relu is set.  Uses the
+ * runner's scratch for the packed kernel.
+ */
+int			tl_conv2d_direct(const tl_layer *l, tl_exec *ex, const float *x, float *out,
+							 int n, int h, int w, int c, int oh, int ow, int ph, int pw,
+							 int relu, tl_status *st);
+
+#endif							/* TL_CONV2D_KERNEL_H */
