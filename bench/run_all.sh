@@ -85,10 +85,11 @@ echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || ech
      "install: $([ "${TL_BENCH_PRIVATE:-0}" = 1 ] && echo "private copy of the PostgreSQL tree" || echo "shared, under $LOCK")"
 "$TMP/sgemm_peak" | tee "$TMP/work/peak.txt"
 PEAK=$(awk '/^sgemm 2048/ {print $6}' "$TMP/work/peak.txt")
+PEAK_CPU=$(awk '/^sgemm 2048/ {print $8}' "$TMP/work/peak.txt")
 echo "torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), threads 1;" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(OpenBLAS default)}"
 
 /usr/bin/python3 bench/perf.py --dsn "host=$TMP port=$PORT user=postgres dbname=postgres" \
   --data "$DATA_DIR" --fashion "$FASHION" --work "$TMP/work" --models "$TMP/models" \
-  --rounds "${ROUNDS:-3}" --peak "$PEAK" ${QUICK:+--quick}
+  --rounds "${ROUNDS:-3}" --peak "$PEAK" --peak-cpu "$PEAK_CPU" ${QUICK:+--quick}
 cp "$TMP/work/summary.txt" "${TL_BENCH_OUT:-/tmp/tensorlens-perf-summary.txt}" 2>/dev/null || true
