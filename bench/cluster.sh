@@ -2,7 +2,8 @@
 #
 #   tl_bench_cluster PORT [SERVER OPTION...]
 #
-# Builds and installs this checkout holding the machine's install lock, kept
+# Builds and installs this checkout holding the install lock (TL_INSTALL_LOCK:
+# the machine's, or a private copy's of the server, contrib/packages.sh), kept
 # until the benchmark exits so that the library measured stays the one built
 # here, then starts a throwaway cluster in TMP (socket there, port PORT; the
 # options are added to the server's command line) and stops and removes it on
@@ -10,7 +11,7 @@
 tl_bench_cluster() {
   local port=$1
   shift
-  exec 9>/tmp/tensorlens-install.lock
+  exec 9>"${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}"
   flock 9
   make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
   make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null

@@ -32,6 +32,8 @@ void
 _PG_init(void)
 {
 	tl_blas_check_at_load();
+	/* before MarkGUCPrefixReserved: a value set at server start must be kept */
+	tl_progress_init();
 	DefineCustomIntVariable("tensorlens.blas_threads",
 							"OpenBLAS threads per backend.",
 							"Parallel workers already spread work over cores; "
@@ -79,5 +81,4 @@ _PG_init(void)
 
 	openblas_set_num_threads(tl_guc_blas_threads);
 	tl_pg_install_hooks();
-	tl_progress_init();
 }

@@ -578,6 +578,8 @@ test_conv2d_direct(void)
 		l.w[0].data = k;
 		l.w[1].data = b;
 		CHECK(tl_conv2d_direct_applies(&l), "case %zu: the direct kernel applies", t);
+		l.aux = tl_conv2d_pack(&l, c, &st);
+		CHECK(l.aux != NULL, "case %zu: packing: %s", t, st.msg);
 		for (int relu = 0; relu <= 1; relu++)
 		{
 			CHECK(tl_conv2d_direct(&l, &ex, x, y, n, h, w, c, oh, ow, ph, pw, relu, &st) == 0,
@@ -611,6 +613,7 @@ test_conv2d_direct(void)
 		free(k);
 		free(b);
 		free(y);
+		tl_free(l.aux);
 	}
 	CHECK(worst < 1e-4, "direct Conv2D differs from the definition by %g", worst);
 	printf("direct Conv2D: %zu shapes, worst absolute difference %.2g\n",

@@ -116,6 +116,13 @@ conv_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	if (l->u.conv.use_bias &&
 		tl_expect_weight(l, 1, "bias", 1, &l->u.conv.filters, st) < 0)
 		return -1;
+	if (tl_conv2d_direct_applies(l))
+	{
+		tl_free(l->aux);
+		l->aux = tl_conv2d_pack(l, c, st);
+		if (l->aux == NULL)
+			return -1;
+	}
 	return 0;
 }
 
@@ -281,7 +288,7 @@ conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		tl_act_apply(&l->act, out, total, f, 1);
 		return 0;
 	}
-	if (tl_conv2d_direct_applies(l))
+	if (tl_conv2d_direct_applies(l) && l->aux)
 	{
 		/* a plain ReLU is applied as the output is stored */
 		int			relu = pre == NULL && l->act.fn == TL_ACT_RELU && l->act.alpha == 0.0f &&

@@ -10,7 +10,8 @@
  * in registers: for every tap and input channel one broadcast of each
  * pixel's value and one load of the F_BLOCK weights (packed per filter
  * block, contiguous and zero-padded to whole blocks) feed TILE_R * F_BLOCK
- * multiply-adds.  One sample's input, output and a filter block's weights
+ * multiply-adds (the packing is done once, when the model's weights are
+ * bound).  One sample's input, output and a filter block's weights
  * fit the L1/L2 caches.  Bias and a plain ReLU are applied as the tile is
  * stored.  'same' padding copies each sample into a zero-bordered buffer
  * first.  The sums are the same as im2col's, in another order.
@@ -130,6 +131,30 @@ conv_sample(const float *x, int w, int c, const float *wpack, const float *bpack
 	}
 }
 
+float *
+tl_conv2d_pack(const tl_layer *l, int c, tl_status *st)
+{
+	int			kh = l->u.conv.k[0],
+				kw = l->u.conv.k[1],
+				f = l->u.conv.filters;
+	int			blocks = (f + F_BLOCK - 1) / F_BLOCK;
+	int64_t		kc = (int64_t) kh * kw * c;
+	float	   *pack = tl_calloc((size_t) blocks * (kc + 1) * F_BLOCK, sizeof(float));
+
+	if (pack == NULL)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory (packed kernel of layer \"%s\")", l->name);
+		return NULL;
+	}
+	/* kernel (kh, kw, c, f) -> [block][kh][kw][c][F_BLOCK], then the bias */
+	for (int64_t k = 0; k < kc; k++)
+		for (int j = 0; j < f; j++)
+			pack[((int64_t) (j / F_BLOCK) * kc + k) * F_BLOCK + j % F_BLOCK] = l->w[0].data[k * f + j];
+	if (l->u.conv.use_bias)
+		memcpy(pack + (int64_t) blocks * kc * F_BLOCK, l->w[1].data, sizeof(float) * f);
+	return pack;
+}
+
 int
 tl_conv2d_direct(const tl_layer *l, tl_exec *ex, const float *x, float *out, int n,
 				 int h, int w, int c, int oh, int ow, int ph, int pw, int relu,
@@ -142,27 +167,17 @@ tl_conv2d_direct(const tl_layer *l, tl_exec *ex, const float *x, float *out, int
 	int			hp = oh + kh - 1,
 				wp = ow + kw - 1;	/* the padded input the windows read */
 	int			padded = hp != h || wp != w;
-	int64_t		kc = (int64_t) kh * kw * c;
-	size_t		n_wpack = (size_t) blocks * kc * F_BLOCK,
-				n_bpack = (size_t) blocks * F_BLOCK,
-				n_pad = padded ? (size_t) hp * wp * c : 0;
-	float	   *wpack = tl_scratch(ex, n_wpack + n_bpack + n_pad, st),
-			   *bpack,
-			   *xpad;
+	const float *wpack = l->aux,
+			   *bpack = wpack + (int64_t) blocks * kh * kw * c * F_BLOCK;
+	float	   *xpad = NULL;
 
-	if (wpack == NULL)
-		return -1;
-	bpack = wpack + n_wpack;
-	xpad = bpack + n_bpack;
-	/* kernel (kh, kw, c, f) -> [block][kh][kw][c][F_BLOCK], zero-padded */
-	memset(wpack, 0, sizeof(float) * (n_wpack + n_bpack));
-	for (int64_t k = 0; k < kc; k++)
-		for (int j = 0; j < f; j++)
-			wpack[((int64_t) (j / F_BLOCK) * kc + k) * F_BLOCK + j % F_BLOCK] = l->w[0].data[k * f + j];
-	if (l->u.conv.use_bias)
-		memcpy(bpack, l->w[1].data, sizeof(float) * f);
 	if (padded)
-		memset(xpad, 0, sizeof(float) * n_pad);
+	{
+		xpad = tl_scratch(ex, (size_t) hp * wp * c, st);
+		if (xpad == NULL)
+			return -1;
+		memset(xpad, 0, sizeof(float) * hp * wp * c);
+	}
 	for (int b = 0; b < n; b++)
 	{
 		const float *xs = x + (int64_t) b * h * w * c;

@@ -11,10 +11,16 @@
 int			tl_conv2d_direct_applies(const tl_layer *l);
 
 /*
+ * The kernel and bias packed for the direct kernel (c input channels), to
+ * be kept in l->aux; NULL (st set) when out of memory.
+ */
+float	   *tl_conv2d_pack(const tl_layer *l, int c, tl_status *st);
+
+/*
  * n samples of h x w x c (channels-last) -> oh x ow x filters, windows
  * starting ph rows and pw columns before the input (zero padding); bias
- * added, and ReLU(x) = max(x, 0) applied when relu is set.  Uses the
- * runner's scratch for the packed kernel.
+ * added, and ReLU(x) = max(x, 0) applied when relu is set.  Reads the
+ * packed kernel from l->aux; 'same' padding uses the runner's scratch.
  */
 int			tl_conv2d_direct(const tl_layer *l, tl_exec *ex, const float *x, float *out,
 							 int n, int h, int w, int c, int oh, int ow, int ph, int pw,
