@@ -18,6 +18,8 @@
 
 /* Scratch for packed patches, in floats (8 MiB). */
 #define PATCH_SCRATCH (2 * 1024 * 1024)
+/* Input rows one block of the per-tap Conv1D reads, in floats (256 KiB). */
+#define TAPS_INPUT_FLOATS (64 * 1024)
 
 static int
 conv_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -230,6 +232,10 @@ conv1d_taps_forward(const tl_layer *l, tl_exec *ex, const float *x, float *out,
 	int			span = (taps - 1) * d;
 	int64_t		per = PATCH_SCRATCH / ((int64_t) w * f);
 	float	   *acc;
+
+	/* each tap's sgemm reads the chunk's input again: keep it in L2 */
+	if (per > TAPS_INPUT_FLOATS / ((int64_t) w * c))
+		per = TAPS_INPUT_FLOATS / ((int64_t) w * c);
 
 	if (per < 1)
 		per = 1;
