@@ -31,10 +31,10 @@ import sys
 import threading
 import time
 
-import psycopg2
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "reference"))
+from perf import Session  # noqa: E402  (bench/perf.py: a connection and its backend's pid)
 from prep_fixtures import read_reviews  # noqa: E402
 
 OUT = []
@@ -45,17 +45,8 @@ def say(s=""):
     OUT.append(s)
 
 
-class Backend:
+class Backend(Session):
     """A session whose backend's memory is sampled while a statement runs."""
-
-    def __init__(self, dsn, settings=()):
-        self.conn = psycopg2.connect(dsn)
-        self.conn.autocommit = True
-        self.cur = self.conn.cursor()
-        self.cur.execute("SELECT pg_backend_pid()")
-        self.pid = self.cur.fetchone()[0]
-        for s in settings:
-            self.cur.execute(s)
 
     def status(self, key):
         with open("/proc/%d/status" % self.pid) as f:
@@ -88,8 +79,6 @@ class Backend:
             th.join()
         return t, row, peak[0], self.status("VmHWM")
 
-    def close(self):
-        self.conn.close()
 
 
 def prepare(a, cur, n_max):
