@@ -148,6 +148,9 @@ def main():
 
         run = stage("evaluate", "SELECT tl_evaluate('imdb_gap', %s, %s)",
                     args=("SELECT id, tokens, label FROM imdb1m WHERE id <= %d" % n, "million %d" % n))[0]
+        # statistics of the new rows (autovacuum would gather them soon): without them the
+        # planner expects a handful of rows and plans no workers
+        stage("ANALYZE tl_result", "ANALYZE tl_result")
         pca_sql = "SELECT tl_pca_fit(perception, 3) IS NOT NULL FROM tl_result WHERE run = %d" % run
         stage("pca", pca_sql)
         stage("pca parallel", pca_sql, par, explain=pca_sql)
