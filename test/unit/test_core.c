@@ -616,6 +616,18 @@ test_conv2d_direct(void)
 		tl_free(l.aux);
 	}
 	CHECK(worst < 1e-4, "direct Conv2D differs from the definition by %g", worst);
+	{
+		/* one filter of a large kernel: padded blocks would be 16x the kernel; im2col stays */
+		tl_layer	big = {0};
+
+		big.u.conv.rank = 2;
+		big.u.conv.filters = 1;
+		big.u.conv.k[0] = big.u.conv.k[1] = 64;
+		big.u.conv.s[0] = big.u.conv.s[1] = big.u.conv.d[0] = big.u.conv.d[1] = 1;
+		tl_status_clear(&st);
+		CHECK(tl_conv2d_pack(&big, 64, &st) == NULL && st.code == TL_OK,
+			  "a 64x64x64 kernel of one filter is not packed, and that is no error");
+	}
 	printf("direct Conv2D: %zu shapes, worst absolute difference %.2g\n",
 		   sizeof(cases) / sizeof(cases[0]), worst);
 	tl_runner_free(r);

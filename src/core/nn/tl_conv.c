@@ -122,7 +122,7 @@ conv_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	{
 		tl_free(l->aux);
 		l->aux = tl_conv2d_pack(l, c, st);
-		if (l->aux == NULL)
+		if (l->aux == NULL && st->code != TL_OK)
 			return -1;
 	}
 	return 0;

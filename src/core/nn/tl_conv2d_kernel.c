@@ -139,8 +139,16 @@ tl_conv2d_pack(const tl_layer *l, int c, tl_status *st)
 				f = l->u.conv.filters;
 	int			blocks = (f + F_BLOCK - 1) / F_BLOCK;
 	int64_t		kc = (int64_t) kh * kw * c;
-	float	   *pack = tl_calloc((size_t) blocks * (kc + 1) * F_BLOCK, sizeof(float));
+	int64_t		floats = (int64_t) blocks * (kc + 1) * F_BLOCK;
+	float	   *pack;
 
+	/*
+	 * Few filters pad each block with zeros (one filter: 16 times the
+	 * kernel): beyond twice the kernel and 1 MiB, the layer keeps im2col.
+	 */
+	if (floats > 2 * (kc + 1) * f && floats > (1 << 18))
+		return NULL;
+	pack = tl_calloc((size_t) floats, sizeof(float));
 	if (pack == NULL)
 	{
 		tl_fail(st, TL_ERR_NOMEM, "out of memory (packed kernel of layer \"%s\")", l->name);

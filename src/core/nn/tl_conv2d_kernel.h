@@ -12,7 +12,9 @@ int			tl_conv2d_direct_applies(const tl_layer *l);
 
 /*
  * The kernel and bias packed for the direct kernel (c input channels), to
- * be kept in l->aux; NULL (st set) when out of memory.
+ * be kept in l->aux; NULL when the layer should keep im2col (few filters and
+ * a large kernel: the padded blocks would be far bigger than the kernel),
+ * or when out of memory (st set).
  */
 float	   *tl_conv2d_pack(const tl_layer *l, int c, tl_status *st);
 
