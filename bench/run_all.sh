@@ -58,7 +58,7 @@ chmod -R a+rX "$TMP/models"
 chmod 777 "$TMP/work"
 
 PG_BIN=$TL_PG_BIN
-LOCK=/tmp/tensorlens-install.lock
+LOCK=${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}
 if [ "${TL_BENCH_PRIVATE:-0}" = 1 ]; then
   mkdir -p "$TMP/pg/usr/lib/postgresql" "$TMP/pg/usr/share/postgresql"
   cp -a /usr/lib/postgresql/$TL_PG_VERSION "$TMP/pg/usr/lib/postgresql/"
