@@ -27,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
@@ -76,6 +77,16 @@ static TimestampTz last_notice;
 static bool noticed;			/* a NOTICE was sent for the outermost work */
 
 /* ---- the backend's slot ---------------------------------------------------- */
+/* Copies src into dst (size bytes with the terminator), cut at a character boundary. */
+static void
+clip_copy(char *dst, const char *src, int size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static void
 pack_text(int64 *vals, const char *s, int bytes)
 {
@@ -99,7 +110,8 @@ publish(TimestampTz now)
 	int64		vals[P_COUNT];
 	const progress_entry *outer = &stack[0],
 			   *inner = &stack[depth - 1];
-	char		phase[PHASE_BYTES];
+	char		phase[PHASE_BYTES],
+				both[FUNCTION_BYTES + PHASE_BYTES + 2];
 	int32		run = -1;
 
 	if (MyBEEntry == NULL || !pgstat_track_activities)
@@ -114,7 +126,10 @@ publish(TimestampTz now)
 	for (int i = depth - 1; i >= 0 && run < 0; i--)
 		run = stack[i].run;
 	if (depth > 1 && strcmp(inner->function, outer->function) != 0)
-		snprintf(phase, sizeof(phase), "%s: %s", inner->function, inner->phase);
+	{
+		snprintf(both, sizeof(both), "%s: %s", inner->function, inner->phase);
+		clip_copy(phase, both, sizeof(phase));
+	}
 	else
 		strlcpy(phase, inner->phase, sizeof(phase));
 	vals[P_MAGIC] = TL_PROGRESS_MAGIC;
@@ -211,7 +226,7 @@ tl_progress_begin(const char *function, int32 run)
 	e = &stack[depth++];
 	memset(e, 0, sizeof(*e));
 	e->id = next_id++;
-	strlcpy(e->function, function, sizeof(e->function));
+	clip_copy(e->function, function, sizeof(e->function));
 	e->run = run;
 	e->total = -1;
 	e->started = e->phase_started = now;
@@ -233,7 +248,7 @@ tl_progress_phase(const char *phase, int64 total, bool estimated)
 	if (depth == 0)
 		return;
 	e = &stack[depth - 1];
-	strlcpy(e->phase, phase, sizeof(e->phase));
+	clip_copy(e->phase, phase, sizeof(e->phase));
 	e->done = 0;
 	e->total = total;
 	e->estimated = estimated && total >= 0;
@@ -412,6 +427,7 @@ pg_tl_progress_step(PG_FUNCTION_ARGS)
 	int64		done = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 	int64		total = PG_ARGISNULL(2) ? -1 : PG_GETARG_INT64(2);
 	progress_entry *e;
+	char		clipped[PHASE_BYTES];
 
 	require_begun("tl_progress_step");
 	if (done < 0 || (!PG_ARGISNULL(2) && total < 0))
@@ -420,7 +436,8 @@ pg_tl_progress_step(PG_FUNCTION_ARGS)
 				 errmsg("done and total must not be negative (done " INT64_FORMAT ", total " INT64_FORMAT ")",
 						done, total)));
 	e = &stack[depth - 1];
-	if (strncmp(e->phase, phase, sizeof(e->phase) - 1) != 0 || e->total != total)
+	clip_copy(clipped, phase, sizeof(clipped));
+	if (strcmp(e->phase, clipped) != 0 || e->total != total)
 		tl_progress_phase(phase, total, false);
 	tl_progress_set(done);
 	PG_RETURN_VOID();

@@ -106,5 +106,12 @@ SELECT tl_progress_begin(repeat('f', 1000)) > 0;
 SELECT tl_progress_step(repeat('p', 1000), 1);
 SELECT length(function) AS function_chars, length(phase) AS phase_chars FROM tl_progress WHERE pid = pg_backend_pid();
 ROLLBACK;
+-- ... at a character boundary (in UTF-8, 15 two-byte characters fit in 31 bytes)
+BEGIN;
+SELECT tl_progress_begin(repeat('é', 100)) > 0;
+SELECT CASE WHEN current_setting('server_encoding') = 'UTF8'
+            THEN function = repeat('é', 15) ELSE octet_length(function) <= 31 END AS cut_between_characters
+  FROM tl_progress WHERE pid = pg_backend_pid();
+ROLLBACK;
 SELECT dblink_disconnect('bg');
 DROP ROLE progress_outsider;
