@@ -17,10 +17,10 @@
 #
 # OpenBLAS 0.3.21 does not know recent AMD cores and falls back to its
 # Haswell (AVX2) kernels.  On a CPU with AVX-512 the benchmark sets
-# OPENBLAS_CORETYPE=SkylakeX (TL_OPENBLAS_CORETYPE overrides, empty = leave
-# OpenBLAS's choice) for every side: the server, numpy/scikit-learn, PyTorch
-# (whose convolutions use oneDNN, which picks AVX-512 by itself) and the
-# sgemm peak.
+# OPENBLAS_CORETYPE=SkylakeX (contrib/packages.sh; TL_OPENBLAS_CORETYPE
+# overrides, empty = leave OpenBLAS's choice) for every side: the server,
+# numpy/scikit-learn, PyTorch (whose convolutions use oneDNN, which picks
+# AVX-512 by itself) and the sgemm peak.
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
@@ -30,10 +30,11 @@ DATA_DIR=$(cd "${TL_DATA_DIR:-$REPO/../shared/data}" && pwd)
 FASHION=/usr/share/datasets/fashion-mnist
 PORT=${TL_BENCH_PORT:-54433}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-if [ -z "${TL_OPENBLAS_CORETYPE+x}" ] && grep -qw avx512f /proc/cpuinfo; then
-  TL_OPENBLAS_CORETYPE=SkylakeX
+# (contrib/packages.sh has set OPENBLAS_CORETYPE where OpenBLAS would fall back)
+if [ -n "${TL_OPENBLAS_CORETYPE+x}" ]; then
+  unset OPENBLAS_CORETYPE
+  [ -n "$TL_OPENBLAS_CORETYPE" ] && export OPENBLAS_CORETYPE=$TL_OPENBLAS_CORETYPE
 fi
-[ -n "${TL_OPENBLAS_CORETYPE:-}" ] && export OPENBLAS_CORETYPE=$TL_OPENBLAS_CORETYPE
 
 tl_install_packages python3-torch python3-psycopg2 python3-sklearn || exit 1
 
@@ -43,7 +44,7 @@ tl_on_exit 'tl_cluster_stop "$TMP"; rm -rf "$TMP"'
 cc -O2 -o "$TMP/sgemm_peak" bench/sgemm_peak.c $(pkg-config --cflags --libs openblas)
 mkdir -p "$TMP/work" "$TMP/models"
 cp "$DATA_DIR"/models/imdb/imdb_{conv1d__datadonk23,embed_gap_dense__kolerabi,embed_lstm__anushree1001}.h5 \
-   contrib/fashion/fashion_cnn.h5 "$TMP/models/"
+   "$DATA_DIR"/models/mnist/mnist_cnn__gosolna.keras contrib/fashion/fashion_cnn.h5 "$TMP/models/"
 chmod -R a+rX "$TMP/models"
 chmod 777 "$TMP/work"
 
@@ -64,10 +65,11 @@ echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || ech
      "install: $TL_PG_BIN, under $TL_INSTALL_LOCK"
 "$TMP/sgemm_peak" | tee "$TMP/work/peak.txt"
 PEAK=$(awk '/^sgemm 2048/ {print $6}' "$TMP/work/peak.txt")
+PEAK_CPU=$(awk '/^sgemm 2048/ {print $8}' "$TMP/work/peak.txt")
 echo "torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), threads 1;" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(OpenBLAS default)}"
 
 /usr/bin/python3 bench/perf.py --dsn "host=$TMP port=$PORT user=postgres dbname=postgres" \
   --data "$DATA_DIR" --fashion "$FASHION" --work "$TMP/work" --models "$TMP/models" \
-  --rounds "${ROUNDS:-3}" --peak "$PEAK" ${QUICK:+--quick}
+  --rounds "${ROUNDS:-3}" --peak "$PEAK" --peak-cpu "$PEAK_CPU" ${QUICK:+--quick}
 cp "$TMP/work/summary.txt" "${TL_BENCH_OUT:-/tmp/tensorlens-perf-summary.txt}" 2>/dev/null || true

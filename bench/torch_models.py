@@ -13,24 +13,36 @@ the fastest stock PyTorch operations for it, float32, no autograd:
                 and, for information, nn.LSTM (torch's fused kernel, with
                 sigmoid gates: a slightly different model, its speed bound)
   fashion_cnn   F.conv2d -> relu -> F.max_pool2d (x2) -> flatten in Keras'
-                (h, w, c) order -> F.linear -> relu -> F.linear -> softmax
+                (h, w, c) order -> F.linear -> relu -> F.linear -> softmax;
+                the same class runs the MNIST CNN (mnist_cnn__gosolna.keras:
+                Conv2D 32 and 64 filters, Dense 128)
 
 forward(x) takes a batch (token ids as int64, images as float32 (B,28,28)) and
 returns the model's output as Keras computes it.
 """
 import os
 import sys
+import zipfile
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference", "torch"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
 from saliency_ref import load_layers  # noqa: E402  (the h5 reader of the saliency reference)
+import keras_ref  # noqa: E402  (the numpy reference, for .keras zips)
 
 
 def _layers(path):
-    """The model's layers with float32 weights, InputLayer and Dropout left out."""
-    return [l for l in load_layers(path, torch.float32) if l[0] not in ("InputLayer", "Dropout")]
+    """The model's layers with float32 weights, InputLayer and Dropout left out
+    (a Keras 3 .keras zip through the numpy reference's reader)."""
+    if zipfile.is_zipfile(path):
+        m = keras_ref.load(path)
+        layers = [(l.cls, l.cfg, [torch.tensor(w, dtype=torch.float32) for w in l.weights])
+                  for l in m.layers.values()]
+    else:
+        layers = load_layers(path, torch.float32)
+    return [l for l in layers if l[0] not in ("InputLayer", "Dropout")]
 
 
 class Conv1DModel:

@@ -78,6 +78,10 @@ rm -f "$OUT"/fashion_* "$OUT"/imdb_* "$OUT"/index.html "$OUT"/summary.txt
 SUMMARY=$OUT/summary.txt
 report() { tee -a "$SUMMARY"; }
 
+# which OpenBLAS kernels the server runs (OPENBLAS_CORETYPE: contrib/packages.sh)
+"${PSQL[@]}" -d $DB -At -c "SELECT 'tensorlens: OpenBLAS ' || core || ' kernels on a CPU with ' || cpu_features ||
+                                   coalesce(' (slower than it could be: ' || advice || ')', '') FROM tl_blas_info()" | report
+
 # ---- 1. Fashion-MNIST -----------------------------------------------------
 echo
 echo "tensorlens: Fashion-MNIST test images from $FASHION_DIR (Debian dataset-fashion-mnist),"

@@ -16,9 +16,14 @@ SELECT tl_model_import('fashion_cnn', decode(:'h5hex', 'hex')) AS revision \gset
 
 -- the whole analysis in one call: outputs, predictions, losses (the model's
 -- own sparse_categorical_crossentropy), perception vectors, PCA coordinates
+-- progress: a NOTICE line every second while it runs (another session
+-- sees the same in the view tl_progress)
+SET client_min_messages = notice;
+SET tensorlens.progress_interval = '1s';
 SELECT clock_timestamp() AS t0 \gset
 SELECT tl_evaluate('fashion_cnn', 'SELECT id, pixels, label FROM fashion', 'fashion-mnist', 'test',
                    class_names => :'classes') AS run \gset
+SET client_min_messages = warning;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS eval_s \gset
 
 \echo

@@ -38,7 +38,11 @@ CREATE FUNCTION pg_temp.input_sql(m demo_models) RETURNS text LANGUAGE sql AS $$
 
 -- the two models of the analysis, each one tl_evaluate call (outputs,
 -- predictions, losses from the model's training_config, perception
--- vectors, PCA coordinates); the other six only run (tl_infer_batch)
+-- vectors, PCA coordinates); the other six only run (tl_infer_batch).
+-- Progress: a NOTICE line every second while each runs (tl_progress shows
+-- it to other sessions)
+SET client_min_messages = notice;
+SET tensorlens.progress_interval = '1s';
 SELECT clock_timestamp() AS t0 \gset
 SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
                    class_names => '{negative,positive}') AS cnn
@@ -48,6 +52,7 @@ SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.
                    class_names => '{negative,positive}') AS dense
   FROM demo_models m WHERE m.model = 'imdb_gap_dense' \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS dense_s, clock_timestamp() AS t0 \gset
+SET client_min_messages = warning;
 CREATE TABLE predictions AS
 SELECT m.model, b.id::int AS id, b.output[1] AS score
   FROM demo_models m, tl_infer_batch(m.model, format('SELECT id, %s FROM reviews', pg_temp.input_sql(m))) b

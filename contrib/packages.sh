@@ -24,3 +24,20 @@ tl_install_packages() {
   apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
+
+# OpenBLAS 0.3.21 picks its kernels from the CPU's family and model; on CPUs
+# it does not know that have AVX-512 (recent AMD cores) it falls back to its
+# AVX2 kernels, about half as fast (doc/performance.md).  Servers started by
+# the scripts inherit OPENBLAS_CORETYPE=SkylakeX on a CPU with the AVX-512
+# parts those kernels use (F, BW, DQ, VL), unless it is set already; never
+# on a CPU without them, where those kernels would crash (tensorlens then
+# refuses to load).  tl_blas_info() says which kernels a server runs.
+tl_openblas_env() {
+  [ -n "${OPENBLAS_CORETYPE+x}" ] && return 0
+  local f
+  for f in avx512f avx512bw avx512dq avx512vl; do
+    grep -qw "$f" /proc/cpuinfo 2>/dev/null || return 0
+  done
+  export OPENBLAS_CORETYPE=SkylakeX
+}
+tl_openblas_env

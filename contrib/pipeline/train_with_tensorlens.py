@@ -141,9 +141,18 @@ def log_epoch(conn, args, epoch, h5_bytes, ids, labels, out, loss, perc):
                 (args.model, revision, args.dataset, args.subset, epoch,
                  list(fc.CLASS_NAMES)))
             run = cur.fetchone()[0]
+            # progress another session sees in tl_progress (this one gets
+            # NOTICE lines, tensorlens.progress_interval): the COPY, then the
+            # analysis tl_analyze runs at COMMIT
+            cur.execute("SELECT tl_progress_begin('training pipeline', %s)", (run,))
+            cur.execute("SELECT tl_progress_step('COPY of the epoch''s results', 0, %s)", (len(ids),))
             cur.copy_expert(
                 "COPY tl_result (run, sample_id, label, output, loss, perception)"
                 " FROM STDIN", copy_rows(run, ids, labels, out, loss, perc))
+            cur.execute("SELECT tl_progress_step('analysis at COMMIT', %s, %s)", (len(ids), len(ids)))
+    for line in conn.notices:
+        print("  " + line.strip().replace("\n", " "))
+    del conn.notices[:]
     return run, revision, time.time() - t0
 
 
@@ -302,6 +311,8 @@ def main(argv):
 
     conn = psycopg2.connect(a.dsn)
     conn.set_session(autocommit=False)
+    with conn, conn.cursor() as cur:       # progress lines every second (printed after each epoch)
+        cur.execute("SET tensorlens.progress_interval = '1s'")
     if not a.keep_old:
         with conn, conn.cursor() as cur:
             cur.execute("DELETE FROM tl_run WHERE model = %s AND dataset = %s AND subset = %s",

@@ -255,6 +255,7 @@ BEGIN
         RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
     END IF;
     spec := r.model || coalesce('@' || r.revision, '');
+    PERFORM @extschema@.tl_progress_begin('tl_analyze', run);
 
     -- 1. perception vectors (and outputs) the pipeline did not provide, from
     --    the run's query: its creator's SQL, run as the creator whoever
@@ -262,6 +263,7 @@ BEGIN
     SELECT array_agg(t.sample_id) INTO missing
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NULL;
     IF r.input_query IS NOT NULL AND missing IS NOT NULL THEN
+        PERFORM @extschema@.tl_progress_step('perception vectors', 0, pg_catalog.cardinality(missing));
         UPDATE @extschema@.tl_result t
            SET perception = p.perception, output = coalesce(t.output, p.output)
           FROM @extschema@.tl_run_perception(run, missing) p
@@ -269,6 +271,7 @@ BEGIN
     END IF;
 
     -- 2. predictions and losses the outputs imply
+    PERFORM @extschema@.tl_progress_step('predictions and losses', 0);
     UPDATE @extschema@.tl_result t SET prediction = @extschema@.tl_predict_class(t.output)
      WHERE t.run = run AND t.prediction IS NULL AND t.output IS NOT NULL;
     IF EXISTS (SELECT 1 FROM @extschema@.tl_result t
@@ -286,6 +289,7 @@ BEGIN
     SELECT min(pg_catalog.cardinality(t.perception)) INTO width
       FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
     IF width IS NOT NULL THEN
+        PERFORM @extschema@.tl_progress_step('PCA', 0);
         SELECT @extschema@.tl_pca_fit(t.perception, least(dims, width)) INTO p
           FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
         -- row by row, no join: linear however stale the statistics of the
@@ -294,6 +298,7 @@ BEGIN
                (SELECT v[1], v[2], v[3] FROM (SELECT @extschema@.tl_pca_project(p, t.perception) AS v) pr)
          WHERE t.run = run AND t.perception IS NOT NULL;
         GET DIAGNOSTICS placed = ROW_COUNT;
+        PERFORM @extschema@.tl_progress_step('PCA', placed, placed);
 
         -- 4. keep the picture steady between epochs: rotate/reflect onto the
         --    previous run of the same model, dataset and subset (orthogonal
@@ -305,6 +310,9 @@ BEGIN
                AND CASE WHEN r.epoch IS NOT NULL AND t.epoch IS NOT NULL THEN t.epoch < r.epoch ELSE t.id < r.id END
              ORDER BY t.epoch DESC NULLS LAST, t.id DESC LIMIT 1;
         END IF;
+        IF prev IS NOT NULL THEN
+            PERFORM @extschema@.tl_progress_step('aligning', 0, placed);
+        END IF;
         IF prev IS NOT NULL AND NOT @extschema@.tl_procrustes_align(run, prev) THEN
             prev := NULL;
         END IF;
@@ -313,6 +321,7 @@ BEGIN
     UPDATE @extschema@.tl_run t
        SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
+    PERFORM @extschema@.tl_progress_end();
     RETURN placed;
 END
 $$;

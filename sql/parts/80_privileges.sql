@@ -92,7 +92,7 @@ BEGIN
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result TO %s', role);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE @extschema@.tl_run_id_seq TO %s', role);
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare TO %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_progress TO %s', role);
     -- sharing its runs with a reader (tl_grant_read; row-level security)
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant TO %s', role);
 END
@@ -114,7 +114,7 @@ BEGIN
     -- it may have been granted for other reasons
     EXECUTE format('REVOKE ALL ON TABLE @extschema@.tl_model, @extschema@.tl_vocab, @extschema@.tl_run, '
                    '@extschema@.tl_result, @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare FROM %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_progress FROM %s', role);
     EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant FROM %s', role);
     EXECUTE format('REVOKE ALL ON SEQUENCE @extschema@.tl_run_id_seq FROM %s', role);
 END

@@ -201,6 +201,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	char		nulls[7] = "       ";
 	Oid			types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID};
 	bool		isnull;
+	int			progress;
 
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i))
@@ -251,6 +252,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	es.run = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 
+	progress = tl_progress_begin("tl_evaluate", es.run);
 	tl_batch_query(cm, query, 0, 3, "sample_id, input, label", emit_results, &es);
 
 	SPI_connect();
@@ -258,6 +260,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(es.run)}, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: analysing run %d failed", es.run);
 	SPI_finish();
+	tl_progress_end(progress);
 	PG_RETURN_INT32(es.run);
 }
 
@@ -439,12 +442,15 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 	tl_label_scores *sc;
 	tl_status	st = {0};
 	MemoryContext cxt = CurrentMemoryContext;
+	int			progress;
 
 	if (k < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k (neighbours) must be at least 1, not %d", k)));
 	InitMaterializedSRF(fcinfo, 0);
+	progress = tl_progress_begin("tl_label_issues", run);
+	tl_progress_phase("reading results", -1, false);
 	SPI_connect();
 	read_run(schema_of(fcinfo), run, &rd, cxt);
 	SPI_finish();
@@ -456,6 +462,7 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 	c = rd.c == 1 ? 2 : rd.c;
 	probs = palloc_extended(sizeof(float) * rd.n * c, MCXT_ALLOC_HUGE);
 	tl_outputs_to_probs(rd.outputs, rd.n, rd.c, probs);
+	tl_progress_phase("neighbours", rd.n, false);
 	if (rd.reduced)
 	{
 		nbr = palloc_extended(sizeof(int32) * rd.n * k, MCXT_ALLOC_HUGE);
@@ -468,6 +475,8 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 				(errcode(tl_pg_sqlstate(st.code)),
 				 errmsg("run %d: %s", run, st.msg)));
 
+	tl_progress_set(rd.n);
+	tl_progress_end(progress);
 	/* most suspect first; ties by sample id (the read order) */
 	order = palloc(sizeof(int) * rd.n);
 	for (int i = 0; i < rd.n; i++)

@@ -17,6 +17,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 
 /* Default rows per batch: enough for GEMM efficiency, small in memory. */
 #define DEFAULT_BATCH 256
@@ -53,6 +54,15 @@ tl_batch_prepare(const char *query, int nargs, Oid *argtypes, const char *column
 	return plan;
 }
 
+/* The planner's estimate of the rows a cursor returns (progress reports). */
+static int64
+estimated_rows(Portal portal)
+{
+	PlannedStmt *ps = portal->stmts ? linitial_node(PlannedStmt, portal->stmts) : NULL;
+
+	return ps && ps->planTree ? (int64) ps->planTree->plan_rows : -1;
+}
+
 static void
 flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 {
@@ -60,6 +70,7 @@ flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
 		return;
 	tl_call_forward(cm, &b->shape, b->x, b->n);
 	emit(cm, b, arg);
+	tl_progress_add(b->n);
 	b->n = 0;
 }
 
@@ -101,6 +112,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 		tl_run_as_enter(ra);
 		plan = tl_batch_prepare(query, ids ? 1 : 0, (Oid[]) {TEXTARRAYOID}, columns);
 		portal = SPI_cursor_open(NULL, plan, ids ? &ids : NULL, NULL, true);
+		tl_progress_phase("rows", estimated_rows(portal), true);
 
 		for (;;)
 		{
@@ -199,6 +211,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 		SPI_cursor_close(portal);
 		tl_run_as_leave(ra);
 		flush(cm, &b, emit, arg);
+		tl_progress_phase_done();
 	}
 	PG_FINALLY();
 	{

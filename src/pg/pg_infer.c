@@ -64,6 +64,7 @@ pg_tl_infer_batch(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	tl_call_model *cm;
 	tl_status	st = {0};
+	int			progress;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -72,9 +73,11 @@ pg_tl_infer_batch(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	tl_runner_keep(tl_call_runner(cm), NULL, 0, &st);
+	progress = tl_progress_begin("tl_infer_batch", -1);
 	tl_batch_query(cm, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				   PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2), 2, "id, input",
 				   emit_outputs, rsinfo);
+	tl_progress_end(progress);
 	return (Datum) 0;
 }
 

@@ -200,6 +200,7 @@ pg_tl_perception_batch(PG_FUNCTION_ARGS)
 {
 	perception_emit pe;
 	tl_call_model *cm;
+	int			progress;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -210,9 +211,11 @@ pg_tl_perception_batch(PG_FUNCTION_ARGS)
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	pe.plan = perception_plan(cm, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2),
 							  PG_ARGISNULL(3) ? "avg" : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	progress = tl_progress_begin("tl_perception_batch", -1);
 	tl_batch_query(cm, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				   PG_ARGISNULL(4) ? 0 : PG_GETARG_INT32(4), 2, "id, input",
 				   emit_perception, &pe);
+	tl_progress_end(progress);
 	return (Datum) 0;
 }
 

@@ -145,6 +145,7 @@ pg_tl_token_saliency(PG_FUNCTION_ARGS)
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(ARG_MODEL));
 	require_kind(cm, true, "tl_token_saliency");
 	scores = saliency_of(fcinfo, cm, &shape, &x);
+	tl_progress_per_row(cm, "tl_token_saliency");
 	for (int64 p = 0; p < tl_shape_count(&shape); p++)
 	{
 		Datum		values[3];
@@ -178,6 +179,7 @@ pg_tl_pixel_saliency(PG_FUNCTION_ARGS)
 	require_kind(cm, false, "tl_pixel_saliency");
 	input = PG_GETARG_ARRAYTYPE_P(ARG_INPUT);
 	scores = saliency_of(fcinfo, cm, &shape, &x);
+	tl_progress_per_row(cm, "tl_pixel_saliency");
 
 	/* shaped like the input: its dimensions and lower bounds */
 	ndim = ARR_NDIM(input);

@@ -36,6 +36,9 @@ assign_blas_threads(int newval, void *extra)
 void
 _PG_init(void)
 {
+	tl_blas_check_at_load();
+	/* before MarkGUCPrefixReserved: a value set at server start must be kept */
+	tl_progress_init();
 	DefineCustomIntVariable("tensorlens.blas_threads",
 							"OpenBLAS threads per backend.",
 							"Parallel workers already spread work over cores; "

@@ -75,10 +75,17 @@ typedef struct tl_call_model
 	void	   *plan;
 	char	   *plan_key;
 	void		(*plan_free) (void *plan);
+	int			progress_id;	/* tl_progress_per_row's report, 0: none */
 } tl_call_model;
 
 tl_call_model *tl_call_model_get(FunctionCallInfo fcinfo, text *spec);
 tl_runner  *tl_call_runner(tl_call_model *cm);
+/*
+ * Counts one sample done by a per-row function (table-wide saliency) in a
+ * progress report of its call site, begun at the first row and ended with
+ * the query (pg_progress.c).
+ */
+void		tl_progress_per_row(tl_call_model *cm, const char *function);
 /* Runs n samples through the call site's runner (buffers live in cm->cxt). */
 void		tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int n);
 
@@ -145,6 +152,24 @@ void		tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids,
  */
 struct _SPI_plan *tl_batch_prepare(const char *query, int nargs, Oid *argtypes,
 								   const char *columns);
+
+/*
+ * Progress of long work (pg_progress.c): NOTICE lines every
+ * tensorlens.progress_interval and the view tl_progress.  begin pushes a
+ * report (run -1: none) and returns its id for end; the others change the
+ * innermost report and do nothing when none was begun.
+ */
+extern int	tl_guc_progress_interval_ms;
+void		tl_progress_init(void);
+int			tl_progress_begin(const char *function, int32 run);
+void		tl_progress_phase(const char *phase, int64 total, bool estimated);
+void		tl_progress_set(int64 done);
+void		tl_progress_add(int64 n);
+void		tl_progress_phase_done(void);
+void		tl_progress_end(int id);
+
+/* OpenBLAS' kernels (pg_blas.c): ERROR if they cannot run here, LOG if slow. */
+void		tl_blas_check_at_load(void);
 
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);

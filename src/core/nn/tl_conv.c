@@ -13,10 +13,13 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "nn/tl_conv2d_kernel.h"
 #include "nn/tl_layer.h"
 
 /* Scratch for packed patches, in floats (8 MiB). */
 #define PATCH_SCRATCH (2 * 1024 * 1024)
+/* Input rows one block of the per-tap Conv1D reads, in floats (256 KiB). */
+#define TAPS_INPUT_FLOATS (64 * 1024)
 
 static int
 conv_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
@@ -115,6 +118,13 @@ conv_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 	if (l->u.conv.use_bias &&
 		tl_expect_weight(l, 1, "bias", 1, &l->u.conv.filters, st) < 0)
 		return -1;
+	if (tl_conv2d_direct_applies(l))
+	{
+		tl_free(l->aux);
+		l->aux = tl_conv2d_pack(l, c, st);
+		if (l->aux == NULL && st->code != TL_OK)
+			return -1;
+	}
 	return 0;
 }
 
@@ -223,6 +233,10 @@ conv1d_taps_forward(const tl_layer *l, tl_exec *ex, const float *x, float *out,
 	int64_t		per = PATCH_SCRATCH / ((int64_t) w * f);
 	float	   *acc;
 
+	/* each tap's sgemm reads the chunk's input again: keep it in L2 */
+	if (per > TAPS_INPUT_FLOATS / ((int64_t) w * c))
+		per = TAPS_INPUT_FLOATS / ((int64_t) w * c);
+
 	if (per < 1)
 		per = 1;
 	if (per > n)
@@ -278,6 +292,20 @@ conv_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		if (pre)
 			memcpy(pre, out, sizeof(float) * total * f);
 		tl_act_apply(&l->act, out, total, f, 1);
+		return 0;
+	}
+	if (tl_conv2d_direct_applies(l) && l->aux)
+	{
+		/* a plain ReLU is applied as the output is stored */
+		int			relu = pre == NULL && l->act.fn == TL_ACT_RELU && l->act.alpha == 0.0f &&
+			l->act.max_value < 0.0f && l->act.threshold == 0.0f;
+
+		if (tl_conv2d_direct(l, ex, in[0], out, n, g.h, g.w, g.c, g.oh, g.ow, g.ph, g.pw, relu, st) < 0)
+			return -1;
+		if (pre)
+			memcpy(pre, out, sizeof(float) * total * f);
+		if (!relu)
+			tl_act_apply(&l->act, out, total, f, 1);
 		return 0;
 	}
 	patches = tl_scratch(ex, (size_t) (g.chunk * g.kc), st);

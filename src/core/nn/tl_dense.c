@@ -71,9 +71,13 @@ dense_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			for (int j = 0; j < units; j++)
 				out[r * units + j] = l->w[1].data[j];
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, units, k,
-				1.0f, in[0], k, l->w[0].data, units,
-				l->u.dense.use_bias ? 1.0f : 0.0f, out, units);
+	if (rows == 1)				/* one sample: sgemv, without sgemm's set-up per call */
+		cblas_sgemv(CblasRowMajor, CblasTrans, k, units, 1.0f, l->w[0].data, units,
+					in[0], 1, l->u.dense.use_bias ? 1.0f : 0.0f, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, units, k,
+					1.0f, in[0], k, l->w[0].data, units,
+					l->u.dense.use_bias ? 1.0f : 0.0f, out, units);
 	if (pre)
 		memcpy(pre, out, sizeof(float) * rows * units);
 	tl_act_apply(&l->act, out, rows, units, 1);

@@ -115,6 +115,23 @@ lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
 }
 
 /*
+ * rec (m x cols, row stride ld) = beta rec + a (m x k) U (k x cols, row
+ * stride ld).  One sample (per-row calls) is a matrix-vector product:
+ * sgemv skips the packing and buffer set-up an sgemm pays on every call,
+ * which for one row of a recurrent step costs more than the product.
+ */
+static void
+rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
+			float beta, float *rec)
+{
+	if (m == 1)
+		cblas_sgemv(CblasRowMajor, CblasTrans, k, cols, 1.0f, U, ld, a, 1, beta, rec, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, cols, k,
+					1.0f, a, k, U, ld, beta, rec, ld);
+}
+
+/*
  * Runs one direction over m samples of T steps: out (unless NULL) receives
  * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
  * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 3u)
@@ -173,9 +190,8 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			else
 				memset(rec + (int64_t) i * gu, 0, sizeof(float) * gu);
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m,
-					(r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
-					1.0f, h, u, U, gu, 1.0f, rec, gu);
+		rec_product(m, (r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
+					h, U, gu, 1.0f, rec);
 
 		if (r->cell == TL_CELL_GRU && !r->reset_after)
 		{
@@ -192,8 +208,7 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 						h[(int64_t) i * u + k];
 				}
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, u, u,
-						1.0f, rh, u, U + 2 * u, gu, 0.0f, rec + 2 * u, gu);
+			rec_product(m, u, u, rh, U + 2 * u, gu, 0.0f, rec + 2 * u);
 		}
 
 		if (r->cell == TL_CELL_LSTM)

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""bench/million.py - a million IMDB reviews end to end (bench/million.sh).
+
+  /usr/bin/python3 bench/million.py --dsn DSN --data DIR --models DIR [--sizes 100000,1000000]
+
+Builds a table of N reviews: the 5000 real reviews of ../shared/data,
+tokenized once by tl_tokenize, repeated and shuffled (a fixed seed), each
+copy with its own id.  Then, for each N, times every stage in a fresh
+backend and samples that backend's memory (/proc/<pid>/status: RssAnon,
+its private memory, every 20 ms; VmHWM at the end, which also counts the
+shared buffers it touched):
+
+  evaluate       tl_evaluate on the GAP model: inference, losses, perception
+                 vectors, tl_result rows, then tl_analyze (PCA, placing)
+  pca            tl_pca_fit over the run's perception vectors, no workers
+  pca parallel   the same with 2 parallel workers (Partial Aggregate)
+  infer          SELECT count(tl_infer(...)) over the table, no workers
+  infer parallel the same on 2 parallel workers (Parallel Seq Scan)
+  clusters       tl_failure_clusters (k-means on the coordinates)
+  map            tl_svg_scatter of the whole run (bytes of SVG)
+  label issues   tl_label_issues: exact neighbours, O(n^2); only for
+                 N <= --label-issues-max (default 100,000)
+
+and prints one table (also written to --out).  Growth from the smallest N to
+the largest is given per stage as the ratio of the times beside n log n.
+"""
+import argparse
+import math
+import os
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "reference"))
+from perf import Session  # noqa: E402  (bench/perf.py: a connection and its backend's pid)
+from prep_fixtures import read_reviews  # noqa: E402
+
+OUT = []
+
+
+def say(s=""):
+    print(s, flush=True)
+    OUT.append(s)
+
+
+class Backend(Session):
+    """A session whose backend's memory is sampled while a statement runs."""
+
+    def status(self, key):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+        return 0.0
+
+    def run(self, sql, args=None):
+        """(seconds, first row, peak RssAnon MB, VmHWM MB)"""
+        peak = [self.status("RssAnon")]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    peak[0] = max(peak[0], self.status("RssAnon"))
+                except OSError:
+                    pass
+                time.sleep(0.02)
+        th = threading.Thread(target=sample)
+        th.start()
+        t = time.perf_counter()
+        try:
+            self.cur.execute(sql, args)
+            row = self.cur.fetchone() if self.cur.description else None
+        finally:
+            t = time.perf_counter() - t
+            stop.set()
+            th.join()
+        return t, row, peak[0], self.status("VmHWM")
+
+
+
+def prepare(a, cur, n_max):
+    reviews = read_reviews(os.path.join(a.data, "datasets", "imdb", "imdb_reviews_5000.tsv"), None)
+    path = os.path.join(a.work, "reviews.tsv")
+    with open(path, "w") as f:
+        for i, r in enumerate(reviews):
+            text = r[2].replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
+            f.write("%d\t%d\t%s\n" % (i, r[1], text))
+    os.chmod(path, 0o644)
+    wi = os.path.join(a.data, "datasets", "imdb", "imdb_word_index.json")
+    cur.execute("SELECT tl_vocab_import('imdb', pg_read_file(%s)::jsonb)", (wi,))
+    cur.execute("SELECT tl_model_load('imdb_gap', %s)",
+                (os.path.join(a.models, "imdb_embed_gap_dense__kolerabi.h5"),))
+    t = time.perf_counter()
+    cur.execute("""
+        CREATE TABLE reviews (id int PRIMARY KEY, label int, text text);
+        COPY reviews FROM %s;
+        CREATE TABLE review_tokens AS
+          SELECT id, label, tl_tokenize('imdb', text, NULL, 18000) AS tokens FROM reviews;
+        -- the reviews repeated and shuffled (fixed order: a hash of the copy's id)
+        CREATE TABLE imdb1m (id int PRIMARY KEY, review int, label int, tokens int[]);
+        INSERT INTO imdb1m
+          SELECT row_number() OVER (ORDER BY hashint8(c * 5000 + r.id)), r.id, r.label, r.tokens
+            FROM review_tokens r, generate_series(0, %s - 1) c;
+    """, (path, (n_max + 4999) // 5000))
+    cur.execute("VACUUM ANALYZE imdb1m")
+    cur.execute("SELECT count(*), pg_size_pretty(pg_total_relation_size('imdb1m')) FROM imdb1m")
+    rows, size = cur.fetchone()
+    say("table imdb1m: %d rows (the 5000 reviews repeated and shuffled), %s, built in %.0f s"
+        % (rows, size, time.perf_counter() - t))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dsn", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--label-issues-max", type=int, default=100000)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    setup = Backend(a.dsn)
+    prepare(a, setup.cur, max(sizes))
+    setup.close()
+    res = {}
+    par = ["SET max_parallel_workers_per_gather = 2", "SET parallel_setup_cost = 0",
+           "SET parallel_tuple_cost = 0", "SET min_parallel_table_scan_size = 0"]
+    for n in sizes:
+        say("\n== %d reviews" % n)
+
+        def stage(name, sql, settings=(), args=None, explain=None):
+            b = Backend(a.dsn, ["SET max_parallel_workers_per_gather = 0"] + list(settings))
+            plan = ""
+            if explain:
+                b.cur.execute("EXPLAIN " + explain)
+                lines = [r[0] for r in b.cur.fetchall()]
+                plan = "; ".join(l.strip() for l in lines if "Workers" in l or "Parallel" in l or "Partial" in l)
+            t, row, rss, hwm = b.run(sql, args)
+            b.close()
+            res[(name, n)] = (t, rss, hwm)
+            say("  %-16s %9.1f s  private peak %7.1f MB  VmHWM %7.1f MB  %s%s"
+                % (name, t, rss, hwm, "" if row is None else "-> %s " % (row[0],), plan and "[%s]" % plan))
+            return row
+
+        run = stage("evaluate", "SELECT tl_evaluate('imdb_gap', %s, %s)",
+                    args=("SELECT id, tokens, label FROM imdb1m WHERE id <= %d" % n, "million %d" % n))[0]
+        # statistics of the new rows (autovacuum would gather them soon): without them the
+        # planner expects a handful of rows and plans no workers
+        stage("ANALYZE tl_result", "ANALYZE tl_result")
+        pca_sql = "SELECT tl_pca_fit(perception, 3) IS NOT NULL FROM tl_result WHERE run = %d" % run
+        stage("pca", pca_sql)
+        stage("pca parallel", pca_sql, par, explain=pca_sql)
+        infer_sql = "SELECT count(tl_infer('imdb_gap', tokens)) FROM imdb1m WHERE id <= %d" % n
+        stage("infer", infer_sql)
+        stage("infer parallel", infer_sql, par, explain=infer_sql)
+        stage("clusters", "SELECT count(*) FROM tl_failure_clusters(%d, 8)" % run)
+        stage("map", "SELECT octet_length(tl_svg_scatter(x, y, loss, label_name, sample_id ORDER BY sample_id)) "
+                     "FROM tl_population WHERE run = %d" % run)
+        if n <= a.label_issues_max:
+            stage("label issues", "SELECT count(*) FROM tl_label_issues(%d)" % run)
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        nlogn = hi * math.log(hi) / (lo * math.log(lo))
+        say("\n== growth from %d to %d (n log n: %.1fx)" % (lo, hi, nlogn))
+        for name in ("evaluate", "pca", "pca parallel", "infer", "infer parallel", "clusters", "map", "label issues"):
+            if (name, lo) in res and (name, hi) in res:
+                g = res[(name, hi)][0] / max(res[(name, lo)][0], 1e-9)
+                say("  %-16s %6.1fx  %s" % (name, g, "within n log n" if g <= nlogn * 1.1 else "ABOVE n log n"))
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write("\n".join(OUT) + "\n")
+
+
+if __name__ == "__main__":
+    main()
