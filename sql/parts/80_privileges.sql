@@ -57,7 +57,8 @@ BEGIN
     -- vocabularies: tl_vocab_import replaces a vocabulary of the same name
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.tl_vocab TO %s', role);
     -- runs and results, limited to the role's own by row-level security
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result TO %s', role);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result, '
+                   '@extschema@.tl_neighbour TO %s', role);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE @extschema@.tl_run_id_seq TO %s', role);
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_population, @extschema@.tl_class_metrics, '
                    '@extschema@.tl_run_compare TO %s', role);
@@ -79,8 +80,8 @@ BEGIN
     -- (column privileges go with the table's); the schema's USAGE stays:
     -- it may have been granted for other reasons
     EXECUTE format('REVOKE ALL ON TABLE @extschema@.tl_model, @extschema@.tl_vocab, @extschema@.tl_run, '
-                   '@extschema@.tl_result, @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare FROM %s', role);
+                   '@extschema@.tl_result, @extschema@.tl_neighbour, @extschema@.tl_population, '
+                   '@extschema@.tl_class_metrics, @extschema@.tl_run_compare FROM %s', role);
     EXECUTE format('REVOKE ALL ON SEQUENCE @extschema@.tl_run_id_seq FROM %s', role);
 END
 $$;
