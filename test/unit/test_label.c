@@ -1,0 +1,183 @@
+/*
+ * test_label.c — label-issue scores (analysis/tl_label.h) on planted cases:
+ * labels flipped by this test, a model that knows some of the truth and
+ * neighbours that know more; AUROC computed here.
+ */
+#include <string.h>
+
+#include "analysis/tl_label.h"
+#include "test_util.h"
+
+static uint64_t rng_state = 7;
+
+static double
+uniform(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return ((rng_state >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* AUROC of score (higher = positive) against truth, ties counted half */
+static double
+auroc(const float *score, const int *truth, int n)
+{
+	double		wins = 0;
+	long		pos = 0,
+				neg = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (truth[i] && !truth[j])
+				wins += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+	for (int i = 0; i < n; i++)
+		truth[i] ? pos++ : neg++;
+	return wins / ((double) pos * neg);
+}
+
+typedef struct planted
+{
+	int			n,
+				c,
+				k;
+	double	   *probs;
+	int32_t    *labels;
+	int		   *flipped;
+	int32_t    *nbr;
+} planted;
+
+/*
+ * n samples of c classes; 5 % of the labels flipped; the model gives the
+ * true class a probability drawn around `skill`; each sample's k neighbours
+ * share its true class with probability `purity`.
+ */
+static planted
+plant(int n, int c, int k, double skill, double purity)
+{
+	planted		p = {.n = n, .c = c, .k = k};
+	int		   *truth = malloc(sizeof(int) * n);
+
+	p.probs = malloc(sizeof(double) * n * c);
+	p.labels = malloc(sizeof(int32_t) * n);
+	p.flipped = calloc(n, sizeof(int));
+	p.nbr = malloc(sizeof(int32_t) * n * k);
+	for (int i = 0; i < n; i++)
+	{
+		double		own = skill + (1 - skill) * (uniform() - 0.5) * 1.6,
+					rest = 0;
+
+		truth[i] = i % c;
+		own = own < 0.02 ? 0.02 : own > 0.999 ? 0.999 : own;
+		for (int j = 0; j < c; j++)
+			rest += p.probs[i * c + j] = j == truth[i] ? 0 : uniform();
+		for (int j = 0; j < c; j++)
+			p.probs[i * c + j] = j == truth[i] ? own : (1 - own) * p.probs[i * c + j] / rest;
+		p.labels[i] = truth[i];
+		if (uniform() < 0.05)
+		{
+			p.flipped[i] = 1;
+			p.labels[i] = (truth[i] + 1 + (int) (uniform() * (c - 1))) % c;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int m = 0; m < k; m++)
+		{
+			int			u;
+
+			do
+			{
+				u = (int) (uniform() * n);
+				if (uniform() < purity)
+					u = (u - u % c) + truth[i] < n ? (u - u % c) + truth[i] : truth[i];
+			} while (u == i);
+			p.nbr[i * k + m] = u;
+		}
+	free(truth);
+	return p;
+}
+
+static void
+release(planted *p)
+{
+	free(p->probs);
+	free(p->labels);
+	free(p->flipped);
+	free(p->nbr);
+}
+
+static void
+compare(const char *what, int c, double skill, double purity, int expect_better)
+{
+	planted		p = plant(3000, c, 10, skill, purity);
+	tl_label_scores *sc = malloc(sizeof(tl_label_scores) * p.n);
+	float	   *score = malloc(sizeof(float) * p.n),
+			   *self = malloc(sizeof(float) * p.n);
+	tl_label_graph g = {p.nbr, p.k};
+	tl_status	st = {0};
+	double		beta = -1,
+				a_score,
+				a_self;
+
+	CHECK(tl_label_scores_compute(p.probs, p.labels, p.n, p.c, &g, 1, sc, &beta, &st) == 0, "%s: %s", what, st.msg);
+	for (int i = 0; i < p.n; i++)
+	{
+		score[i] = sc[i].score;
+		self[i] = (float) (1 - p.probs[i * c + p.labels[i]]);
+	}
+	a_score = auroc(score, p.flipped, p.n);
+	a_self = auroc(self, p.flipped, p.n);
+	printf("%s: AUROC %.4f, self-confidence %.4f, neighbour weight %.1f\n", what, a_score, a_self, beta);
+	if (expect_better)
+		CHECK(a_score > a_self + 0.01, "%s: informative neighbours must help (%.4f vs %.4f)", what, a_score, a_self);
+	else
+		CHECK(a_score >= a_self - 0.005, "%s: uninformative neighbours must not hurt (%.4f vs %.4f)", what, a_score, a_self);
+	free(sc);
+	free(score);
+	free(self);
+	release(&p);
+}
+
+static void
+test_edges(void)
+{
+	double		probs[8] = {0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.6, 0.4};
+	int32_t		same[4] = {0, 0, 0, 0},
+				labels[4] = {0, 1, 1, 0},
+				bad[4] = {0, 2, 1, 0},
+				nbr[4] = {-1, 0, 3, 2};
+	tl_label_scores sc[4];
+	tl_label_graph g = {nbr, 1};
+	tl_status	st = {0};
+
+	CHECK(tl_label_scores_compute(probs, same, 4, 2, NULL, 0, sc, NULL, &st) < 0 && st.code == TL_ERR_ARG,
+		  "one class refused");
+	tl_status_clear(&st);
+	CHECK(tl_label_scores_compute(probs, bad, 4, 2, NULL, 0, sc, NULL, &st) < 0 && st.code == TL_ERR_RANGE,
+		  "label outside the classes refused");
+	/* without neighbours the score is 1 - p(label) exactly */
+	CHECK(tl_label_scores_compute(probs, labels, 4, 2, NULL, 0, sc, NULL, &st) == 0, "no graph");
+	CHECK_NEAR(sc[1].score, 0.8, 1e-6);
+	CHECK_NEAR(sc[1].self_confidence, 0.2, 1e-6);
+	CHECK_NEAR(sc[1].margin, -0.6, 1e-6);
+	CHECK(isnan(sc[1].neighbour_disagreement), "no neighbours: NaN");
+	/* sample 0 has no neighbour (-1): only its own term, whatever the others do */
+	CHECK(tl_label_scores_compute(probs, labels, 4, 2, &g, 1, sc, NULL, &st) == 0, "with graph");
+	CHECK_NEAR(sc[0].score, 0.1, 1e-6);
+	CHECK(isnan(sc[0].neighbour_disagreement) && sc[1].neighbour_disagreement == 1.0f, "disagreement shares");
+	/* confident learning: thresholds 0.75 (class 0: mean of 0.9, 0.6) and 0.45 (class 1: of 0.2, 0.7) */
+	CHECK(sc[1].issue && sc[1].confident_class == 0 && sc[1].suggested == 0, "sample 1 flagged, class 0 suggested");
+	CHECK(!sc[0].issue && !sc[2].issue && !sc[3].issue && sc[3].confident_class == -1, "the others not flagged");
+}
+
+int
+main(void)
+{
+	test_edges();
+	/* a weak model, neighbours that know the truth: the neighbours must help */
+	compare("binary, weak model, pure neighbours", 2, 0.6, 0.8, 1);
+	compare("10 classes, weak model, pure neighbours", 10, 0.2, 0.8, 1);
+	/* a strong model, neighbours at random: the score must stay with the model */
+	compare("binary, strong model, random neighbours", 2, 0.9, 0.0, 0);
+	compare("10 classes, strong model, random neighbours", 10, 0.85, 0.0, 0);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
