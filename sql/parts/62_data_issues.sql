@@ -138,8 +138,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.tl_similar(integer, real[], integer) IS
     'The k samples of a run the model perceives as closest to a perception vector (e.g. tl_perception of a new sample), nearest first.';
 
-CREATE FUNCTION @extschema@.tl_similar(run integer, sample_id text, k integer DEFAULT 10)
-RETURNS TABLE (rank integer, sample_id text, distance real, label integer, prediction integer, loss real)
+CREATE FUNCTION @extschema@.tl_sample_perception(run integer, sample text)
+RETURNS real[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -147,24 +147,32 @@ AS $$
 DECLARE
     v real[];
 BEGIN
-    IF run IS NULL OR sample_id IS NULL OR k IS NULL THEN
-        RAISE EXCEPTION 'tl_similar: run, sample_id and k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF run IS NULL OR sample IS NULL THEN
+        RAISE EXCEPTION 'run and sample must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT t.perception INTO v FROM @extschema@.tl_result t WHERE t.run = run AND t.sample_id = sample_id;
+    SELECT t.perception INTO v FROM @extschema@.tl_result t WHERE t.run = run AND t.sample_id = sample;
     IF v IS NULL THEN
         PERFORM FROM @extschema@.tl_run t WHERE t.id = run;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
         END IF;
-        RAISE EXCEPTION 'run % has no sample % with a perception vector', run, sample_id
-            USING ERRCODE = 'undefined_object';
+        RAISE EXCEPTION 'run % has no sample % with a perception vector', run, sample USING ERRCODE = 'undefined_object';
     END IF;
-    RETURN QUERY
-    SELECT s.rank, s.sample_id, s.distance, t.label, t.prediction, t.loss
-      FROM @extschema@.tl_similar_to(run, v, k, sample_id) s
-      JOIN @extschema@.tl_result t ON t.run = run AND t.sample_id = s.sample_id
-     ORDER BY s.rank;
+    RETURN v;
 END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_sample_perception(integer, text) IS
+    'The perception vector of one sample of a run; an error when there is none.';
+
+CREATE FUNCTION @extschema@.tl_similar(run integer, sample_id text, k integer DEFAULT 10)
+RETURNS TABLE (rank integer, sample_id text, distance real, label integer, prediction integer, loss real)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.rank, s.sample_id, s.distance, t.label, t.prediction, t.loss
+      FROM @extschema@.tl_similar_to($1, @extschema@.tl_sample_perception($1, $2), $3, $2) s
+      JOIN @extschema@.tl_result t ON t.run = $1 AND t.sample_id = s.sample_id
+     ORDER BY s.rank
 $$;
 COMMENT ON FUNCTION @extschema@.tl_similar(integer, text, integer) IS
     'The k other samples of a run the model perceives as closest to one of its samples, nearest first.';

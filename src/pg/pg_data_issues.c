@@ -406,12 +406,12 @@ require_graph(const char *schema, int32 run, int rank, double q, double *out)
 }
 
 /*
- * The default near-duplicate threshold of a run: a tenth of the median
+ * The default near-duplicate threshold of a run: a quarter of the median
  * distance from a sample to its nearest neighbour.  Samples that close are
- * an order of magnitude closer than typical neighbours (doc/data_issues.md
+ * four times closer than typical neighbours (doc/data_issues.md
  * measures planted copies against it).
  */
-#define DUPLICATE_SHARE_OF_MEDIAN 0.1
+#define DUPLICATE_SHARE_OF_MEDIAN 0.25
 
 /*
  * tl_near_duplicates(run, other_run, threshold) → TABLE(sample_id,
