@@ -74,7 +74,7 @@ def load_all(conn, data, models=MODELS):
             cur.execute("SELECT tl_vocab_import('imdb', %s::jsonb)", (f.read(),))
     cur.execute("SELECT to_regclass('fashion') IS NOT NULL AND to_regclass('reviews') IS NOT NULL")
     if cur.fetchone()[0]:
-        load_models(cur, models)
+        load_models(cur, data, models)
         conn.commit()
         return
     cur.execute("DROP TABLE IF EXISTS reviews; CREATE TABLE reviews (id int PRIMARY KEY, label int, text text)")
@@ -97,11 +97,11 @@ def load_all(conn, data, models=MODELS):
                 idx_labels(mnist + "/t10k-labels-idx1-ubyte.gz"))
     load_images(cur, "fashion", idx_images(FASHION_DIR + "/t10k-images-idx3-ubyte.gz"),
                 idx_labels(FASHION_DIR + "/t10k-labels-idx1-ubyte.gz"))
-    load_models(cur, models)
+    load_models(cur, data, models)
     conn.commit()
 
 
-def load_models(cur, models):
+def load_models(cur, data, models):
     for name, (path, _, _) in models.items():
         cur.execute("SELECT count(*) FROM tl_model WHERE name = %s", (name,))
         if cur.fetchone()[0]:

@@ -569,24 +569,32 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 		require_graph(schema, run, Max(k, 1), 0.25, &q1);
 		require_graph(schema, run, k, 0.75, &q3);
 		threshold = q3 + 3 * (q3 - q1);
-		if (SPI_execute_with_args(psprintf("SELECT f.sample_id, f.distance, n.neighbour_id FROM %s.tl_neighbour f "
-										   "JOIN %s.tl_neighbour n ON n.run OPERATOR(pg_catalog.=) f.run AND n.sample_id OPERATOR(pg_catalog.=) f.sample_id "
-										   "AND n.rank OPERATOR(pg_catalog.=) 1 "
-										   "WHERE f.run OPERATOR(pg_catalog.=) $1 AND f.rank OPERATOR(pg_catalog.=) $2 "
-										   "ORDER BY f.sample_id COLLATE \"C\"", schema, schema), 2,
+		/* rank 1 (the nearest) and rank k (the score) of each sample, no join */
+		if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id, distance FROM %s.tl_neighbour "
+										   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) ANY (ARRAY[1, $2]) "
+										   "ORDER BY sample_id COLLATE \"C\", rank", schema), 2,
 								  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
 								  NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "tensorlens: reading tl_neighbour failed");
 		tt = SPI_tuptable;
-		n = (int) SPI_processed;
-		ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
-		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
-		score = MemoryContextAlloc(cxt, sizeof(float) * Max(n, 1));
-		for (int i = 0; i < n; i++)
+		ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+		score = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
+		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			ids[i] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[i], tt->tupdesc, 1));
-			score[i] = DatumGetFloat4(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			nearest[i] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[i], tt->tupdesc, 3));
+			char	   *id = SPI_getvalue(tt->vals[r], tt->tupdesc, 1);
+			int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+
+			if (n == 0 || strcmp(ids[n - 1], id) != 0)
+			{
+				ids[n] = MemoryContextStrdup(cxt, id);
+				nearest[n] = NULL;
+				n++;
+			}
+			if (rank == 1)
+				nearest[n - 1] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
+			if (rank == k)
+				score[n - 1] = DatumGetFloat4(SPI_getbinval(tt->vals[r], tt->tupdesc, 4, &isnull));
 		}
 	}
 	else
