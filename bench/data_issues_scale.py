@@ -6,13 +6,15 @@ perception vectors made from the Fashion CNN's real perception vectors of the 10
 (each repeated with Gaussian jitter of 5 % of the per-feature spread, so that the run has the
 real data's structure at any size); labels with 5 % flipped.  The commit runs tl_analyze: PCA
 coordinates and the neighbour graph (exact up to tensorlens.knn_exact_max, NN-descent above).
-Then tl_label_issues, tl_outliers and tl_near_duplicates are timed.  Peak memory is the backend's
-VmHWM (/proc, the server runs on this machine).
+Then tl_label_issues, tl_outliers and tl_near_duplicates are timed: wall time and the backend's
+CPU time (/proc/PID/stat; on a shared machine the CPU time is the measure), and its peak memory
+(VmHWM).  The server must run on this machine.
 
   bench/data_issues_scale.py --host H --port P --db D --sizes 10000,100000 [--exact-max 50000]
 """
 import argparse
 import io
+import os
 import time
 
 import numpy as np
@@ -39,6 +41,13 @@ def vmhwm_mb(pid):
     return float("nan")
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of the backend so far (the machine is shared: wall time is not)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_size(args, base, n):
     out, perc, lab = base
     rng = np.random.default_rng(n)
@@ -60,26 +69,28 @@ def one_size(args, base, n):
                                                    ",".join("%.6g" % x for x in v)))
     buf.seek(0)
     cur.copy_expert("COPY tl_result (run, sample_id, label, output, perception) FROM STDIN", buf)
-    t0 = time.time()
+    t0, c0 = time.time(), cpu_s(pid)
     conn.commit()                      # tl_analyze runs at commit
-    t_analyze = time.time() - t0
+    t_analyze, c_analyze = time.time() - t0, cpu_s(pid) - c0
     cur.execute("SELECT status, analysis_error FROM tl_run WHERE id = %s", (run,))
     status = cur.fetchone()
-    times = {}
+    times, cpu = {}, {"tl_analyze": round(c_analyze, 2)}
     for name, sql in (("tl_label_issues", "SELECT count(*) FROM tl_label_issues(%s)"),
                       ("tl_outliers", "SELECT count(*) FROM tl_outliers(%s)"),
                       ("tl_near_duplicates", "SELECT count(*) FROM tl_near_duplicates(%s)")):
-        t0 = time.time()
+        t0, c0 = time.time(), cpu_s(pid)
         cur.execute(sql, (run,))
         cur.fetchone()
         times[name] = round(time.time() - t0, 2)
+        cpu[name] = round(cpu_s(pid) - c0, 2)
     peak = vmhwm_mb(pid)
     cur.execute("DELETE FROM tl_run WHERE id = %s", (run,))
     conn.commit()
     conn.close()
     print({"samples": n, "width": perc.shape[1], "graph": "exact" if n <= args.exact_max else "NN-descent",
            "status": status[0], "error": status[1], "tl_analyze_at_commit_s": round(t_analyze, 2), **times,
-           "total_s": round(t_analyze + sum(times.values()), 2), "backend_peak_MB": round(peak)}, flush=True)
+           "total_wall_s": round(t_analyze + sum(times.values()), 2), "backend_cpu_s": cpu,
+           "total_cpu_s": round(sum(cpu.values()), 2), "backend_peak_MB": round(peak)}, flush=True)
 
 
 def main():

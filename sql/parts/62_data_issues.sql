@@ -193,3 +193,59 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.tl_similar(integer, text, integer) IS
     'The k other samples of a run the model perceives as closest to one of its samples, nearest first.';
+
+-- ---------------------------------------------------------------------------
+-- One row per sample for BI tools: every data-issue score of a run.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.tl_sample_issues(run integer)
+RETURNS TABLE (sample_id text, label integer, prediction integer, loss real,
+               label_issue_score real, label_issue boolean, suggested_label integer,
+               outlier_score real, outlier boolean, duplicate_of text, hardness real)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    kind text;
+    li_id text[]; li_score real[]; li_flag boolean[]; li_suggested integer[];
+    o_id text[]; o_score real[]; o_flag boolean[];
+    d_id text[]; d_of text[];
+BEGIN
+    SELECT r.output_kind INTO kind FROM @extschema@.tl_run r WHERE r.id = run;
+    -- each analysis where it applies: a run without labels has no label
+    -- issues, one without perception vectors no outliers or duplicates
+    BEGIN
+        SELECT array_agg(i.sample_id), array_agg(i.score), array_agg(i.confident_learning), array_agg(i.suggested_label)
+          INTO li_id, li_score, li_flag, li_suggested FROM @extschema@.tl_label_issues(run) i;
+    EXCEPTION WHEN invalid_parameter_value OR object_not_in_prerequisite_state OR array_subscript_error
+                   OR numeric_value_out_of_range THEN
+        NULL;
+    END;
+    BEGIN
+        SELECT array_agg(o.sample_id), array_agg(o.score), array_agg(o.outlier)
+          INTO o_id, o_score, o_flag FROM @extschema@.tl_outliers(run) o;
+        SELECT array_agg(d.duplicate_id), array_agg(d.first)
+          INTO d_id, d_of
+          FROM (SELECT n.duplicate_id, min(n.sample_id) AS first FROM @extschema@.tl_near_duplicates(run) n GROUP BY 1) d;
+    EXCEPTION WHEN invalid_parameter_value OR object_not_in_prerequisite_state THEN
+        NULL;
+    END;
+    RETURN QUERY
+    SELECT t.sample_id, t.label, t.prediction, t.loss, li.score, li.flag, li.suggested, o.score, o.flag, d.of,
+           (SELECT -sum(p * ln(p)) FROM pg_catalog.unnest(@extschema@.tl_class_probs(t.output, kind)) p WHERE p > 0)::real
+      FROM @extschema@.tl_result t
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(li_id), pg_catalog.unnest(li_score), pg_catalog.unnest(li_flag),
+                          pg_catalog.unnest(li_suggested)) li(id, score, flag, suggested) ON li.id = t.sample_id
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(o_id), pg_catalog.unnest(o_score), pg_catalog.unnest(o_flag)) o(id, score, flag) ON o.id = t.sample_id
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(d_id), pg_catalog.unnest(d_of)) d(id, of) ON d.id = t.sample_id
+     WHERE t.run = run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_sample_issues(integer) IS
+    'Every data-issue score of a run''s samples: label issue (score, confident-learning flag, suggested label), outlier (score, flag), the sample it nearly duplicates, hardness (entropy of the predicted distribution, nats).';
+
+CREATE VIEW @extschema@.tl_sample_issues WITH (security_invoker = true) AS
+SELECT r.id AS run, r.model, r.dataset, r.subset, r.epoch, s.*
+  FROM @extschema@.tl_run r CROSS JOIN LATERAL @extschema@.tl_sample_issues(r.id) s;
+COMMENT ON VIEW @extschema@.tl_sample_issues IS
+    'One row per sample and run for BI tools (filter run): label-issue score and flag, outlier score and flag, duplicate of, hardness (entropy of the predicted distribution).';

@@ -52,6 +52,9 @@ SELECT sample_id, duplicate_run = :run AS same_run, duplicate_id, distance < 1e-
 SELECT rank, sample_id, outlier FROM tl_outliers(:run) ORDER BY rank LIMIT 2;
 SELECT rank, sample_id, round(distance::numeric, 6) AS distance, label FROM tl_similar(:run, 's01', 2);
 SELECT rank, sample_id FROM tl_similar(:run, ARRAY[10 + sin(1), cos(1.3), sin(0.7)]::real[], 2);
+-- the view for BI tools: one row per sample
+SELECT sample_id, label_issue, suggested_label, outlier, duplicate_of, round(hardness::numeric, 3) AS hardness
+  FROM tl_sample_issues WHERE run = :run AND sample_id IN ('flip', 'far', 'copy', 's01') ORDER BY sample_id;
 -- a sample without a perception vector loses only its own neighbour term
 UPDATE tl_result SET perception = NULL WHERE run = :run AND sample_id = 's02';
 SELECT tl_neighbours(:run) AS edges;
@@ -102,8 +105,10 @@ INSERT INTO tl_result (run, sample_id, label, output, perception)
 SELECT :alice_run, 'a' || i, i % 2, ARRAY[0.7, 0.3]::real[], ARRAY[i, i * i % 7]::real[] FROM generate_series(1, 20) i;
 COMMIT;
 SELECT count(*) AS alice_sees_her_edges FROM tl_neighbour WHERE run = :alice_run;
+SELECT count(*) AS alice_sees_her_samples, count(outlier_score) AS with_scores FROM tl_sample_issues WHERE run = :alice_run;
 SET ROLE di_bob;
 SELECT count(*) AS bob_sees_alices_edges FROM tl_neighbour WHERE run = :alice_run;
+SELECT count(*) AS bob_sees_alices_samples FROM tl_sample_issues WHERE run = :alice_run;
 SELECT di_error(format('SELECT * FROM tl_label_issues(%s, 3)', :alice_run));
 SELECT di_error(format('SELECT * FROM tl_outliers(%s)', :alice_run));
 SELECT di_error(format('SELECT * FROM tl_near_duplicates(%s)', :alice_run));
