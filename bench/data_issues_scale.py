@@ -84,13 +84,25 @@ def one_size(args, base, n):
         times[name] = round(time.time() - t0, 2)
         cpu[name] = round(cpu_s(pid) - c0, 2)
     peak = vmhwm_mb(pid)
+    recall = None
+    if n > args.exact_max:
+        # the stored (approximate) graph against exact search (tl_similar) for a few samples
+        hits = total = 0
+        for j in rng.choice(n, args.recall_samples, replace=False):
+            cur.execute("SELECT array_agg(neighbour_id) FROM tl_neighbour WHERE run = %s AND sample_id = %s", (run, "s%d" % j))
+            stored = set(cur.fetchone()[0])
+            cur.execute("SELECT array_agg(sample_id) FROM tl_similar(%s, %s, 10)", (run, "s%d" % j))
+            hits += len(stored & set(cur.fetchone()[0]))
+            total += 10
+        recall = round(hits / total, 4)
     cur.execute("DELETE FROM tl_run WHERE id = %s", (run,))
     conn.commit()
     conn.close()
     print({"samples": n, "width": perc.shape[1], "graph": "exact" if n <= args.exact_max else "NN-descent",
            "status": status[0], "error": status[1], "tl_analyze_at_commit_s": round(t_analyze, 2), **times,
            "total_wall_s": round(t_analyze + sum(times.values()), 2), "backend_cpu_s": cpu,
-           "total_cpu_s": round(sum(cpu.values()), 2), "backend_peak_MB": round(peak)}, flush=True)
+           "total_cpu_s": round(sum(cpu.values()), 2), "backend_peak_MB": round(peak),
+           "recall_at_10": recall}, flush=True)
 
 
 def main():
@@ -100,6 +112,7 @@ def main():
     ap.add_argument("--db", default="di")
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--exact-max", default=50000, type=int)
+    ap.add_argument("--recall-samples", default=30, type=int)
     a = ap.parse_args()
     conn = psycopg2.connect(host=a.host, port=a.port, dbname=a.db, user="postgres")
     base = fashion_perception(conn)

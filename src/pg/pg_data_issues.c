@@ -232,10 +232,7 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 				 errmsg("tl_label_issues: run and k must not be NULL")));
 	run = PG_GETARG_INT32(0);
 	k = PG_GETARG_INT32(1);
-	if (k < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k (neighbours) must be at least 1, not %d", k)));
+	tl_pg_check_k(k);
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(2);
@@ -406,6 +403,30 @@ require_graph(const char *schema, int32 run, int rank, double q, double *out)
 }
 
 /*
+ * The samples of run (a) and of ref (b), both in ref's neighbour space, and
+ * for each of a its k nearest samples of b, exactly (idx, dist: a.n × k).
+ * Call inside SPI; k is lowered to the samples of ref.
+ */
+static void
+against_reference(const char *schema, int32 run, int32 ref, int *k, tl_points *a, tl_points *b,
+				  int32 **idx, float **dist, MemoryContext cxt)
+{
+	tl_status	st = {0};
+
+	tl_pg_run_points(schema, run, ref, a, cxt);
+	tl_pg_run_points(schema, ref, ref, b, cxt);
+	*k = Min(*k, b->n);
+	if (*k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %d has no samples with perception vectors", ref)));
+	*idx = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) Max(a->n, 1) * *k);
+	*dist = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) Max(a->n, 1) * *k);
+	if (a->n > 0 && tl_knn_exact(b->x, b->n, a->x, a->n, a->d, *k, 0, *idx, *dist, &st) < 0)
+		tl_pg_raise(&st, NULL);
+}
+
+/*
  * The default near-duplicate threshold of a run: a quarter of the median
  * distance from a sample to its nearest neighbour.  Samples that close are
  * four times closer than typical neighbours (doc/data_issues.md
@@ -486,17 +507,10 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 					b;
 		int32	   *idx;
 		float	   *dist;
-		tl_status	st = {0};
+		int			k = 1;
 
-		tl_pg_run_points(schema, run, other, &a, cxt);
-		tl_pg_run_points(schema, other, other, &b, cxt);
+		against_reference(schema, run, other, &k, &a, &b, &idx, &dist, cxt);
 		SPI_finish();
-		if (a.n == 0 || b.n == 0)
-			return (Datum) 0;
-		idx = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) a.n);
-		dist = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) a.n);
-		if (tl_knn_exact(b.x, b.n, a.x, a.n, a.d, 1, 0, idx, dist, &st) < 0)
-			tl_pg_raise(&st, NULL);
 		for (int i = 0; i < a.n; i++)
 		{
 			Datum		values[4];
@@ -603,22 +617,12 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 					b;
 		int32	   *idx;
 		float	   *dist;
-		tl_status	st = {0};
 
-		tl_pg_run_points(schema, run, ref, &a, cxt);
-		tl_pg_run_points(schema, ref, ref, &b, cxt);
-		k = Min(k, b.n - 1);
-		if (k < 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("reference run %d has %d samples with perception vectors; at least 2 are needed", ref, b.n)));
-		require_graph(schema, ref, k, OUTLIER_REFERENCE_QUANTILE, &threshold);
+		against_reference(schema, run, ref, &k, &a, &b, &idx, &dist, cxt);
+		/* the reference's own k-th distances (its graph leaves each sample out) */
+		require_graph(schema, ref, Min(k, b.n - 1), OUTLIER_REFERENCE_QUANTILE, &threshold);
 		n = a.n;
 		ids = a.ids;
-		idx = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) Max(n, 1) * k);
-		dist = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) Max(n, 1) * k);
-		if (n > 0 && tl_knn_exact(b.x, b.n, a.x, a.n, a.d, k, 0, idx, dist, &st) < 0)
-			tl_pg_raise(&st, NULL);
 		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
 		score = MemoryContextAlloc(cxt, sizeof(float) * Max(n, 1));
 		for (int i = 0; i < n; i++)

@@ -101,6 +101,15 @@ cmp_id(const void *key, const void *elem)
 	return strcmp((const char *) key, *(char *const *) elem);
 }
 
+void
+tl_pg_check_k(int32 k)
+{
+	if (k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k (neighbours) must be at least 1, not %d", k)));
+}
+
 int
 tl_pg_find_id(char **ids, int n, const char *id)
 {
@@ -129,10 +138,7 @@ pg_tl_neighbour_edges(PG_FUNCTION_ARGS)
 	tl_status	st = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (k < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k (neighbours) must be at least 1, not %d", k)));
+	tl_pg_check_k(k);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	tl_pg_run_points(tl_pg_schema_of(fcinfo), run, run, &pts, cxt);
@@ -195,10 +201,7 @@ pg_tl_similar_vector(PG_FUNCTION_ARGS)
 				 errmsg("tl_similar: run, the vector (or sample) and k must not be NULL")));
 	run = PG_GETARG_INT32(0);
 	k = PG_GETARG_INT32(2);
-	if (k < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k (neighbours) must be at least 1, not %d", k)));
+	tl_pg_check_k(k);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	tl_pg_run_points(schema, run, run, &pts, cxt);

@@ -36,13 +36,25 @@ pg_tl_output_kind(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(tl_output_kind_name(kind)));
 }
 
+static float *
+output_of(ArrayType *a, int *n)
+{
+	float	   *y = tl_array_to_floats(a, "the output", n);
+
+	if (*n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the output is empty")));
+	return y;
+}
+
 /* tl_class_probs(output real[], kind text) → real[]: the class distribution; NULL for regression */
 PG_FUNCTION_INFO_V1(pg_tl_class_probs);
 Datum
 pg_tl_class_probs(PG_FUNCTION_ARGS)
 {
 	int			n;
-	float	   *y = tl_array_to_floats(PG_GETARG_ARRAYTYPE_P(0), "the output", &n);
+	float	   *y = output_of(PG_GETARG_ARRAYTYPE_P(0), &n);
 	tl_output_kind kind = tl_pg_output_kind(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	int			c = tl_output_classes(kind, n);
 	double	   *p;
@@ -51,10 +63,6 @@ pg_tl_class_probs(PG_FUNCTION_ARGS)
 
 	if (kind == TL_OUTPUT_REGRESSION)
 		PG_RETURN_NULL();
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the output is empty")));
 	p = palloc(sizeof(double) * c);
 	out = palloc(sizeof(float) * c);
 	if (tl_output_class_probs(kind, y, n, p, &st) < 0)
@@ -70,14 +78,10 @@ Datum
 pg_tl_predict_class_kind(PG_FUNCTION_ARGS)
 {
 	int			n;
-	float	   *y = tl_array_to_floats(PG_GETARG_ARRAYTYPE_P(0), "the output", &n);
+	float	   *y = output_of(PG_GETARG_ARRAYTYPE_P(0), &n);
 	tl_output_kind kind = tl_pg_output_kind(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	int			c;
 
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the output is empty")));
 	c = tl_output_predict(kind, y, n);
 	if (c < 0)
 		PG_RETURN_NULL();

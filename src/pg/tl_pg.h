@@ -139,6 +139,7 @@ void		tl_pg_check_run(const char *schema, int32 run);	/* inside SPI */
 void		tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
 							 MemoryContext cxt);
 int			tl_pg_find_id(char **ids, int n, const char *id);	/* -1 if absent */
+void		tl_pg_check_k(int32 k);	/* an ERROR unless k >= 1 */
 
 /* An output kind's name (pg_output.c); an ERROR naming the valid ones. */
 tl_output_kind tl_pg_output_kind(const char *name);

@@ -108,7 +108,7 @@ test_near_identical(void)
 static void
 test_descent(void)
 {
-	int			n = 20000,
+	int			n = 10000,
 				d = 32,
 				k = 10,
 				hits = 0;

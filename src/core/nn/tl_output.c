@@ -114,10 +114,8 @@ tl_output_class_probs(tl_output_kind kind, const float *y, int units, double *p,
 		return tl_fail(st, TL_ERR_ARG, "a regression output has no classes");
 	if (units < 1)
 		return tl_fail(st, TL_ERR_INPUT, "the output is empty");
-	for (int j = 0; j < units; j++)
-		if (!isfinite(y[j]))
-			return tl_fail(st, TL_ERR_NAN, "the output has %s at position %d",
-						   isnan(y[j]) ? "NaN" : "an infinite value", j + 1);
+	if (tl_output_check_finite(y, units, st) < 0)
+		return -1;
 	if (units == 1)
 	{
 		double		p1 = y[0];
