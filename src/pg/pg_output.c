@@ -36,8 +36,8 @@ pg_tl_output_kind(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(tl_output_kind_name(kind)));
 }
 
-static float *
-output_of(ArrayType *a, int *n)
+float *
+tl_pg_output_values(ArrayType *a, int *n)
 {
 	float	   *y = tl_array_to_floats(a, "the output", n);
 
@@ -54,7 +54,7 @@ Datum
 pg_tl_class_probs(PG_FUNCTION_ARGS)
 {
 	int			n;
-	float	   *y = output_of(PG_GETARG_ARRAYTYPE_P(0), &n);
+	float	   *y = tl_pg_output_values(PG_GETARG_ARRAYTYPE_P(0), &n);
 	tl_output_kind kind = tl_pg_output_kind(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	int			c = tl_output_classes(kind, n);
 	double	   *p;
@@ -78,7 +78,7 @@ Datum
 pg_tl_predict_class_kind(PG_FUNCTION_ARGS)
 {
 	int			n;
-	float	   *y = output_of(PG_GETARG_ARRAYTYPE_P(0), &n);
+	float	   *y = tl_pg_output_values(PG_GETARG_ARRAYTYPE_P(0), &n);
 	tl_output_kind kind = tl_pg_output_kind(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	int			c;
 

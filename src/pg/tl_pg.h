@@ -143,5 +143,7 @@ void		tl_pg_check_k(int32 k);	/* an ERROR unless k >= 1 */
 
 /* An output kind's name (pg_output.c); an ERROR naming the valid ones. */
 tl_output_kind tl_pg_output_kind(const char *name);
+/* An output array's values; an ERROR when it is empty. */
+float	   *tl_pg_output_values(ArrayType *a, int *n);
 
 #endif							/* TL_PG_H */

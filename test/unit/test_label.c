@@ -13,8 +13,7 @@ static uint64_t rng_state = 7;
 static double
 uniform(void)
 {
-	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-	return ((rng_state >> 11) + 0.5) / 9007199254740992.0;
+	return test_uniform(&rng_state);
 }
 
 /* AUROC of score (higher = positive) against truth, ties counted half */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 
 static int	passed,
 			failed;
@@ -41,6 +42,14 @@ read_whole_file(const char *path, size_t *len)
 	fclose(f);
 	*len = (size_t) n;
 	return buf;
+}
+
+/* A uniform draw in (0, 1) from a 64-bit LCG state: planted cases without libc's rand. */
+static inline double
+test_uniform(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return ((*state >> 11) + 0.5) / 9007199254740992.0;
 }
 
 #endif							/* TEST_UTIL_H */
