@@ -80,6 +80,9 @@ SELECT di_error(format('SELECT * FROM tl_similar(%s, %L)', :run, 'nobody'));
 SELECT di_error(format('SELECT * FROM tl_similar(%s, NULL::real[])', :run));
 SELECT di_error(format('SELECT * FROM tl_similar(%s, %L::real[])', :run, '{1,2}'));
 SELECT di_error($$SELECT tl_neighbours(987654)$$);
+-- a NULL run gives no rows, as the strict 0.2.0 tl_label_issues did
+SELECT (SELECT count(*) FROM tl_label_issues(NULL)) AS label_issues, (SELECT count(*) FROM tl_outliers(NULL)) AS outliers,
+       (SELECT count(*) FROM tl_near_duplicates(NULL)) AS duplicates;
 BEGIN;
 INSERT INTO tl_run (model, dataset, output_kind) VALUES ('di_pipeline', 'di unlabelled', 'softmax') RETURNING id AS unlabelled \gset
 INSERT INTO tl_result (run, sample_id, output) VALUES (:unlabelled, 'a', '{0.5,0.5}'), (:unlabelled, 'b', '{0.1,0.9}');

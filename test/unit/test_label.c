@@ -167,10 +167,43 @@ test_edges(void)
 	CHECK(!sc[0].issue && !sc[2].issue && !sc[3].issue && sc[3].confident_class == -1, "the others not flagged");
 }
 
+static void
+test_combine(void)
+{
+	/* 10 samples labelled 0..1; model A agrees on 9 (a = 9.5/11), model B on 6 (a = 6.5/11) */
+	double		pa[20],
+				pb[20],
+				out[20],
+				w[2];
+	int32_t		labels[10];
+	uint8_t		b_has[10];
+	const double *probs[2] = {pa, pb};
+	const uint8_t *present[2] = {NULL, b_has};
+	tl_status	st = {0};
+
+	for (int i = 0; i < 10; i++)
+	{
+		labels[i] = i % 2;
+		pa[i * 2 + labels[i]] = i == 0 ? 0.2 : 0.8;
+		pa[i * 2 + 1 - labels[i]] = 1 - pa[i * 2 + labels[i]];
+		pb[i * 2 + labels[i]] = i < 4 ? 0.3 : 0.6;
+		pb[i * 2 + 1 - labels[i]] = 1 - pb[i * 2 + labels[i]];
+		b_has[i] = i != 9;
+	}
+	CHECK(tl_label_combine(probs, present, 2, labels, 10, 2, out, w, &st) == 0, "combine: %s", st.msg);
+	/* B has 9 samples, agrees on 5: a = 5.5/10 */
+	CHECK_NEAR(w[0], log((9.5 / 11) / (1.5 / 11)), 1e-12);
+	CHECK_NEAR(w[1], log(0.55 / 0.45), 1e-12);
+	CHECK_NEAR(out[5 * 2 + 1], (w[0] * 0.8 + w[1] * 0.6) / (w[0] + w[1]), 1e-12);
+	CHECK_NEAR(out[9 * 2 + 1], 0.8, 1e-12);		/* only A has sample 9 */
+	CHECK_NEAR(out[0] + out[1], 1.0, 1e-12);
+}
+
 int
 main(void)
 {
 	test_edges();
+	test_combine();
 	/* a weak model, neighbours that know the truth: the neighbours must help */
 	compare("binary, weak model, pure neighbours", 2, 0.6, 0.8, 1);
 	compare("10 classes, weak model, pure neighbours", 10, 0.2, 0.8, 1);

@@ -228,3 +228,57 @@ tl_label_scores_compute(const double *probs, const int32_t *labels, int n, int c
 	tl_free(tmp);
 	return 0;
 }
+
+int
+tl_label_combine(const double *const *probs, const uint8_t *const *present, int n_runs,
+				 const int32_t *labels, int n, int c, double *out, double *weights, tl_status *st)
+{
+	double	   *w = tl_malloc(sizeof(double) * (n_runs > 0 ? n_runs : 1));
+
+	if (w == NULL)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	for (int r = 0; r < n_runs; r++)
+	{
+		int64_t		agree = 0,
+					seen = 0;
+		double		a;
+
+		for (int i = 0; i < n; i++)
+		{
+			const double *p = probs[r] + (int64_t) i * c;
+			int			best = 0;
+
+			if (present[r] && !present[r][i])
+				continue;
+			for (int j = 1; j < c; j++)
+				best = p[j] > p[best] ? j : best;
+			agree += best == labels[i];
+			seen++;
+		}
+		/* a model no better than chance keeps a token weight */
+		a = seen ? (agree + 0.5) / (seen + 1.0) : 0.5;
+		w[r] = a > 0.5 ? log(a / (1 - a)) : 1e-3;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		total = 0;
+		double	   *o = out + (int64_t) i * c;
+
+		for (int j = 0; j < c; j++)
+			o[j] = 0;
+		for (int r = 0; r < n_runs; r++)
+		{
+			if (present[r] && !present[r][i])
+				continue;
+			for (int j = 0; j < c; j++)
+				o[j] += w[r] * probs[r][(int64_t) i * c + j];
+			total += w[r];
+		}
+		for (int j = 0; j < c; j++)
+			o[j] = total > 0 ? o[j] / total : 1.0 / c;
+	}
+	if (weights)
+		memcpy(weights, w, sizeof(double) * n_runs);
+	tl_free(w);
+	return 0;
+}

@@ -50,4 +50,17 @@ int			tl_label_scores_compute(const double *probs, const int32_t *labels, int n,
 									const tl_label_graph *graphs, int n_graphs,
 									tl_label_scores *out, double *beta, tl_status *st);
 
+/*
+ * Combines the class distributions of several models over the same n
+ * samples (probs[r]: n × c; present[r][i] = 0 when model r has no output
+ * for sample i, or present[r] NULL) into out (n × c): a weighted average,
+ * model r weighted by the log-odds of its agreement with the given labels,
+ * log(a / (1 − a)) — the optimal weights of a vote of independent
+ * classifiers (Nitzan and Paroush 1982) — so the model that agrees more
+ * with the labels counts more.  weights (or NULL) receives them.
+ */
+int			tl_label_combine(const double *const *probs, const uint8_t *const *present, int n_runs,
+							 const int32_t *labels, int n, int c, double *out, double *weights,
+							 tl_status *st);
+
 #endif							/* TL_LABEL_H */
