@@ -20,20 +20,21 @@ CREATE TABLE @extschema@.tl_run (
     input_query     text,
     search_path     text        NOT NULL DEFAULT pg_catalog.current_setting('search_path'),
     class_names     text[],
-    -- what the outputs mean (62_data_issues.sql): derived from the model at
-    -- tl_evaluate, or given by whoever inserts the run; tl_analyze fills it
-    -- in when NULL.  Predictions, confidences and label functions read it.
-    output_kind     text        CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
-                                                       'linear_probability', 'regression')),
     pca             @extschema@.tl_pca,
-    -- the space of the run's neighbours: its perception vectors on their
-    -- leading principal components (at most 32; tl_neighbours)
-    neighbour_space @extschema@.tl_pca,
     aligned_to      integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL,
     analysis_error  text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     analyzed_at     timestamptz,
-    created_by      name        NOT NULL DEFAULT CURRENT_USER
+    created_by      name        NOT NULL DEFAULT CURRENT_USER,
+    -- (new in 0.3.0, last so that ALTER TABLE ADD COLUMN upgrades to the
+    -- same table) what the outputs mean (58_output.sql): derived from the
+    -- model at tl_evaluate, or given by whoever inserts the run; tl_analyze
+    -- fills it in when NULL.  Predictions, confidences, label functions read it.
+    output_kind     text        CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
+                                                       'linear_probability', 'regression')),
+    -- the space of the run's neighbours: its perception vectors on their
+    -- leading principal components (at most 32; tl_neighbours)
+    neighbour_space @extschema@.tl_pca
 );
 ALTER SEQUENCE @extschema@.tl_run_id_seq OWNED BY @extschema@.tl_run.id;
 CREATE INDEX tl_run_lineage ON @extschema@.tl_run (model, dataset, subset, epoch);

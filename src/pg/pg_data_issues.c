@@ -66,7 +66,7 @@ read_labels(const char *schema, int32 run, run_labels *rl, MemoryContext cxt)
 				 errmsg("run %d has regression outputs (output_kind regression): label issues need classes", run)));
 	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, output, prediction, loss FROM %s.tl_result "
 									   "WHERE run OPERATOR(pg_catalog.=) $1 AND label IS NOT NULL AND output IS NOT NULL "
-									   "ORDER BY sample_id COLLATE \"C\"", schema), 1,
+									   "ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
 	tt = SPI_tuptable;
@@ -137,7 +137,7 @@ read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContex
 				with_vectors = 0;
 	bool		isnull;
 
-	if (SPI_execute_with_args(psprintf("SELECT coalesce(max(rank), 0), count(DISTINCT sample_id) FROM %s.tl_neighbour "
+	if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0), pg_catalog.count(DISTINCT sample_id) FROM %s.tl_neighbour "
 									   "WHERE run OPERATOR(pg_catalog.=) $1", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading tl_neighbour failed");
@@ -378,7 +378,7 @@ graph_quantile(const char *schema, int32 run, int rank, double q, double *out)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_with_args(psprintf("SELECT percentile_cont($3) WITHIN GROUP (ORDER BY distance) FROM %s.tl_neighbour "
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.percentile_cont($3) WITHIN GROUP (ORDER BY distance) FROM %s.tl_neighbour "
 									   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) $2", schema), 3,
 							  (Oid[]) {INT4OID, INT4OID, FLOAT8OID},
 							  (Datum[]) {Int32GetDatum(run), Int32GetDatum(rank), Float8GetDatum(q)},
@@ -475,8 +475,8 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 	{
 		SPITupleTable *tt;
 
-		if (SPI_execute_with_args(psprintf("SELECT least(sample_id COLLATE \"C\", neighbour_id COLLATE \"C\"), "
-										   "greatest(sample_id COLLATE \"C\", neighbour_id COLLATE \"C\"), min(distance) "
+		if (SPI_execute_with_args(psprintf("SELECT least(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), "
+										   "greatest(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), pg_catalog.min(distance) "
 										   "FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1 "
 										   "AND distance OPERATOR(pg_catalog.<=) $2 GROUP BY 1, 2 ORDER BY 3, 1, 2", schema), 2,
 								  (Oid[]) {INT4OID, FLOAT4OID},
@@ -571,7 +571,7 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 					q3;
 		bool		isnull;
 
-		if (SPI_execute_with_args(psprintf("SELECT coalesce(max(rank), 0) FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1", schema),
+		if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0) FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1", schema),
 								  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "tensorlens: reading tl_neighbour failed");
 		k = Min(k, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
@@ -581,7 +581,7 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 		/* rank 1 (the nearest) and rank k (the score) of each sample, no join */
 		if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id, distance FROM %s.tl_neighbour "
 										   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) ANY (ARRAY[1, $2]) "
-										   "ORDER BY sample_id COLLATE \"C\", rank", schema), 2,
+										   "ORDER BY sample_id COLLATE pg_catalog.\"C\", rank", schema), 2,
 								  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
 								  NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "tensorlens: reading tl_neighbour failed");
@@ -628,7 +628,7 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 	}
 	/* labels and predictions of the samples ranked */
 	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, prediction FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 "
-									   "AND perception IS NOT NULL ORDER BY sample_id COLLATE \"C\"", schema), 1,
+									   "AND perception IS NOT NULL ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
 	tt = SPI_tuptable;

@@ -67,7 +67,7 @@ tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
 	if (SPI_execute_with_args(psprintf("SELECT t.sample_id, %s.tl_pca_project(s.neighbour_space, t.perception) "
 									   "FROM %s.tl_result t, %s.tl_run s "
 									   "WHERE t.run OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2 AND t.perception IS NOT NULL "
-									   "ORDER BY t.sample_id COLLATE \"C\"", schema, schema, schema),
+									   "ORDER BY t.sample_id COLLATE pg_catalog.\"C\"", schema, schema, schema),
 							  2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(space_run)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading the perception vectors of run %d failed", run);
