@@ -81,6 +81,12 @@ SELECT line FROM (
   SELECT row + 1, string_agg('|' || line || '|    ', '' ORDER BY rank) FROM art GROUP BY row) l
  ORDER BY row;
 
+\echo 'Beside them: the most atypical images (tl_outliers) and near-duplicate pairs (tl_near_duplicates):'
+SELECT o.rank, o.sample_id AS image, r.class_names[o.label + 1] AS labelled, round(o.score::numeric, 3) AS score, o.outlier
+  FROM tl_outliers(:run) o, tl_run r WHERE r.id = :run AND o.rank <= 3 ORDER BY o.rank;
+SELECT d.sample_id AS image, d.duplicate_id AS near_copy, round(d.distance::numeric, 4) AS distance
+  FROM tl_near_duplicates(:run) d ORDER BY d.distance, d.sample_id LIMIT 3;
+
 -- the pictures: an SVG population map and the interactive report
 SELECT :'out' || '/fashion_population.svg' AS svg_file, :'out' || '/fashion_report.html' AS html_file \gset
 \o :svg_file

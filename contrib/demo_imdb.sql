@@ -79,7 +79,8 @@ SELECT t.model, m.class_name AS class, m.count AS reviews, round(m.precision::nu
        round(m.recall::numeric, 3) AS recall, round(m.f1::numeric, 3) AS f1, round(m.mean_loss::numeric, 3) AS mean_loss
   FROM tl_class_metrics m JOIN tl_run t ON t.id = m.run WHERE m.run IN (:cnn, :dense) ORDER BY m.run, m.class;
 \echo 'The CNN''s last layer is linear and it was trained with binary_crossentropy on that output, so its'
-\echo 'loss saturates (15.42) for outputs <= 0 on positive reviews; tl_label_issues reads it as a logit.'
+\echo 'loss saturates (15.42) for outputs <= 0 on positive reviews; every analysis reads that output the'
+\echo 'way Keras did, as a probability clipped to [1e-7, 1-1e-7] (tl_run.output_kind = linear_probability).'
 
 \echo
 \echo 'Dense (run' :dense') vs CNN (run' :cnn') on the same reviews (tl_run_compare):'
@@ -106,19 +107,30 @@ SELECT * FROM (
 
 \echo
 \echo 'Top suspected mislabels (tl_label_issues; the five most suspect of each model, with the rank the'
-\echo 'other model gives them among its 100 most suspect):'
+\echo 'other model gives them among its 100 most suspect, and both models together: with_runs):'
 CREATE TEMP TABLE issues AS
 SELECT 'cnn' AS m, i.* FROM tl_label_issues(:cnn, 10) i WHERE i.rank <= 100
 UNION ALL
-SELECT 'dense', i.* FROM tl_label_issues(:dense, 10) i WHERE i.rank <= 100;
+SELECT 'dense', i.* FROM tl_label_issues(:dense, 10) i WHERE i.rank <= 100
+UNION ALL
+SELECT 'both', i.* FROM tl_label_issues(:cnn, 10, ARRAY[:dense]) i WHERE i.rank <= 100;
 SELECT r.id AS review, CASE r.label WHEN 1 THEN 'positive' ELSE 'negative' END AS labelled,
-       c.rank AS cnn_rank, d.rank AS dense_rank,
+       c.rank AS cnn_rank, d.rank AS dense_rank, b.rank AS both_rank,
        left(regexp_replace(r.text, '<br />', ' ', 'g'), 90) || '…' AS text
   FROM reviews r
   LEFT JOIN issues c ON c.m = 'cnn' AND c.sample_id = r.id::text
   LEFT JOIN issues d ON d.m = 'dense' AND d.sample_id = r.id::text
+  LEFT JOIN issues b ON b.m = 'both' AND b.sample_id = r.id::text
  WHERE c.rank <= 5 OR d.rank <= 5
  ORDER BY least(c.rank, d.rank), coalesce(c.rank, 101) + coalesce(d.rank, 101), r.id;
+
+\echo
+\echo 'Beside them (Dense model): the most atypical reviews (tl_outliers) and near-duplicate pairs'
+\echo '(tl_near_duplicates), in the model''s perception space:'
+SELECT o.rank, o.sample_id AS review, round(o.score::numeric, 3) AS score, o.outlier,
+       left(regexp_replace(r.text, '<br />', ' ', 'g'), 80) || '…' AS text
+  FROM tl_outliers(:dense) o JOIN reviews r ON r.id::text = o.sample_id WHERE o.rank <= 3 ORDER BY o.rank;
+SELECT count(*) AS near_duplicate_pairs, min(distance) AS closest FROM tl_near_duplicates(:dense);
 
 -- the pictures: SVG population maps, a Dense-vs-CNN plot and the reports
 \pset format unaligned

@@ -27,12 +27,25 @@ CREATE TABLE @extschema@.tl_run (
     analysis_error  text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     analyzed_at     timestamptz,
-    created_by      name        NOT NULL DEFAULT CURRENT_USER
+    created_by      name        NOT NULL DEFAULT CURRENT_USER,
+    -- (new in 0.3.0, last so that ALTER TABLE ADD COLUMN upgrades to the
+    -- same table) what the outputs mean (58_output.sql): derived from the
+    -- model at tl_evaluate, or given by whoever inserts the run; tl_analyze
+    -- fills it in when NULL.  Predictions, confidences, label functions read it.
+    output_kind     text        CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
+                                                       'linear_probability', 'regression')),
+    -- the space of the run's neighbours: its perception vectors on their
+    -- leading principal components (at most 32; tl_neighbours)
+    neighbour_space @extschema@.tl_pca
 );
 ALTER SEQUENCE @extschema@.tl_run_id_seq OWNED BY @extschema@.tl_run.id;
 CREATE INDEX tl_run_lineage ON @extschema@.tl_run (model, dataset, subset, epoch);
 COMMENT ON TABLE @extschema@.tl_run IS
     'One evaluation of a model on a dataset (subset, epoch). status: running (tl_evaluate at work), pending (results arrived, analysis at commit), ready, failed (analysis_error says why; the results are kept).';
+COMMENT ON COLUMN @extschema@.tl_run.output_kind IS
+    'What the outputs are: softmax or sigmoid probabilities, softmax_logits/sigmoid_logits, linear_probability (a linear head trained as a probability, read clipped to [1e-7, 1-1e-7]) or regression. From the model''s final activation and training loss unless given.';
+COMMENT ON COLUMN @extschema@.tl_run.neighbour_space IS
+    'The PCA (at most 32 components) of the run''s perception vectors in which tl_neighbour, tl_similar, tl_near_duplicates and tl_outliers measure distances.';
 
 CREATE TABLE @extschema@.tl_result (
     run         integer NOT NULL REFERENCES @extschema@.tl_run (id) ON DELETE CASCADE,
@@ -118,13 +131,9 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        r.prediction,
        coalesce(ru.class_names[r.prediction + 1], r.prediction::text) AS prediction_name,
        (r.label = r.prediction) AS correct,
-       -- the probability of the predicted class; one unit is clipped to
-       -- [0, 1] as Keras' binary cross-entropy reads it (a linear output)
-       CASE WHEN r.output IS NULL THEN NULL
-            WHEN pg_catalog.cardinality(r.output) = 1
-            THEN CASE WHEN r.prediction = 1 THEN least(1, greatest(0, r.output[1]))
-                      ELSE 1 - least(1, greatest(0, r.output[1])) END
-            ELSE (SELECT max(o) FROM pg_catalog.unnest(r.output) o) END AS confidence
+       -- the probability of the predicted class, as the run's output kind
+       -- defines it (62_data_issues.sql)
+       (@extschema@.tl_class_probs(r.output, ru.output_kind))[r.prediction + 1] AS confidence
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
 COMMENT ON VIEW @extschema@.tl_population IS
@@ -195,12 +204,13 @@ COMMENT ON FUNCTION @extschema@.tl_failures(integer) IS
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.tl_evaluate(model text, query text, dataset text,
                                         subset text DEFAULT NULL, epoch integer DEFAULT NULL,
-                                        loss text DEFAULT NULL, class_names text[] DEFAULT NULL)
+                                        loss text DEFAULT NULL, class_names text[] DEFAULT NULL,
+                                        output_kind text DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'pg_tl_evaluate'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[]) IS
-    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples. Returns the run id.';
+COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[], text) IS
+    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples. output_kind overrides what the outputs mean (tl_output_kind). Returns the run id.';
 
 CREATE FUNCTION @extschema@.tl_procrustes(m double precision[])
 RETURNS double precision[]
@@ -270,9 +280,15 @@ BEGIN
          WHERE t.run = run AND t.sample_id = p.sample_id AND t.perception IS NULL;
     END IF;
 
-    -- 2. predictions and losses the outputs imply
+    -- 2. what the outputs mean (62_data_issues.sql), the predictions and
+    --    losses they imply
     PERFORM @extschema@.tl_progress_step('predictions and losses', 0);
-    UPDATE @extschema@.tl_result t SET prediction = @extschema@.tl_predict_class(t.output)
+    IF r.output_kind IS NULL THEN
+        r.output_kind := CASE WHEN EXISTS (SELECT 1 FROM @extschema@.tl_model m WHERE m.name = r.model)
+                              THEN @extschema@.tl_output_kind(spec) ELSE @extschema@.tl_run_output_kind(run) END;
+        UPDATE @extschema@.tl_run t SET output_kind = r.output_kind WHERE t.id = run;
+    END IF;
+    UPDATE @extschema@.tl_result t SET prediction = @extschema@.tl_predict_class(t.output, r.output_kind)
      WHERE t.run = run AND t.prediction IS NULL AND t.output IS NOT NULL;
     IF EXISTS (SELECT 1 FROM @extschema@.tl_result t
                 WHERE t.run = run AND t.loss IS NULL AND t.output IS NOT NULL AND t.label IS NOT NULL)
@@ -299,6 +315,8 @@ BEGIN
          WHERE t.run = run AND t.perception IS NOT NULL;
         GET DIAGNOSTICS placed = ROW_COUNT;
         PERFORM @extschema@.tl_progress_step('PCA', placed, placed);
+        PERFORM @extschema@.tl_progress_step('neighbour graph', 0, placed);
+        PERFORM @extschema@.tl_neighbours(run);     -- the neighbour graph (62_data_issues.sql)
 
         -- 4. keep the picture steady between epochs: rotate/reflect onto the
         --    previous run of the same model, dataset and subset (orthogonal
@@ -327,15 +345,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_analyze(integer, integer, boolean) IS
     'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset. Returns the samples placed.';
-
-CREATE FUNCTION @extschema@.tl_label_issues(run integer, k integer DEFAULT 10)
-RETURNS TABLE (rank integer, sample_id text, label integer, suggested_label integer, score real,
-               self_confidence real, margin real, neighbour_disagreement real,
-               confident_learning boolean, prediction integer, loss real)
-AS 'MODULE_PATHNAME', 'pg_tl_label_issues'
-LANGUAGE C STRICT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.tl_label_issues(integer, integer) IS
-    'Labelled samples of a run ranked most likely mislabelled first: confident learning (per-class thresholds), normalised margin and the share of the k nearest neighbours (in the 32 leading principal components of perception space) labelled otherwise.';
 
 CREATE FUNCTION @extschema@.tl_failure_clusters(run integer, clusters integer DEFAULT 8)
 RETURNS TABLE (cluster integer, size integer, failures integer, error_rate real, mean_loss real,

@@ -16,6 +16,8 @@ DECLARE
     points    jsonb;
     metrics   jsonb;
     issues    jsonb := '[]';
+    outliers  jsonb := '[]';
+    duplicates jsonb := '[]';
     heat      jsonb := '{}';
     tokens    boolean;
     in_shape  integer[];
@@ -64,8 +66,20 @@ BEGIN
                array_agg(i.sample_id ORDER BY i.rank) FILTER (WHERE i.rank <= heatmaps)
           INTO issues, issue_ids
           FROM @extschema@.tl_label_issues(run, least(10, greatest(labelled - 1, 1))) i;
-    EXCEPTION WHEN invalid_parameter_value OR undefined_object THEN
+    EXCEPTION WHEN invalid_parameter_value OR undefined_object OR object_not_in_prerequisite_state THEN
         issues := '[]';     -- e.g. a single class: no label issues to list
+    END;
+    -- outliers and near-duplicates beside them (62_data_issues.sql)
+    BEGIN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('sample_id', o.sample_id, 'score', o.score, 'outlier', o.outlier,
+                                                     'nearest_id', o.nearest_id) ORDER BY o.rank), '[]')
+          INTO outliers FROM @extschema@.tl_outliers(run) o WHERE o.rank <= 20;
+        SELECT coalesce(jsonb_agg(jsonb_build_object('sample_id', d.sample_id, 'duplicate_id', d.duplicate_id,
+                                                     'distance', d.distance) ORDER BY d.distance, d.sample_id), '[]')
+          INTO duplicates FROM (SELECT * FROM @extschema@.tl_near_duplicates(run) n ORDER BY n.distance, n.sample_id LIMIT 50) d;
+    EXCEPTION WHEN object_not_in_prerequisite_state OR invalid_parameter_value THEN
+        outliers := '[]';   -- no perception vectors: no neighbour graph
+        duplicates := '[]';
     END;
 
     -- heat maps of the highest-loss samples and the top label issues,
@@ -108,7 +122,8 @@ BEGIN
                                   'subset', r.subset, 'epoch', r.epoch,
                                   'accuracy', (SELECT avg((t.prediction = t.label)::int) FROM @extschema@.tl_result t WHERE t.run = run),
                                   'mean_loss', (SELECT avg(t.loss) FROM @extschema@.tl_result t WHERE t.run = run)),
-        'points', points, 'metrics', metrics, 'issues', issues, 'heatmaps', heat,
+        'points', points, 'metrics', metrics, 'issues', issues, 'outliers', outliers, 'duplicates', duplicates,
+        'heatmaps', heat,
         'heatmap_note', format('%s highest-loss samples and the %s most likely mislabelled', heatmaps, heatmaps))::text;
     -- inside <script>, "<" could close the element: JSON allows \u003c instead
     RETURN replace(@extschema@.tl_report_template(), '/*TL_DATA*/',

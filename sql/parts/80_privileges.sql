@@ -89,10 +89,11 @@ BEGIN
     -- vocabularies: tl_vocab_import replaces a vocabulary of the same name
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON TABLE @extschema@.tl_vocab TO %s', role);
     -- runs and results, limited to the role's own by row-level security
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result TO %s', role);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result, '
+                   '@extschema@.tl_neighbour TO %s', role);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE @extschema@.tl_run_id_seq TO %s', role);
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare, @extschema@.tl_progress TO %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_progress, @extschema@.tl_sample_issues TO %s', role);
     -- sharing its runs with a reader (tl_grant_read; row-level security)
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant TO %s', role);
 END
@@ -113,8 +114,9 @@ BEGIN
     -- (column privileges go with the table's); the schema's USAGE stays:
     -- it may have been granted for other reasons
     EXECUTE format('REVOKE ALL ON TABLE @extschema@.tl_model, @extschema@.tl_vocab, @extschema@.tl_run, '
-                   '@extschema@.tl_result, @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare, @extschema@.tl_progress FROM %s', role);
+                   '@extschema@.tl_result, @extschema@.tl_neighbour, @extschema@.tl_population, '
+                   '@extschema@.tl_class_metrics, @extschema@.tl_run_compare, @extschema@.tl_progress, '
+                   '@extschema@.tl_sample_issues FROM %s', role);
     EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant FROM %s', role);
     EXECUTE format('REVOKE ALL ON SEQUENCE @extschema@.tl_run_id_seq FROM %s', role);
 END
@@ -176,6 +178,25 @@ CREATE POLICY tl_result_delete_own_run ON @extschema@.tl_result AS RESTRICTIVE F
     USING (EXISTS (SELECT FROM @extschema@.tl_run r WHERE r.id OPERATOR(pg_catalog.=) tl_result.run
                      AND r.created_by IN (SELECT a.rolname FROM pg_catalog.pg_roles a
                                            WHERE pg_catalog.pg_has_role(a.oid, 'USAGE'))));
+-- the same for the neighbour graph of a run (62_data_issues.sql)
+CREATE POLICY tl_neighbour_insert_own_run ON @extschema@.tl_neighbour AS RESTRICTIVE FOR INSERT
+    WITH CHECK (EXISTS (SELECT FROM @extschema@.tl_run r WHERE r.id OPERATOR(pg_catalog.=) tl_neighbour.run
+                          AND r.created_by IN (SELECT a.rolname FROM pg_catalog.pg_roles a
+                                                WHERE pg_catalog.pg_has_role(a.oid, 'USAGE'))));
+CREATE POLICY tl_neighbour_update_own_run ON @extschema@.tl_neighbour AS RESTRICTIVE FOR UPDATE
+    USING (EXISTS (SELECT FROM @extschema@.tl_run r WHERE r.id OPERATOR(pg_catalog.=) tl_neighbour.run
+                     AND r.created_by IN (SELECT a.rolname FROM pg_catalog.pg_roles a
+                                           WHERE pg_catalog.pg_has_role(a.oid, 'USAGE'))));
+CREATE POLICY tl_neighbour_delete_own_run ON @extschema@.tl_neighbour AS RESTRICTIVE FOR DELETE
+    USING (EXISTS (SELECT FROM @extschema@.tl_run r WHERE r.id OPERATOR(pg_catalog.=) tl_neighbour.run
+                     AND r.created_by IN (SELECT a.rolname FROM pg_catalog.pg_roles a
+                                           WHERE pg_catalog.pg_has_role(a.oid, 'USAGE'))));
+COMMENT ON POLICY tl_neighbour_insert_own_run ON @extschema@.tl_neighbour IS
+    'Neighbours are added only to runs created by a role whose privileges one has.';
+COMMENT ON POLICY tl_neighbour_update_own_run ON @extschema@.tl_neighbour IS
+    'Neighbours are changed only in runs created by a role whose privileges one has.';
+COMMENT ON POLICY tl_neighbour_delete_own_run ON @extschema@.tl_neighbour IS
+    'Neighbours are deleted only from runs created by a role whose privileges one has.';
 COMMENT ON POLICY tl_result_insert_own_run ON @extschema@.tl_result IS
     'Results are added only to runs created by a role whose privileges one has (not to runs one may only read).';
 COMMENT ON POLICY tl_result_update_own_run ON @extschema@.tl_result IS
@@ -209,8 +230,9 @@ BEGIN
     -- results and views, nothing else (another caller leaves that to the owner)
     IF pg_has_role(owner, 'USAGE') THEN
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', nsp, reader);
-        EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_run, @extschema@.tl_result, @extschema@.tl_population, '
-                       '@extschema@.tl_class_metrics, @extschema@.tl_run_compare TO %s', reader);
+        EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_run, @extschema@.tl_result, @extschema@.tl_neighbour, '
+                       '@extschema@.tl_population, @extschema@.tl_class_metrics, @extschema@.tl_run_compare, '
+                       '@extschema@.tl_sample_issues TO %s', reader);
     END IF;
 END
 $$;

@@ -12,6 +12,13 @@
 -- runs the role cannot see
 ALTER TABLE @extschema@.tl_run DROP CONSTRAINT tl_run_aligned_to_fkey;
 
+-- what a run's outputs mean, and the space of its neighbour graph
+-- (62_data_issues.sql); tl_analyze fills both in on the next analysis
+ALTER TABLE @extschema@.tl_run
+    ADD COLUMN output_kind text CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
+                                                      'linear_probability', 'regression')),
+    ADD COLUMN neighbour_space @extschema@.tl_pca;
+
 -- @generated
 
 -- Roles that had usage (tl_grant_usage grants SELECT on tl_population) get

@@ -1,7 +1,6 @@
 /*
  * pg_analysis.c — runs: tl_evaluate (a model over a query, into tl_result),
- * tl_label_issues (mislabel search), tl_failure_clusters and the Procrustes
- * alignment of tl_analyze.
+ * tl_failure_clusters and the Procrustes alignment of tl_analyze.
  */
 #include "tl_pg.h"
 
@@ -17,21 +16,9 @@
 #include "utils/plancache.h"
 
 #include "analysis/tl_cluster.h"
-#include "analysis/tl_label.h"
 #include "nn/tl_loss.h"
-#include "analysis/tl_neighbours.h"
-#include "analysis/tl_pca.h"
 #include "analysis/tl_perception.h"
 #include "analysis/tl_procrustes.h"
-
-/* Components of the space label-issue neighbours are found in. */
-#define LABEL_ISSUE_COMPONENTS 32
-
-static const char *
-schema_of(FunctionCallInfo fcinfo)
-{
-	return quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
-}
 
 /* ---- tl_evaluate ------------------------------------------------------------ */
 typedef struct evaluate_state
@@ -40,6 +27,7 @@ typedef struct evaluate_state
 	tl_perception *plan;
 	int			has_loss;
 	tl_loss_kind loss;
+	tl_output_kind kind;
 	SPIPlanPtr	insert;
 	const char *schema;
 } evaluate_state;
@@ -113,9 +101,11 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		values[1] = CStringGetTextDatum(b->ids[i]);
 		values[2] = Int32GetDatum(label);
 		values[3] = PointerGetDatum(tl_floats_to_array(yi, per));
-		values[4] = Int32GetDatum(tl_predict_class(yi, per));
+		values[4] = Int32GetDatum(tl_output_predict(es->kind, yi, per));
 		values[5] = (Datum) 0;
 		values[6] = PointerGetDatum(tl_floats_to_array(v + (int64) width * i, width));
+		if (es->kind == TL_OUTPUT_REGRESSION)
+			nulls[4] = 'n';
 		if (label_null)
 			nulls[2] = nulls[5] = 'n';
 		else if (!es->has_loss)
@@ -183,7 +173,7 @@ evaluate_check_query(const char *query)
 }
 
 /*
- * tl_evaluate(model, query, dataset, subset, epoch, loss, class_names):
+ * tl_evaluate(model, query, dataset, subset, epoch, loss, class_names, output_kind):
  * one run: the model over the rows (sample_id, input, label) of query;
  * fills tl_result with output, prediction, loss and perception vector, then
  * tl_analyze places the samples.  Returns the run id.  Everything happens
@@ -197,9 +187,9 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	tl_call_model *cm;
 	char	   *query;
 	tl_status	st = {0};
-	Datum		args[7];
-	char		nulls[7] = "       ";
-	Oid			types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID};
+	Datum		args[8];
+	char		nulls[8] = "        ";
+	Oid			types[8] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTOID};
 	bool		isnull;
 	int			progress;
 
@@ -210,7 +200,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 					 errmsg("tl_evaluate: model, query and dataset must not be NULL")));
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	es.schema = schema_of(fcinfo);
+	es.schema = tl_pg_schema_of(fcinfo);
 	if (!PG_ARGISNULL(5))
 	{
 		char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(5));
@@ -224,6 +214,18 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	else
 		es.has_loss = tl_loss_from_training_config(tl_model_training_config_json(cm->entry->model),
 												   &es.loss, &st) == 0;
+	/* what the outputs mean: given, or derived from the model and the loss */
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+		es.kind = tl_pg_output_kind(text_to_cstring(PG_GETARG_TEXT_PP(7)));
+	else if (tl_model_output_kind(cm->entry->model, es.has_loss ? &es.loss : NULL, &es.kind, &st) < 0)
+		tl_pg_raise(&st, cm->entry->name);
+	if (!es.has_loss && es.kind != TL_OUTPUT_REGRESSION)
+	{
+		tl_shape	os = tl_model_output_shape(cm->entry->model);
+
+		es.loss = tl_output_default_loss(es.kind, (int) tl_shape_count(&os));
+		es.has_loss = 1;
+	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(cm->cxt);
 
@@ -242,12 +244,13 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	args[4] = PG_ARGISNULL(4) ? (Datum) 0 : Int32GetDatum(PG_GETARG_INT32(4));
 	args[5] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
 	args[6] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	args[7] = CStringGetTextDatum(tl_output_kind_name(es.kind));
 	for (int i = 3; i < 7; i++)
 		if (i != 5 && PG_ARGISNULL(i))
 			nulls[i] = 'n';
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names) "
-									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id", es.schema),
-							  7, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names, output_kind) "
+									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id", es.schema),
+							  8, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "tensorlens: creating the run failed");
 	es.run = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
@@ -264,248 +267,6 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(es.run);
 }
 
-/* ---- reading a run ------------------------------------------------------------ */
-typedef struct run_data
-{
-	int			n;				/* labelled samples */
-	int			c;				/* outputs per sample */
-	char	  **ids;
-	int32	   *labels;
-	int32	   *predictions;
-	float	   *loss;			/* NaN when NULL */
-	float	   *outputs;		/* n × c */
-	float	   *reduced;		/* n × d, or NULL without perception vectors */
-	int			d;
-} run_data;
-
-static void
-check_run_exists(const char *schema, int32 run)
-{
-	if (SPI_execute_with_args(psprintf("SELECT 1 FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema), 1,
-							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading tl_run failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("run %d does not exist", run)));
-}
-
-/*
- * Reads the labelled results of a run with outputs; perception vectors are
- * reduced to LABEL_ISSUE_COMPONENTS principal components (fitted here, on
- * this run) so that neighbours are found in a small dense space.
- * Allocates in the current (caller's) memory context; call inside SPI.
- */
-static void
-read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
-{
-	SPITupleTable *tt;
-	uint64		rows;
-	tl_pca_acc *acc = NULL;
-	tl_status	st = {0};
-	int			width = 0;
-	MemoryContext old;
-
-	check_run_exists(schema, run);
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, output, perception, prediction, loss "
-									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND label IS NOT NULL AND output IS NOT NULL "
-									   "ORDER BY sample_id", schema), 1,
-							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
-	tt = SPI_tuptable;
-	rows = SPI_processed;
-	if (rows < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("run %d has %llu labelled results with outputs; at least 2 are needed",
-						run, (unsigned long long) rows)));
-	if (rows > 1000000)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("run %d has %llu results; label issues are computed for up to 1000000",
-						run, (unsigned long long) rows)));
-	old = MemoryContextSwitchTo(cxt);
-	rd->n = (int) rows;
-	rd->ids = palloc(sizeof(char *) * rd->n);
-	rd->labels = palloc(sizeof(int32) * rd->n);
-	rd->predictions = palloc(sizeof(int32) * rd->n);
-	rd->loss = palloc(sizeof(float) * rd->n);
-	MemoryContextSwitchTo(old);
-	for (int i = 0; i < rd->n; i++)
-	{
-		HeapTuple	t = tt->vals[i];
-		bool		isnull;
-		int			n;
-		float	   *y = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(t, tt->tupdesc, 3, &isnull)),
-										   "the output", &n);
-		Datum		pv = SPI_getbinval(t, tt->tupdesc, 4, &isnull);
-
-		if (i == 0)
-		{
-			rd->c = n;
-			old = MemoryContextSwitchTo(cxt);
-			rd->outputs = palloc_extended(sizeof(float) * rd->n * n, MCXT_ALLOC_HUGE);
-			MemoryContextSwitchTo(old);
-		}
-		if (n != rd->c || n == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("run %d mixes outputs of %d and %d values", run, rd->c, n)));
-		memcpy(rd->outputs + (int64) i * n, y, sizeof(float) * n);
-		rd->ids[i] = MemoryContextStrdup(cxt, SPI_getvalue(t, tt->tupdesc, 1));
-		rd->labels[i] = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 2, &isnull));
-		rd->predictions[i] = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 5, &isnull));
-		if (isnull)
-			rd->predictions[i] = tl_predict_class(y, n);
-		rd->loss[i] = DatumGetFloat4(SPI_getbinval(t, tt->tupdesc, 6, &isnull));
-		if (isnull)
-			rd->loss[i] = NAN;
-		SPI_getbinval(t, tt->tupdesc, 4, &isnull);
-		if (!isnull)
-		{
-			int			w;
-			float	   *p = tl_array_to_floats(DatumGetArrayTypeP(pv), "a perception vector", &w);
-
-			if (acc == NULL)
-			{
-				width = w;
-				old = MemoryContextSwitchTo(cxt);
-				acc = tl_pca_acc_new(Min(LABEL_ISSUE_COMPONENTS, w), TL_PCA_AUTO, &st);
-				MemoryContextSwitchTo(old);
-				if (acc == NULL)
-					tl_pg_raise(&st, NULL);
-			}
-			old = MemoryContextSwitchTo(cxt);
-			if (tl_pca_acc_add(acc, p, w, &st) < 0)
-				tl_pg_raise(&st, NULL);
-			MemoryContextSwitchTo(old);
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	rd->reduced = NULL;
-	if (acc && acc->n + acc->nrows == rd->n)
-	{
-		/* every sample has a perception vector: project them all */
-		tl_pca_model pm = {0};
-
-		old = MemoryContextSwitchTo(cxt);
-		pm.variance = palloc(sizeof(double) * acc->k);
-		pm.ratio = palloc(sizeof(double) * acc->k);
-		pm.mean = palloc(sizeof(double) * width);
-		pm.components = palloc_extended(sizeof(double) * acc->k * width, MCXT_ALLOC_HUGE);
-		if (tl_pca_acc_finish(acc, &pm, &st) < 0)
-			tl_pg_raise(&st, NULL);
-		rd->d = pm.k;
-		rd->reduced = palloc_extended(sizeof(float) * rd->n * rd->d, MCXT_ALLOC_HUGE);
-		MemoryContextSwitchTo(old);
-		for (int i = 0; i < rd->n; i++)
-		{
-			bool		pnull;
-			int			w;
-			float	   *p = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &pnull)),
-											   "a perception vector", &w);
-
-			tl_pca_model_project(&pm, p, rd->reduced + (int64) i * rd->d);
-		}
-	}
-}
-
-static int
-by_score_desc(const void *a, const void *b, void *arg)
-{
-	const tl_label_scores *sc = (const tl_label_scores *) arg;
-	int			i = *(const int *) a,
-				j = *(const int *) b;
-
-	if (sc[i].score != sc[j].score)
-		return sc[i].score > sc[j].score ? -1 : 1;
-	return i - j;
-}
-
-/*
- * tl_label_issues(run, k) → the run's labelled samples ranked most suspect
- * first: confident learning, normalised margin and the disagreement of the
- * k nearest neighbours in perception space (see tl_label.h for the score).
- */
-PG_FUNCTION_INFO_V1(pg_tl_label_issues);
-Datum
-pg_tl_label_issues(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int32		run = PG_GETARG_INT32(0);
-	int32		k = PG_GETARG_INT32(1);
-	run_data	rd = {0};
-	int			c;
-	float	   *probs;
-	int32	   *nbr = NULL;
-	int		   *order;
-	tl_label_scores *sc;
-	tl_status	st = {0};
-	MemoryContext cxt = CurrentMemoryContext;
-	int			progress;
-
-	if (k < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k (neighbours) must be at least 1, not %d", k)));
-	InitMaterializedSRF(fcinfo, 0);
-	progress = tl_progress_begin("tl_label_issues", run);
-	tl_progress_phase("reading results", -1, false);
-	SPI_connect();
-	read_run(schema_of(fcinfo), run, &rd, cxt);
-	SPI_finish();
-	if (k >= rd.n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("k (neighbours) must be below the %d labelled samples of run %d, not %d", rd.n, run, k)));
-
-	c = rd.c == 1 ? 2 : rd.c;
-	probs = palloc_extended(sizeof(float) * rd.n * c, MCXT_ALLOC_HUGE);
-	tl_outputs_to_probs(rd.outputs, rd.n, rd.c, probs);
-	tl_progress_phase("neighbours", rd.n, false);
-	if (rd.reduced)
-	{
-		nbr = palloc_extended(sizeof(int32) * rd.n * k, MCXT_ALLOC_HUGE);
-		if (tl_knn(rd.reduced, rd.n, rd.d, k, nbr, &st) < 0)
-			tl_pg_raise(&st, NULL);
-	}
-	sc = palloc_extended(sizeof(tl_label_scores) * rd.n, MCXT_ALLOC_HUGE);
-	if (tl_label_scores_compute(probs, rd.labels, rd.n, c, nbr, k, sc, &st) < 0)
-		ereport(ERROR,
-				(errcode(tl_pg_sqlstate(st.code)),
-				 errmsg("run %d: %s", run, st.msg)));
-
-	tl_progress_set(rd.n);
-	tl_progress_end(progress);
-	/* most suspect first; ties by sample id (the read order) */
-	order = palloc(sizeof(int) * rd.n);
-	for (int i = 0; i < rd.n; i++)
-		order[i] = i;
-	qsort_arg(order, rd.n, sizeof(int), by_score_desc, sc);
-	for (int r = 0; r < rd.n; r++)
-	{
-		int			i = order[r];
-		Datum		values[11];
-		bool		nulls[11] = {0};
-
-		values[0] = Int32GetDatum(r + 1);
-		values[1] = CStringGetTextDatum(rd.ids[i]);
-		values[2] = Int32GetDatum(rd.labels[i]);
-		values[3] = Int32GetDatum(sc[i].suggested);
-		values[4] = Float4GetDatum(sc[i].score);
-		values[5] = Float4GetDatum(sc[i].self_confidence);
-		values[6] = Float4GetDatum(sc[i].margin);
-		values[7] = Float4GetDatum(sc[i].neighbour_disagreement);
-		nulls[7] = isnan(sc[i].neighbour_disagreement);
-		values[8] = BoolGetDatum(sc[i].issue);
-		values[9] = Int32GetDatum(rd.predictions[i]);
-		values[10] = Float4GetDatum(rd.loss[i]);
-		nulls[10] = isnan(rd.loss[i]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
 /*
  * tl_failure_clusters(run, clusters) → k-means (k-means++ seeding, fixed
  * seed) on the run's coordinates; per cluster its size, failures, error
@@ -518,7 +279,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		run = PG_GETARG_INT32(0);
 	int32		k = PG_GETARG_INT32(1);
-	const char *schema = schema_of(fcinfo);
+	const char *schema = tl_pg_schema_of(fcinfo);
 	SPITupleTable *tt;
 	int			n,
 				d = 0;
@@ -535,7 +296,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 				 errmsg("the number of clusters must be between 1 and 1000, not %d", k)));
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	check_run_exists(schema, run);
+	tl_pg_check_run(schema, run);
 	/*
 	 * failed = a labelled sample predicted otherwise (an unlabelled one is
 	 * never a failure); int4eq, since "=" would be looked up
@@ -671,7 +432,7 @@ pg_tl_procrustes_align(PG_FUNCTION_ARGS)
 {
 	int32		run = PG_GETARG_INT32(0);
 	int32		ref = PG_GETARG_INT32(1);
-	const char *schema = schema_of(fcinfo);
+	const char *schema = tl_pg_schema_of(fcinfo);
 	MemoryContext cxt = CurrentMemoryContext;
 	SPITupleTable *tt;
 	int			n;
@@ -685,8 +446,8 @@ pg_tl_procrustes_align(PG_FUNCTION_ARGS)
 	Datum		args[5];
 
 	SPI_connect();
-	check_run_exists(schema, run);
-	check_run_exists(schema, ref);
+	tl_pg_check_run(schema, run);
+	tl_pg_check_run(schema, ref);
 	if (SPI_execute_with_args(psprintf("SELECT a.x, a.y, a.z, b.x, b.y, b.z FROM %s.tl_result a "
 									   "JOIN %s.tl_result b ON b.sample_id OPERATOR(pg_catalog.=) a.sample_id "
 									   "WHERE a.run OPERATOR(pg_catalog.=) $1 AND b.run OPERATOR(pg_catalog.=) $2 "

@@ -7,23 +7,11 @@
 
 #include "nn/tl_loss.h"
 
-static float *
-output_values(ArrayType *a, int *n)
-{
-	float	   *y = tl_array_to_floats(a, "the output", n);
-
-	if (*n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the output is empty")));
-	return y;
-}
-
 static float4
 loss_of(tl_loss_kind kind, ArrayType *output, int32 label, const char *model)
 {
 	int			n;
-	float	   *y = output_values(output, &n);
+	float	   *y = tl_pg_output_values(output, &n);
 	double		loss;
 	tl_status	st = {0};
 
@@ -71,7 +59,7 @@ Datum
 pg_tl_predict_class(PG_FUNCTION_ARGS)
 {
 	int			n;
-	float	   *y = output_values(PG_GETARG_ARRAYTYPE_P(0), &n);
+	float	   *y = tl_pg_output_values(PG_GETARG_ARRAYTYPE_P(0), &n);
 
 	PG_RETURN_INT32(tl_predict_class(y, n));
 }

@@ -73,6 +73,11 @@ _PG_init(void)
 							"Files are parsed in a separate process, killed after this.",
 							&tl_guc_model_parse_timeout_ms, 60000, 100, 3600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensorlens.knn_exact_max",
+							"Most samples whose neighbour graph is computed exactly.",
+							"Larger runs get an approximate graph (NN-descent); exact is quadratic in the samples.",
+							&tl_guc_knn_exact_max, 50000, 2, 100000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("tensorlens.fusion",
 							 "Runs layers that read an Embedding from the token ids (per-token tables, gathers).",
 							 "Off: the plain GEMM paths only (doc/performance.md).",

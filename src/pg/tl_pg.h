@@ -10,6 +10,7 @@
 #include "utils/array.h"
 
 #include "base/tl_core.h"
+#include "nn/tl_output.h"
 
 /* GUCs (tensorlens.c) */
 extern int	tl_guc_blas_threads;
@@ -185,5 +186,26 @@ ArrayType  *tl_floats_to_array(const float *v, int64 n);
 ArrayType  *tl_shape_to_array(const tl_shape *s);
 /* Every element of a real[]/float8[] as floats; NULLs and NaN are errors. */
 float	   *tl_array_to_floats(ArrayType *a, const char *what, int *n);
+
+/* Runs and their neighbour spaces (pg_neighbours.c). */
+extern int	tl_guc_knn_exact_max;
+typedef struct tl_points
+{
+	int			n,
+				d;
+	char	  **ids;			/* sorted (byte order) */
+	float	   *x;				/* n × d */
+} tl_points;
+const char *tl_pg_schema_of(FunctionCallInfo fcinfo);
+void		tl_pg_check_run(const char *schema, int32 run);	/* inside SPI */
+void		tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
+							 MemoryContext cxt);
+int			tl_pg_find_id(char **ids, int n, const char *id);	/* -1 if absent */
+void		tl_pg_check_k(int32 k);	/* an ERROR unless k >= 1 */
+
+/* An output kind's name (pg_output.c); an ERROR naming the valid ones. */
+tl_output_kind tl_pg_output_kind(const char *name);
+/* An output array's values; an ERROR when it is empty. */
+float	   *tl_pg_output_values(ArrayType *a, int *n);
 
 #endif							/* TL_PG_H */

@@ -104,7 +104,7 @@ SELECT count(*) AS no_half_written_runs FROM tl_run WHERE dataset = 'd';
 -- a real run: the IMDB CNN over 2000 reviews, batched, in one call
 SELECT tl_evaluate('imdb_conv1d__datadonk23',
                    $$SELECT id, tl_tokenize('imdb', text, NULL, 2000), label FROM reviews WHERE id < 2000$$,
-                   'imdb reviews', 'test', NULL, 'binary_crossentropy_from_logits',
+                   'imdb reviews', 'test', NULL, NULL,
                    '{negative,positive}') AS run_cnn \gset
 SELECT model, revision, dataset, subset, status, input_query IS NOT NULL AS remembers_inputs
   FROM tl_run WHERE id = :run_cnn;

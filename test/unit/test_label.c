@@ -1,104 +1,215 @@
 /*
- * test_label.c — unit tests of the label-issue scores (analysis/tl_label.c).
- *
- * Usage: test_label.  Every expected number is worked out by hand in the
- * comment beside it from the definitions in tl_label.h.
+ * test_label.c — label-issue scores (analysis/tl_label.h) on planted cases:
+ * labels flipped by this test, a model that knows some of the truth and
+ * neighbours that know more; AUROC computed here.
  */
-#include <math.h>
-#include <stdio.h>
+#include <string.h>
 
-#include "test_util.h"
 #include "analysis/tl_label.h"
+#include "test_util.h"
+
+static uint64_t rng_state = 7;
+
+static double
+uniform(void)
+{
+	return test_uniform(&rng_state);
+}
+
+/* AUROC of score (higher = positive) against truth, ties counted half */
+static double
+auroc(const float *score, const int *truth, int n)
+{
+	double		wins = 0;
+	long		pos = 0,
+				neg = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (truth[i] && !truth[j])
+				wins += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+	for (int i = 0; i < n; i++)
+		truth[i] ? pos++ : neg++;
+	return wins / ((double) pos * neg);
+}
+
+typedef struct planted
+{
+	int			n,
+				c,
+				k;
+	double	   *probs;
+	int32_t    *labels;
+	int		   *flipped;
+	int32_t    *nbr;
+} planted;
 
 /*
- * Two classes, four samples.  Thresholds: class 0 = mean p0 of the samples
- * labelled 0 = (0.9 + 0.6) / 2 = 0.75; class 1 = mean p1 of those labelled
- * 1 = (0.8 + 0.2) / 2 = 0.5.  Sample 2 (labelled 1) has p0 = 0.8 >= 0.75:
- * confidently class 0, an issue.
+ * n samples of c classes; 5 % of the labels flipped; the model gives the
+ * true class a probability drawn around `skill`; each sample's k neighbours
+ * share its true class with probability `purity`.
  */
-static const float probs[8] = {0.9f, 0.1f, 0.2f, 0.8f, 0.8f, 0.2f, 0.6f, 0.4f};
-static const int32_t labels[4] = {0, 1, 1, 0};
-
-static void
-test_scores(void)
+static planted
+plant(int n, int c, int k, double skill, double purity)
 {
-	tl_label_scores s[4];
-	tl_status	st = {0};
+	planted		p = {.n = n, .c = c, .k = k};
+	int		   *truth = malloc(sizeof(int) * n);
 
-	CHECK(tl_label_scores_compute(probs, labels, 4, 2, NULL, 0, s, &st) == 0, "%s", st.msg);
-	/* sample 0: self 0.9, margin 0.8, score ((1-0.9) + (1-0.8)/2) / 2 = 0.1 */
-	CHECK_NEAR(s[0].self_confidence, 0.9, 1e-6);
-	CHECK_NEAR(s[0].margin, 0.8, 1e-6);
-	CHECK(s[0].confident_class == 0 && !s[0].issue && s[0].suggested == 1, "sample 0 flags");
-	CHECK_NEAR(s[0].score, 0.1, 1e-6);
-	CHECK(isnan(s[0].neighbour_disagreement), "no neighbours, yet a disagreement");
-	/* sample 2: self 0.2, margin -0.6, ((0.8) + (1.6)/2) / 2 + 0.25 = 1.05 */
-	CHECK(s[2].confident_class == 0 && s[2].issue && s[2].suggested == 0, "sample 2 flags");
-	CHECK_NEAR(s[2].margin, -0.6, 1e-6);
-	CHECK_NEAR(s[2].score, 1.05, 1e-6);
-	/* sample 3: p0 0.6 < 0.75 and p1 0.4 < 0.5: no confident class;
-	 * score ((0.4) + (0.8)/2) / 2 = 0.4 */
-	CHECK(s[3].confident_class == -1 && !s[3].issue, "sample 3 flags");
-	CHECK_NEAR(s[3].score, 0.4, 1e-6);
+	p.probs = malloc(sizeof(double) * n * c);
+	p.labels = malloc(sizeof(int32_t) * n);
+	p.flipped = calloc(n, sizeof(int));
+	p.nbr = malloc(sizeof(int32_t) * n * k);
+	for (int i = 0; i < n; i++)
+	{
+		double		own = skill + (1 - skill) * (uniform() - 0.5) * 1.6,
+					rest = 0;
+
+		truth[i] = i % c;
+		own = own < 0.02 ? 0.02 : own > 0.999 ? 0.999 : own;
+		for (int j = 0; j < c; j++)
+			rest += p.probs[i * c + j] = j == truth[i] ? 0 : uniform();
+		for (int j = 0; j < c; j++)
+			p.probs[i * c + j] = j == truth[i] ? own : (1 - own) * p.probs[i * c + j] / rest;
+		p.labels[i] = truth[i];
+		if (uniform() < 0.05)
+		{
+			p.flipped[i] = 1;
+			p.labels[i] = (truth[i] + 1 + (int) (uniform() * (c - 1))) % c;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int m = 0; m < k; m++)
+		{
+			int			u;
+
+			do
+			{
+				u = (int) (uniform() * n);
+				if (uniform() < purity)
+					u = (u - u % c) + truth[i] < n ? (u - u % c) + truth[i] : truth[i];
+			} while (u == i);
+			p.nbr[i * k + m] = u;
+		}
+	free(truth);
+	return p;
 }
 
 static void
-test_neighbours(void)
+release(planted *p)
 {
-	/* one neighbour each: 0 -> 3, 1 -> 2, 2 -> 0, 3 -> 0; only sample 2's
-	 * neighbour is labelled otherwise: (0.8 + 0.8 + 1) / 3 + 0.25 */
-	const int32_t nbr[4] = {3, 2, 0, 0};
-	tl_label_scores s[4];
-	tl_status	st = {0};
-
-	CHECK(tl_label_scores_compute(probs, labels, 4, 2, nbr, 1, s, &st) == 0, "%s", st.msg);
-	CHECK_NEAR(s[2].neighbour_disagreement, 1.0, 0);
-	CHECK_NEAR(s[0].neighbour_disagreement, 0.0, 0);
-	CHECK_NEAR(s[2].score, 2.6 / 3 + 0.25, 1e-6);
-	CHECK_NEAR(s[0].score, 0.2 / 3, 1e-6);
+	free(p->probs);
+	free(p->labels);
+	free(p->flipped);
+	free(p->nbr);
 }
 
 static void
-test_probs(void)
+compare(const char *what, int c, double skill, double purity, int expect_better)
 {
-	/* one unit: probabilities kept (p0 = 1 - y), logits through a sigmoid */
-	const float p1[2] = {0.3f, 0.9f},
-				l1[2] = {2.0f, 0.0f},
-				l3[3] = {1, 2, 3};
-	float		out[6];
+	planted		p = plant(3000, c, 10, skill, purity);
+	tl_label_scores *sc = malloc(sizeof(tl_label_scores) * p.n);
+	float	   *score = malloc(sizeof(float) * p.n),
+			   *self = malloc(sizeof(float) * p.n);
+	tl_label_graph g = {p.nbr, p.k};
+	tl_status	st = {0};
+	double		beta = -1,
+				a_score,
+				a_self;
 
-	tl_outputs_to_probs(p1, 2, 1, out);
-	CHECK_NEAR(out[0], 0.7, 1e-6);
-	CHECK_NEAR(out[3], 0.9, 1e-6);
-	tl_outputs_to_probs(l1, 2, 1, out);
-	CHECK_NEAR(out[1], 1 / (1 + exp(-2.0)), 1e-6);
-	CHECK_NEAR(out[3], 0.5, 1e-6);
-	/* three logits: softmax e^k / (e + e^2 + e^3) */
-	tl_outputs_to_probs(l3, 1, 3, out);
-	CHECK_NEAR(out[2], exp(3.0) / (exp(1.0) + exp(2.0) + exp(3.0)), 1e-6);
+	CHECK(tl_label_scores_compute(p.probs, p.labels, p.n, p.c, &g, 1, sc, &beta, &st) == 0, "%s: %s", what, st.msg);
+	for (int i = 0; i < p.n; i++)
+	{
+		score[i] = sc[i].score;
+		self[i] = (float) (1 - p.probs[i * c + p.labels[i]]);
+	}
+	a_score = auroc(score, p.flipped, p.n);
+	a_self = auroc(self, p.flipped, p.n);
+	printf("%s: AUROC %.4f, self-confidence %.4f, neighbour weight %.1f\n", what, a_score, a_self, beta);
+	if (expect_better)
+		CHECK(a_score > a_self + 0.01, "%s: informative neighbours must help (%.4f vs %.4f)", what, a_score, a_self);
+	else
+		CHECK(a_score >= a_self - 0.005, "%s: uninformative neighbours must not hurt (%.4f vs %.4f)", what, a_score, a_self);
+	free(sc);
+	free(score);
+	free(self);
+	release(&p);
 }
 
 static void
-test_errors(void)
+test_edges(void)
 {
-	const int32_t bad[4] = {0, 1, 2, 0},
-				one[4] = {1, 1, 1, 1};
-	tl_label_scores s[4];
+	double		probs[8] = {0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.6, 0.4};
+	int32_t		same[4] = {0, 0, 0, 0},
+				labels[4] = {0, 1, 1, 0},
+				bad[4] = {0, 2, 1, 0},
+				nbr[4] = {-1, 0, 3, 2};
+	tl_label_scores sc[4];
+	tl_label_graph g = {nbr, 1};
 	tl_status	st = {0};
 
-	CHECK(tl_label_scores_compute(probs, bad, 4, 2, NULL, 0, s, &st) < 0 && st.code == TL_ERR_RANGE,
-		  "label 2 of 2 classes accepted");
+	CHECK(tl_label_scores_compute(probs, same, 4, 2, NULL, 0, sc, NULL, &st) < 0 && st.code == TL_ERR_ARG,
+		  "one class refused");
 	tl_status_clear(&st);
-	CHECK(tl_label_scores_compute(probs, one, 4, 2, NULL, 0, s, &st) < 0 && st.code == TL_ERR_ARG,
-		  "a single class accepted");
+	CHECK(tl_label_scores_compute(probs, bad, 4, 2, NULL, 0, sc, NULL, &st) < 0 && st.code == TL_ERR_RANGE,
+		  "label outside the classes refused");
+	/* without neighbours the score is 1 - p(label) exactly */
+	CHECK(tl_label_scores_compute(probs, labels, 4, 2, NULL, 0, sc, NULL, &st) == 0, "no graph");
+	CHECK_NEAR(sc[1].score, 0.8, 1e-6);
+	CHECK_NEAR(sc[1].self_confidence, 0.2, 1e-6);
+	CHECK_NEAR(sc[1].margin, -0.6, 1e-6);
+	CHECK(isnan(sc[1].neighbour_disagreement), "no neighbours: NaN");
+	/* sample 0 has no neighbour (-1): only its own term, whatever the others do */
+	CHECK(tl_label_scores_compute(probs, labels, 4, 2, &g, 1, sc, NULL, &st) == 0, "with graph");
+	CHECK_NEAR(sc[0].score, 0.1, 1e-6);
+	CHECK(isnan(sc[0].neighbour_disagreement) && sc[1].neighbour_disagreement == 1.0f, "disagreement shares");
+	/* confident learning: thresholds 0.75 (class 0: mean of 0.9, 0.6) and 0.45 (class 1: of 0.2, 0.7) */
+	CHECK(sc[1].issue && sc[1].confident_class == 0 && sc[1].suggested == 0, "sample 1 flagged, class 0 suggested");
+	CHECK(!sc[0].issue && !sc[2].issue && !sc[3].issue && sc[3].confident_class == -1, "the others not flagged");
+}
+
+static void
+test_combine(void)
+{
+	/* 10 samples labelled 0..1; model A agrees on 9 (a = 9.5/11), model B on 6 (a = 6.5/11) */
+	double		pa[20],
+				pb[20],
+				out[20],
+				w[2];
+	int32_t		labels[10];
+	uint8_t		b_has[10];
+	const double *probs[2] = {pa, pb};
+	const uint8_t *present[2] = {NULL, b_has};
+	tl_status	st = {0};
+
+	for (int i = 0; i < 10; i++)
+	{
+		labels[i] = i % 2;
+		pa[i * 2 + labels[i]] = i == 0 ? 0.2 : 0.8;
+		pa[i * 2 + 1 - labels[i]] = 1 - pa[i * 2 + labels[i]];
+		pb[i * 2 + labels[i]] = i < 4 ? 0.3 : 0.6;
+		pb[i * 2 + 1 - labels[i]] = 1 - pb[i * 2 + labels[i]];
+		b_has[i] = i != 9;
+	}
+	CHECK(tl_label_combine(probs, present, 2, labels, 10, 2, out, w, &st) == 0, "combine: %s", st.msg);
+	/* B has 9 samples, agrees on 5: a = 5.5/10 */
+	CHECK_NEAR(w[0], log((9.5 / 11) / (1.5 / 11)), 1e-12);
+	CHECK_NEAR(w[1], log(0.55 / 0.45), 1e-12);
+	CHECK_NEAR(out[5 * 2 + 1], (w[0] * 0.8 + w[1] * 0.6) / (w[0] + w[1]), 1e-12);
+	CHECK_NEAR(out[9 * 2 + 1], 0.8, 1e-12);		/* only A has sample 9 */
+	CHECK_NEAR(out[0] + out[1], 1.0, 1e-12);
 }
 
 int
 main(void)
 {
-	test_scores();
-	test_neighbours();
-	test_probs();
-	test_errors();
-	return test_summary();
+	test_edges();
+	test_combine();
+	/* a weak model, neighbours that know the truth: the neighbours must help */
+	compare("binary, weak model, pure neighbours", 2, 0.6, 0.8, 1);
+	compare("10 classes, weak model, pure neighbours", 10, 0.2, 0.8, 1);
+	/* a strong model, neighbours at random: the score must stay with the model */
+	compare("binary, strong model, random neighbours", 2, 0.9, 0.0, 0);
+	compare("10 classes, strong model, random neighbours", 10, 0.85, 0.0, 0);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed != 0;
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 
 #include "base/tl_core.h"
 
@@ -120,6 +121,14 @@ test_summary(void)
 {
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
+}
+
+/* A uniform draw in (0, 1) from a 64-bit LCG state: planted cases without libc's rand. */
+static inline double
+test_uniform(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return ((*state >> 11) + 0.5) / 9007199254740992.0;
 }
 
 #endif							/* TEST_UTIL_H */

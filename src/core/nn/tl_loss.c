@@ -82,6 +82,16 @@ tl_loss_from_training_config(const char *json, tl_loss_kind *kind, tl_status *st
 	return rc;
 }
 
+int
+tl_output_check_finite(const float *y, int n, tl_status *st)
+{
+	for (int i = 0; i < n; i++)
+		if (!isfinite(y[i]))
+			return tl_fail(st, TL_ERR_NAN, "the output has %s at position %d",
+						   isnan(y[i]) ? "NaN" : "an infinite value", i + 1);
+	return 0;
+}
+
 static double
 clip(double p)
 {
@@ -104,10 +114,8 @@ tl_loss(tl_loss_kind kind, const float *y, int n, int label, double *loss,
 
 	if (n < 1)
 		return tl_fail(st, TL_ERR_INPUT, "the output is empty");
-	for (int i = 0; i < n; i++)
-		if (!isfinite(y[i]))
-			return tl_fail(st, TL_ERR_NAN, "the output has %s at position %d",
-						   isnan(y[i]) ? "NaN" : "an infinite value", i + 1);
+	if (tl_output_check_finite(y, n, st) < 0)
+		return -1;
 	if (n == 1 && kind != TL_LOSS_MSE && kind != TL_LOSS_BINARY_CE &&
 		kind != TL_LOSS_BINARY_CE_LOGITS)
 		return tl_fail(st, TL_ERR_ARG,

@@ -34,6 +34,9 @@ int			tl_loss_from_training_config(const char *json, tl_loss_kind *kind,
 int			tl_loss(tl_loss_kind kind, const float *y, int n, int label,
 					double *loss, tl_status *st);
 
+/* Fails (TL_ERR_NAN, naming the position) on a NaN or infinite output value. */
+int			tl_output_check_finite(const float *y, int n, tl_status *st);
+
 /* argmax, or (y > 0.5) for a single unit. */
 int			tl_predict_class(const float *y, int n);
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# bench/data_issues.sh — planted data issues against the baselines
+# (bench/data_issues.py): builds and installs this checkout, starts a
+# throwaway cluster, loads the shared models and data and prints one JSON
+# line per case.  Arguments go to data_issues.py (e.g. --seeds 4,5).
+#   TL_DATA_DIR=/path/to/shared/data bash bench/data_issues.sh --seeds 1,2,3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. contrib/packages.sh
+. bench/cluster.sh
+DATA=${TL_DATA_DIR:-$PWD/../shared/data}
+PORT=${TL_BENCH_PORT:-55471}
+tl_bench_cluster "$PORT"
+"${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TMP" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
+/usr/bin/python3 bench/data_issues.py --host "$TMP" --port "$PORT" --db data_issues --data "$DATA" "$@"

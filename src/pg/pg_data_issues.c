@@ -1,0 +1,658 @@
+/*
+ * pg_data_issues.c — data issues of a run: tl_label_issues (likely
+ * mislabelled samples, alone or with runs of other models over the same
+ * samples), tl_near_duplicates (within a run, or leakage into another run)
+ * and tl_outliers (atypical samples, within a run or against a reference).
+ */
+#include "tl_pg.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "analysis/tl_knn.h"
+#include "analysis/tl_label.h"
+
+/* ---- a run's labelled results ------------------------------------------ */
+typedef struct run_labels
+{
+	int			n;
+	char	  **ids;			/* sorted (byte order) */
+	int32	   *labels;
+	int32	   *predictions;	/* -1 when NULL */
+	float	   *loss;			/* NaN when NULL */
+	int			c;				/* classes */
+	double	   *probs;			/* n × c */
+} run_labels;
+
+static tl_output_kind
+run_output_kind(const char *schema, int32 run)
+{
+	bool		isnull;
+	Datum		d;
+
+	tl_pg_check_run(schema, run);
+	if (SPI_execute_with_args(psprintf("SELECT output_kind FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema),
+							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading tl_run failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %d does not say what its outputs are (tl_run.output_kind is NULL)", run),
+				 errhint("tl_analyze(%d) derives it from the model; or set it: softmax, sigmoid, softmax_logits, sigmoid_logits, linear_probability.", run)));
+	return tl_pg_output_kind(TextDatumGetCString(d));
+}
+
+/*
+ * The labelled results with outputs of run (only those whose sample_id is
+ * in `only` when given), as class distributions.  Call inside SPI.
+ */
+static void
+read_labels(const char *schema, int32 run, run_labels *rl, MemoryContext cxt)
+{
+	tl_output_kind kind = run_output_kind(schema, run);
+	SPITupleTable *tt;
+	tl_status	st = {0};
+	int			units = 0;
+
+	if (kind == TL_OUTPUT_REGRESSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run %d has regression outputs (output_kind regression): label issues need classes", run)));
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, output, prediction, loss FROM %s.tl_result "
+									   "WHERE run OPERATOR(pg_catalog.=) $1 AND label IS NOT NULL AND output IS NOT NULL "
+									   "ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema), 1,
+							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
+	tt = SPI_tuptable;
+	rl->n = (int) SPI_processed;
+	rl->ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(rl->n, 1));
+	rl->labels = MemoryContextAlloc(cxt, sizeof(int32) * Max(rl->n, 1));
+	rl->predictions = MemoryContextAlloc(cxt, sizeof(int32) * Max(rl->n, 1));
+	rl->loss = MemoryContextAlloc(cxt, sizeof(float) * Max(rl->n, 1));
+	rl->probs = NULL;
+	rl->c = 0;
+	for (int i = 0; i < rl->n; i++)
+	{
+		HeapTuple	t = tt->vals[i];
+		bool		isnull;
+		int			m;
+		float	   *y = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(t, tt->tupdesc, 3, &isnull)),
+										   "the output", &m);
+
+		if (i == 0)
+		{
+			units = m;
+			rl->c = tl_output_classes(kind, m);
+			if (rl->c < 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+						 errmsg("run %d has empty outputs", run)));
+			rl->probs = MemoryContextAllocHuge(cxt, sizeof(double) * (Size) rl->n * rl->c);
+		}
+		if (m != units)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("run %d mixes outputs of %d and %d values", run, units, m)));
+		rl->ids[i] = MemoryContextStrdup(cxt, SPI_getvalue(t, tt->tupdesc, 1));
+		if (tl_output_class_probs(kind, y, m, rl->probs + (int64) i * rl->c, &st) < 0)
+			ereport(ERROR,
+					(errcode(tl_pg_sqlstate(st.code)),
+					 errmsg("run %d, sample %s: %s", run, rl->ids[i], st.msg)));
+		rl->labels[i] = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 2, &isnull));
+		if (rl->labels[i] < 0 || rl->labels[i] >= rl->c)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("run %d, sample %s: label %d is outside the %d classes of the output",
+							run, rl->ids[i], rl->labels[i], rl->c)));
+		rl->predictions[i] = DatumGetInt32(SPI_getbinval(t, tt->tupdesc, 4, &isnull));
+		if (isnull)
+			rl->predictions[i] = tl_output_predict(kind, y, m);
+		rl->loss[i] = DatumGetFloat4(SPI_getbinval(t, tt->tupdesc, 5, &isnull));
+		if (isnull)
+			rl->loss[i] = NAN;
+		pfree(y);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_freetuptable(tt);
+}
+
+/*
+ * The first k neighbours of each of ids (n, sorted) in the stored graph of
+ * run, as indices into ids (-1: none, or a neighbour not among ids).  Fails
+ * when the graph is stored with fewer than k neighbours (and the run has
+ * more samples than that); NULL when the run has no graph.
+ */
+static int32 *
+read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContext cxt)
+{
+	SPITupleTable *tt;
+	int32	   *nbr;
+	int			stored = 0,
+				with_vectors = 0;
+	bool		isnull;
+
+	if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0), pg_catalog.count(DISTINCT sample_id) FROM %s.tl_neighbour "
+									   "WHERE run OPERATOR(pg_catalog.=) $1", schema), 1,
+							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading tl_neighbour failed");
+	stored = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	with_vectors = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (stored == 0)
+		return NULL;
+	if (stored < k && stored < with_vectors - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run %d stores %d neighbours per sample, fewer than the %d asked for", run, stored, k),
+				 errhint("SELECT tl_neighbours(%d, %d) stores more.", run, k)));
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id FROM %s.tl_neighbour "
+									   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.<=) $2", schema), 2,
+							  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
+							  NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading tl_neighbour failed");
+	tt = SPI_tuptable;
+	nbr = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) n * k);
+	for (int64 i = 0; i < (int64) n * k; i++)
+		nbr[i] = -1;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		int			i = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
+		int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+
+		if (i >= 0 && rank >= 1 && rank <= k)
+			nbr[(int64) i * k + rank - 1] = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
+		if ((r & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	SPI_freetuptable(tt);
+	return nbr;
+}
+
+static int
+by_score_desc(const void *a, const void *b, void *arg)
+{
+	const float *score = (const float *) arg;
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+
+	if (score[i] != score[j])
+		return score[i] > score[j] ? -1 : 1;
+	return i - j;
+}
+
+/* Sample indices ordered by score, highest first (ties: sample_id order). */
+static int *
+order_by_score(const float *score, int n)
+{
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(int), by_score_desc, (void *) score);
+	return order;
+}
+
+/*
+ * tl_label_issues(run, k, with_runs) → the labelled samples of run, most
+ * likely mislabelled first (tl_label.h): the class distribution of the
+ * run's model combined with the labels of its k nearest neighbours; with
+ * with_runs (runs of other models over the same samples), the models'
+ * distributions averaged, each weighted by its agreement with the labels.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_label_issues);
+Datum
+pg_tl_label_issues(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *schema = tl_pg_schema_of(fcinfo);
+	int32		run,
+				k;
+	int			n_runs = 1;
+	int32	   *runs;
+	run_labels	rl;
+	double	  **probs;			/* per run, aligned to rl's samples */
+	uint8	  **present;
+	double	   *combined;
+	float	   *per_run;		/* n × n_runs self-confidences, NaN = absent */
+	tl_label_graph graph = {NULL, 0};
+	tl_label_scores *sc;
+	float	   *score;
+	int		   *order;
+	tl_status	st = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+
+	/* a NULL run or k: no rows, as the strict 0.2.0 function answered */
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	run = PG_GETARG_INT32(0);
+	k = PG_GETARG_INT32(1);
+	tl_pg_check_k(k);
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *el;
+		bool	   *nulls;
+		int			m;
+
+		deconstruct_array(a, INT4OID, 4, true, TYPALIGN_INT, &el, &nulls, &m);
+		runs = palloc(sizeof(int32) * (m + 1));
+		runs[0] = run;
+		for (int i = 0; i < m; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("with_runs must not contain NULL")));
+			runs[n_runs] = DatumGetInt32(el[i]);
+			for (int j = 0; j < n_runs; j++)
+				if (runs[j] == runs[n_runs])
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("run %d appears twice among the runs to combine", runs[j])));
+			n_runs++;
+		}
+	}
+	else
+		runs = &run;
+
+	SPI_connect();
+	read_labels(schema, run, &rl, cxt);
+	if (rl.n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run %d has %d labelled results with outputs; at least 2 are needed", run, rl.n),
+				 errhint("Label issues compare the given labels (tl_result.label) with the model's outputs.")));
+	if (k >= rl.n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k (neighbours) must be below the %d labelled samples of run %d, not %d", rl.n, run, k)));
+	probs = MemoryContextAlloc(cxt, sizeof(double *) * n_runs);
+	present = MemoryContextAlloc(cxt, sizeof(uint8 *) * n_runs);
+	per_run = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) rl.n * n_runs);
+	probs[0] = rl.probs;
+	present[0] = NULL;
+	for (int i = 0; i < rl.n; i++)
+		per_run[(int64) i * n_runs] = (float) rl.probs[(int64) i * rl.c + rl.labels[i]];
+	for (int r = 1; r < n_runs; r++)
+	{
+		run_labels	other;
+		double	   *aligned = MemoryContextAllocHuge(cxt, sizeof(double) * (Size) rl.n * rl.c);
+		uint8	   *has = MemoryContextAllocZero(cxt, rl.n);
+
+		read_labels(schema, runs[r], &other, cxt);
+		if (other.c != rl.c)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("run %d has %d classes, run %d has %d: only runs with the same classes combine",
+							run, rl.c, runs[r], other.c)));
+		/* the other run's distribution of each of this run's samples */
+		for (int i = 0; i < rl.n; i++)
+		{
+			int			j = tl_pg_find_id(other.ids, other.n, rl.ids[i]);
+
+			per_run[(int64) i * n_runs + r] = NAN;
+			if (j < 0)
+				continue;
+			memcpy(aligned + (int64) i * rl.c, other.probs + (int64) j * rl.c, sizeof(double) * rl.c);
+			has[i] = 1;
+			per_run[(int64) i * n_runs + r] = (float) other.probs[(int64) j * rl.c + rl.labels[i]];
+		}
+		probs[r] = aligned;
+		present[r] = has;
+	}
+	/*
+	 * One run: its neighbours are the second opinion.  Several: the other
+	 * models are, and the neighbour term stays out (measured in
+	 * doc/data_issues.md: on 1,500 reviews it cost the Conv1D + multi-hot
+	 * pair more than it gained the others).
+	 */
+	if (n_runs == 1)
+	{
+		graph.nbr = read_graph(schema, run, rl.ids, rl.n, k, cxt);
+		graph.k = k;
+	}
+	SPI_finish();
+	combined = MemoryContextAllocHuge(cxt, sizeof(double) * (Size) rl.n * rl.c);
+	if (tl_label_combine((const double *const *) probs, (const uint8 *const *) present, n_runs,
+						 rl.labels, rl.n, rl.c, combined, NULL, &st) < 0)
+		tl_pg_raise(&st, NULL);
+	sc = MemoryContextAllocHuge(cxt, sizeof(tl_label_scores) * (Size) rl.n);
+	if (tl_label_scores_compute(combined, rl.labels, rl.n, rl.c, &graph, graph.nbr ? 1 : 0, sc, NULL, &st) < 0)
+		ereport(ERROR,
+				(errcode(tl_pg_sqlstate(st.code)),
+				 errmsg("run %d: %s", run, st.msg)));
+	score = palloc(sizeof(float) * rl.n);
+	for (int i = 0; i < rl.n; i++)
+		score[i] = sc[i].score;
+	order = order_by_score(score, rl.n);
+	for (int r = 0; r < rl.n; r++)
+	{
+		int			i = order[r];
+		Datum		values[12];
+		bool		nulls[12] = {0};
+		Datum	   *sv = palloc(sizeof(Datum) * n_runs);
+		bool	   *sn = palloc(sizeof(bool) * n_runs);
+
+		for (int j = 0; j < n_runs; j++)
+		{
+			float		v = per_run[(int64) i * n_runs + j];
+
+			sn[j] = isnan(v);
+			sv[j] = Float4GetDatum(sn[j] ? 0 : v);
+		}
+		values[0] = Int32GetDatum(r + 1);
+		values[1] = CStringGetTextDatum(rl.ids[i]);
+		values[2] = Int32GetDatum(rl.labels[i]);
+		values[3] = Int32GetDatum(sc[i].suggested);
+		values[4] = Float4GetDatum(sc[i].score);
+		values[5] = Float4GetDatum(sc[i].self_confidence);
+		values[6] = Float4GetDatum(sc[i].margin);
+		values[7] = Float4GetDatum(sc[i].neighbour_disagreement);
+		nulls[7] = isnan(sc[i].neighbour_disagreement);
+		values[8] = BoolGetDatum(sc[i].issue);
+		values[9] = Int32GetDatum(rl.predictions[i]);
+		nulls[9] = rl.predictions[i] < 0;
+		values[10] = Float4GetDatum(rl.loss[i]);
+		nulls[10] = isnan(rl.loss[i]);
+		values[11] = PointerGetDatum(construct_md_array(sv, sn, 1, &n_runs, (int[]) {1}, FLOAT4OID, 4,
+														true, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(sv);
+		pfree(sn);
+	}
+	return (Datum) 0;
+}
+
+/* ---- near-duplicates and outliers -------------------------------------- */
+
+/* A quantile of the distances at one rank of a run's stored graph (NULL: none stored). */
+static bool
+graph_quantile(const char *schema, int32 run, int rank, double q, double *out)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.percentile_cont($3) WITHIN GROUP (ORDER BY distance) FROM %s.tl_neighbour "
+									   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) $2", schema), 3,
+							  (Oid[]) {INT4OID, INT4OID, FLOAT8OID},
+							  (Datum[]) {Int32GetDatum(run), Int32GetDatum(rank), Float8GetDatum(q)},
+							  NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading tl_neighbour failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return false;
+	*out = DatumGetFloat8(d);
+	return true;
+}
+
+static void
+require_graph(const char *schema, int32 run, int rank, double q, double *out)
+{
+	if (!graph_quantile(schema, run, rank, q, out))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %d has no neighbour graph", run),
+				 errhint("tl_analyze(%d) stores it once the run has perception vectors.", run)));
+}
+
+/*
+ * The samples of run (a) and of ref (b), both in ref's neighbour space, and
+ * for each of a its k nearest samples of b, exactly (idx, dist: a.n × k).
+ * Call inside SPI; k is lowered to the samples of ref.
+ */
+static void
+against_reference(const char *schema, int32 run, int32 ref, int *k, tl_points *a, tl_points *b,
+				  int32 **idx, float **dist, MemoryContext cxt)
+{
+	tl_status	st = {0};
+
+	tl_pg_run_points(schema, run, ref, a, cxt);
+	tl_pg_run_points(schema, ref, ref, b, cxt);
+	*k = Min(*k, b->n);
+	if (*k < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %d has no samples with perception vectors", ref)));
+	*idx = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) Max(a->n, 1) * *k);
+	*dist = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) Max(a->n, 1) * *k);
+	if (a->n > 0 && tl_knn_exact(b->x, b->n, a->x, a->n, a->d, *k, 0, *idx, *dist, &st) < 0)
+		tl_pg_raise(&st, NULL);
+}
+
+/*
+ * The default near-duplicate threshold of a run: a quarter of the median
+ * distance from a sample to its nearest neighbour.  Samples that close are
+ * four times closer than typical neighbours (doc/data_issues.md
+ * measures planted copies against it).
+ */
+#define DUPLICATE_SHARE_OF_MEDIAN 0.25
+
+/*
+ * tl_near_duplicates(run, other_run, threshold) → TABLE(sample_id,
+ * duplicate_run, duplicate_id, distance): pairs within a run (each once,
+ * sample_id < duplicate_id) from its stored graph, or each sample of run
+ * whose nearest sample of other_run (in other_run's neighbour space) is
+ * within the threshold.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_near_duplicates);
+Datum
+pg_tl_near_duplicates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *schema = tl_pg_schema_of(fcinfo);
+	int32		run,
+				other;
+	double		threshold;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;		/* no run, no rows (as a strict function) */
+	run = PG_GETARG_INT32(0);
+	other = PG_ARGISNULL(1) ? run : PG_GETARG_INT32(1);
+	if (!PG_ARGISNULL(2) && !(PG_GETARG_FLOAT4(2) >= 0 && isfinite(PG_GETARG_FLOAT4(2))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the threshold must be a distance of 0 or more, not %g", PG_GETARG_FLOAT4(2))));
+	SPI_connect();
+	tl_pg_check_run(schema, run);
+	tl_pg_check_run(schema, other);
+	if (PG_ARGISNULL(2))
+	{
+		require_graph(schema, other, 1, 0.5, &threshold);
+		threshold *= DUPLICATE_SHARE_OF_MEDIAN;
+	}
+	else
+		threshold = PG_GETARG_FLOAT4(2);
+
+	if (other == run)
+	{
+		SPITupleTable *tt;
+
+		if (SPI_execute_with_args(psprintf("SELECT least(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), "
+										   "greatest(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), pg_catalog.min(distance) "
+										   "FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1 "
+										   "AND distance OPERATOR(pg_catalog.<=) $2 GROUP BY 1, 2 ORDER BY 3, 1, 2", schema), 2,
+								  (Oid[]) {INT4OID, FLOAT4OID},
+								  (Datum[]) {Int32GetDatum(run), Float4GetDatum((float4) threshold)},
+								  NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "tensorlens: reading tl_neighbour failed");
+		tt = SPI_tuptable;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {0},
+						isnull;
+
+			values[0] = CStringGetTextDatum(SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
+			values[1] = Int32GetDatum(run);
+			values[2] = CStringGetTextDatum(SPI_getvalue(tt->vals[r], tt->tupdesc, 2));
+			values[3] = SPI_getbinval(tt->vals[r], tt->tupdesc, 3, &isnull);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		SPI_finish();
+		return (Datum) 0;
+	}
+	{
+		tl_points	a,
+					b;
+		int32	   *idx;
+		float	   *dist;
+		int			k = 1;
+
+		against_reference(schema, run, other, &k, &a, &b, &idx, &dist, cxt);
+		SPI_finish();
+		for (int i = 0; i < a.n; i++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {0};
+
+			if (dist[i] > threshold)
+				continue;
+			values[0] = CStringGetTextDatum(a.ids[i]);
+			values[1] = Int32GetDatum(other);
+			values[2] = CStringGetTextDatum(b.ids[idx[i]]);
+			values[3] = Float4GetDatum(dist[i]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+/* The neighbour whose distance makes the outlier score (Sun et al. 2022 use the k-th). */
+#define OUTLIER_K 10
+/* Against a reference: flagged beyond the distance 95 % of the reference's own samples stay within. */
+#define OUTLIER_REFERENCE_QUANTILE 0.95
+
+/*
+ * tl_outliers(run, reference_run) → TABLE(rank, sample_id, score, outlier,
+ * nearest_id, label, prediction), most atypical first.  Within a run: the
+ * distance to the k-th stored neighbour, flagged above Q3 + 3 IQR of the
+ * run's scores (Tukey's far-out fence).  Against a reference: the distance
+ * to the k-th nearest reference sample in the reference's neighbour space
+ * (Sun, Ming, Zhu, Li, ICML 2022), flagged beyond the 95th percentile of the
+ * reference's own scores.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_outliers);
+Datum
+pg_tl_outliers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *schema = tl_pg_schema_of(fcinfo);
+	int32		run,
+				ref;
+	int			n = 0,
+				k = OUTLIER_K;
+	char	  **ids;
+	char	  **nearest;
+	float	   *score;
+	double		threshold;
+	int		   *order;
+	SPITupleTable *tt;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;		/* no run, no rows (as a strict function) */
+	run = PG_GETARG_INT32(0);
+	ref = PG_ARGISNULL(1) ? run : PG_GETARG_INT32(1);
+	SPI_connect();
+	tl_pg_check_run(schema, run);
+	tl_pg_check_run(schema, ref);
+	if (ref == run)
+	{
+		double		q1,
+					q3;
+		bool		isnull;
+
+		if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0) FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1", schema),
+								  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "tensorlens: reading tl_neighbour failed");
+		k = Min(k, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+		require_graph(schema, run, Max(k, 1), 0.25, &q1);
+		require_graph(schema, run, k, 0.75, &q3);
+		threshold = q3 + 3 * (q3 - q1);
+		/* rank 1 (the nearest) and rank k (the score) of each sample, no join */
+		if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id, distance FROM %s.tl_neighbour "
+										   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) ANY (ARRAY[1, $2]) "
+										   "ORDER BY sample_id COLLATE pg_catalog.\"C\", rank", schema), 2,
+								  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
+								  NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "tensorlens: reading tl_neighbour failed");
+		tt = SPI_tuptable;
+		ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
+		score = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			char	   *id = SPI_getvalue(tt->vals[r], tt->tupdesc, 1);
+			int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+
+			if (n == 0 || strcmp(ids[n - 1], id) != 0)
+			{
+				ids[n] = MemoryContextStrdup(cxt, id);
+				nearest[n] = NULL;
+				n++;
+			}
+			if (rank == 1)
+				nearest[n - 1] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
+			if (rank == k)
+				score[n - 1] = DatumGetFloat4(SPI_getbinval(tt->vals[r], tt->tupdesc, 4, &isnull));
+		}
+	}
+	else
+	{
+		tl_points	a,
+					b;
+		int32	   *idx;
+		float	   *dist;
+
+		against_reference(schema, run, ref, &k, &a, &b, &idx, &dist, cxt);
+		/* the reference's own k-th distances (its graph leaves each sample out) */
+		require_graph(schema, ref, Min(k, b.n - 1), OUTLIER_REFERENCE_QUANTILE, &threshold);
+		n = a.n;
+		ids = a.ids;
+		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
+		score = MemoryContextAlloc(cxt, sizeof(float) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			score[i] = dist[(int64) i * k + k - 1];
+			nearest[i] = b.ids[idx[(int64) i * k]];
+		}
+	}
+	/* labels and predictions of the samples ranked */
+	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, prediction FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 "
+									   "AND perception IS NOT NULL ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema), 1,
+							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
+	tt = SPI_tuptable;
+	order = order_by_score(score, n);
+	for (int r = 0; r < n; r++)
+	{
+		int			i = order[r];
+		int			j = tl_pg_find_id(ids, n, ids[i]);
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		values[0] = Int32GetDatum(r + 1);
+		values[1] = CStringGetTextDatum(ids[i]);
+		values[2] = Float4GetDatum(score[i]);
+		values[3] = BoolGetDatum(score[i] > threshold);
+		values[4] = CStringGetTextDatum(nearest[i]);
+		nulls[5] = nulls[6] = true;
+		if (j >= 0 && (uint64) j < SPI_processed && strcmp(SPI_getvalue(tt->vals[j], tt->tupdesc, 1), ids[i]) == 0)
+		{
+			values[5] = SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &nulls[5]);
+			values[6] = SPI_getbinval(tt->vals[j], tt->tupdesc, 3, &nulls[6]);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
