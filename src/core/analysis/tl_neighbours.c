@@ -1,7 +1,8 @@
 /*
  * tl_neighbours.c — exact k-NN: blocks of query rows against all rows with
  * sgemm, then a bounded insertion sort per row.  Memory: one block of
- * distances (TL_KNN_BLOCK × n floats); time O(n² d) in BLAS.
+ * distances (TL_KNN_BLOCK rows × n floats, fewer rows when n is large so
+ * that the block stays near TL_KNN_BLOCK_FLOATS); time O(n² d) in BLAS.
  */
 #include <float.h>
 #include <cblas.h>
@@ -9,6 +10,7 @@
 #include "analysis/tl_neighbours.h"
 
 #define TL_KNN_BLOCK 256
+#define TL_KNN_BLOCK_FLOATS (1 << 22)
 
 int
 tl_knn(const float *x, int n, int d, int k, int32_t *idx, tl_status *st)
@@ -16,11 +18,14 @@ tl_knn(const float *x, int n, int d, int k, int32_t *idx, tl_status *st)
 	float	   *norms,
 			   *dots,
 			   *best;
+	int			block = n > TL_KNN_BLOCK_FLOATS / TL_KNN_BLOCK ? TL_KNN_BLOCK_FLOATS / n : TL_KNN_BLOCK;
 
+	if (block < 16)
+		block = 16;
 	if (k < 1 || k >= n)
 		return tl_fail(st, TL_ERR_ARG, "k must be between 1 and %d (the samples less one), not %d", n - 1, k);
 	norms = tl_malloc(sizeof(float) * n);
-	dots = tl_malloc(sizeof(float) * (size_t) TL_KNN_BLOCK * n);
+	dots = tl_malloc(sizeof(float) * (size_t) block * n);
 	best = tl_malloc(sizeof(float) * k);
 	if (!norms || !dots || !best)
 	{
@@ -37,9 +42,9 @@ tl_knn(const float *x, int n, int d, int k, int32_t *idx, tl_status *st)
 			s += (double) x[(int64_t) i * d + j] * x[(int64_t) i * d + j];
 		norms[i] = (float) s;
 	}
-	for (int b0 = 0; b0 < n; b0 += TL_KNN_BLOCK)
+	for (int b0 = 0; b0 < n; b0 += block)
 	{
-		int			m = n - b0 < TL_KNN_BLOCK ? n - b0 : TL_KNN_BLOCK;
+		int			m = n - b0 < block ? n - b0 : block;
 
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0f,
 					x + (int64_t) b0 * d, d, x, d, 0.0f, dots, n);
