@@ -35,13 +35,9 @@ tl_tsne_neighbours(double perplexity, int n)
 
 /* ---- input similarities (step 1) --------------------------------------- */
 
-/*
- * One row of conditional probabilities from distances d (k of them):
- * β by bisection on the entropy.  Distances are shifted by the smallest
- * squared one, which leaves p unchanged and keeps exp() from underflowing.
- */
-static void
-conditional_row(const float *d, int k, double log_perplexity, float *p)
+/* Distances are shifted by the smallest squared one: p is unchanged and exp() does not underflow. */
+void
+tl_tsne_conditional(const float *d, int k, double log_perplexity, float *p)
 {
 	double		beta = 1.0,
 				lo = -INFINITY,
@@ -99,7 +95,7 @@ tl_tsne_affinities(const tl_knn_graph *g, double perplexity, tl_sym_graph *P, tl
 	if (p == NULL)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory for the similarities of %d points", g->n);
 	for (int i = 0; i < g->n; i++)
-		conditional_row(g->dist + (int64_t) i * g->k, g->k, log(perplexity), p + (int64_t) i * g->k);
+		tl_tsne_conditional(g->dist + (int64_t) i * g->k, g->k, log(perplexity), p + (int64_t) i * g->k);
 	tl_check_interrupt();
 	rc = tl_map_symmetrize(g, p, TL_SYM_SUM, P, st);
 	tl_free(p);

@@ -42,6 +42,13 @@ void		tl_tsne_defaults(tl_tsne_params *p);
 int			tl_tsne_neighbours(double perplexity, int n);
 
 /*
+ * One point's conditional probabilities p[k] from the distances d[k] to
+ * its neighbours (ascending): exp(−β d²) normalised, β by bisection until
+ * the entropy is log_perplexity (natural logarithm) within 1e-5.
+ */
+void		tl_tsne_conditional(const float *d, int k, double log_perplexity, float *p);
+
+/*
  * The symmetric input similarities of the graph (step 1), summing to 1.
  */
 int			tl_tsne_affinities(const tl_knn_graph *g, double perplexity, tl_sym_graph *P,

@@ -175,12 +175,8 @@ memberships(const float *dist, int k, double target, double mean_all, float *w)
 	}
 }
 
-/*
- * The fuzzy union of the directed memberships (tl_umap.h step 2): every
- * pair with a weight, in both directions.
- */
-static int
-fuzzy_union(const tl_knn_graph *g, tl_sym_graph *s, tl_status *st)
+int
+tl_umap_fuzzy_graph(const tl_knn_graph *g, tl_sym_graph *s, tl_status *st)
 {
 	int64_t		nk = (int64_t) g->n * g->k;
 	float	   *w = tl_malloc(sizeof(float) * nk);
@@ -309,7 +305,7 @@ tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
 		return tl_fail(st, TL_ERR_ARG, "negative_sample_rate must be >= 0 and learning_rate > 0");
 	if (tl_umap_fit_ab(p->spread, p->min_dist, &a, &b, st) < 0)
 		return -1;
-	if (fuzzy_union(g, &e, st) < 0)
+	if (tl_umap_fuzzy_graph(g, &e, st) < 0)
 		return -1;
 	m = e.start[n];
 	every = tl_malloc(sizeof(float) * m);

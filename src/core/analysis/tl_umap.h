@@ -48,6 +48,12 @@ int			tl_umap_fit_ab(double spread, double min_dist, double *a, double *b,
 						   tl_status *st);
 
 /*
+ * The fuzzy simplicial set of the graph (steps 1 and 2): the fuzzy union
+ * of every point's memberships, as a symmetric graph.
+ */
+int			tl_umap_fuzzy_graph(const tl_knn_graph *g, tl_sym_graph *s, tl_status *st);
+
+/*
  * Optimises the layout y (n × dims, row-major, in: the starting positions,
  * out: the map) of the graph's points.  fixed (NULL, or n flags) marks
  * points that keep their position: they attract and repel the others but
