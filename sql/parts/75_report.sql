@@ -61,7 +61,7 @@ BEGIN
         previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
-                                                p.correct, p.confidence, previews ->> p.sample_id)
+                                                p.correct, p.confidence, previews ->> p.sample_id, p.pca_x, p.pca_y)
                               ORDER BY p.sample_id), '[]')
       INTO points FROM @extschema@.tl_population p WHERE p.run = run;
     SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.class), '[]')
@@ -124,7 +124,7 @@ BEGIN
 
     data := jsonb_build_object(
         'run', jsonb_build_object('id', r.id, 'model', r.model, 'revision', r.revision, 'dataset', r.dataset,
-                                  'subset', r.subset, 'epoch', r.epoch,
+                                  'subset', r.subset, 'epoch', r.epoch, 'map', r.map,
                                   'accuracy', (SELECT avg((t.prediction = t.label)::int) FROM @extschema@.tl_result t WHERE t.run = run),
                                   'mean_loss', (SELECT avg(t.loss) FROM @extschema@.tl_result t WHERE t.run = run)),
         'points', points, 'metrics', metrics, 'issues', issues, 'heatmaps', heat,

@@ -115,7 +115,7 @@ gradient_error(int n, int dims, double theta)
 	p.exaggeration_iter = 0;
 	p.learning_rate = 1.0;
 	p.theta = theta;
-	CHECK(tl_tsne_optimize(&S, &p, NULL, y1, &st) == 0, "one step: %s", st.msg);
+	CHECK(tl_tsne_optimize(&S, &p, NULL, NULL, y1, &st) == 0, "one step: %s", st.msg);
 	exact_gradient(P, y0, n, dims, grad);
 	for (int i = 0; i < n * dims; i++)
 	{

@@ -128,9 +128,12 @@ int			tl_map_parse_method(const char *s, tl_map_method *m);
  * With no start at all the map starts from the leading principal
  * components; otherwise rows without a start are first placed among
  * their neighbours (tl_map_place), and the optimisation is gentler:
- *   UMAP   the learning rate starts at 1/4 (fixed rows: and a third of the
- *          epochs), as for new points in the reference implementation;
- *   t-SNE  no early exaggeration, momentum 0.8 (750 iterations).
+ *   UMAP   a third of the epochs, the learning rate starting at 1/4, as
+ *          for new points in the reference implementation;
+ *   t-SNE  no early exaggeration, momentum 0.8, 750 iterations;
+ * and, for a warm start, rows that had a position are pulled back towards
+ * it (anchor_weight in tl_umap.h / tl_tsne.h) so that the map does not
+ * drift from the previous one.
  * The result depends only on the rows, their order and the options: the
  * same input gives the same map, bit for bit.
  */

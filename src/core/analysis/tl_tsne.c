@@ -23,6 +23,7 @@ tl_tsne_defaults(tl_tsne_params *p)
 	p->exaggeration = 12.0;
 	p->learning_rate = 0;
 	p->theta = 0.5;
+	p->anchor_weight = 0;
 }
 
 int
@@ -333,7 +334,8 @@ repulsion(const tree *t, int32_t i, double theta2, int32_t *stack, double *f)
 
 int
 tl_tsne_optimize(const tl_sym_graph *P, const tl_tsne_params *p,
-				 const unsigned char *fixed, float *yout, tl_status *st)
+				 const unsigned char *fixed, const unsigned char *anchored,
+				 float *yout, tl_status *st)
 {
 	int			n = P->n,
 				dims = p->dims,
@@ -432,6 +434,8 @@ tl_tsne_optimize(const tl_sym_graph *P, const tl_tsne_params *p,
 					gains[c] = MIN_GAIN;
 				update[c] = momentum * update[c] - lr * gains[c] * grad[c];
 				y[c] += update[c];
+				if (anchored && anchored[i])
+					y[c] += p->anchor_weight * ((double) yout[c] - y[c]);
 			}
 		}
 		tl_check_interrupt();

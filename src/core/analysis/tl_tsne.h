@@ -34,6 +34,12 @@ typedef struct tl_tsne_params
 	double		exaggeration;	/* 12 */
 	double		learning_rate;	/* 0: automatic */
 	double		theta;			/* 0.5 */
+	/*
+	 * A warm start's pull back to the starting positions: after every
+	 * iteration each anchored point moves this fraction of the way back
+	 * (0: none); t-SNE maps keep expanding, and would drift otherwise.
+	 */
+	double		anchor_weight;
 } tl_tsne_params;
 
 void		tl_tsne_defaults(tl_tsne_params *p);
@@ -57,9 +63,11 @@ int			tl_tsne_affinities(const tl_knn_graph *g, double perplexity, tl_sym_graph 
 /*
  * Optimises the layout y (n × dims, in: the start, out: the map) for the
  * similarities P.  fixed (NULL or n flags) marks points that keep their
- * position; they still attract and repel the others.
+ * position; they still attract and repel the others.  anchored (NULL or n
+ * flags): the points pulled back to their start (anchor_weight).
  */
 int			tl_tsne_optimize(const tl_sym_graph *P, const tl_tsne_params *p,
-							 const unsigned char *fixed, float *y, tl_status *st);
+							 const unsigned char *fixed, const unsigned char *anchored,
+							 float *y, tl_status *st);
 
 #endif							/* TL_TSNE_H */

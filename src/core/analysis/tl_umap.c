@@ -25,6 +25,7 @@ tl_umap_defaults(tl_umap_params *p)
 	p->negative_sample_rate = 5;
 	p->learning_rate = 1.0;
 	p->seed = 0;
+	p->anchor_weight = 0;
 }
 
 /* ---- a and b of the low-dimensional similarity curve ------------------ */
@@ -281,7 +282,8 @@ sample_edge(sgd_state *sg, int32_t j, int32_t k, int64_t i, int epoch, float alp
 
 int
 tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
-				 const unsigned char *fixed, float *y, tl_status *st)
+				 const unsigned char *fixed, const unsigned char *anchored,
+				 float *y, tl_status *st)
 {
 	tl_sym_graph e = {0};
 	int64_t		m;
@@ -293,7 +295,8 @@ tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
 				n_epochs = p->n_epochs > 0 ? p->n_epochs : n <= 10000 ? 500 : 200;
 	float	   *every = NULL,	/* epochs between samples of an edge */
 			   *next = NULL,	/* the epoch of its next sample */
-			   *next_neg = NULL;	/* … of its next negative samples */
+			   *next_neg = NULL,	/* … of its next negative samples */
+			   *anchor = NULL;
 	sgd_state	sg;
 
 	if (dims < 2 || dims > 3)
@@ -311,8 +314,15 @@ tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
 	every = tl_malloc(sizeof(float) * m);
 	next = tl_malloc(sizeof(float) * m);
 	next_neg = tl_malloc(sizeof(float) * m);
-	if (!every || !next || !next_neg)
+	if (anchored && p->anchor_weight > 0)
 	{
+		anchor = tl_malloc(sizeof(float) * (size_t) n * dims);
+		if (anchor)
+			memcpy(anchor, y, sizeof(float) * (size_t) n * dims);
+	}
+	if (!every || !next || !next_neg || (anchored && p->anchor_weight > 0 && !anchor))
+	{
+		tl_free(anchor);
 		tl_sym_graph_free(&e);
 		tl_free(every);
 		tl_free(next);
@@ -345,11 +355,21 @@ tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
 		for (int32_t j = 0; j < n; j++)
 			for (int64_t i = e.start[j]; i < e.start[j + 1]; i++)
 				sample_edge(&sg, j, e.col[i], i, epoch, alpha, fixed, y);
+		if (anchor)
+		{
+			float		pull = (float) p->anchor_weight * alpha;
+
+			for (int i = 0; i < n; i++)
+				if (anchored[i] && (fixed == NULL || !fixed[i]))
+					for (int c = 0; c < dims; c++)
+						y[(int64_t) i * dims + c] += pull * (anchor[(int64_t) i * dims + c] - y[(int64_t) i * dims + c]);
+		}
 		tl_check_interrupt();
 	}
 	tl_sym_graph_free(&e);
 	tl_free(every);
 	tl_free(next);
 	tl_free(next_neg);
+	tl_free(anchor);
 	return 0;
 }

@@ -34,6 +34,14 @@ typedef struct tl_umap_params
 	int			negative_sample_rate;
 	double		learning_rate;	/* the initial step (1 in the paper) */
 	uint64_t	seed;
+	/*
+	 * A warm start's pull back to the starting positions: every epoch each
+	 * point with an anchor moves anchor_weight · learning rate of the way
+	 * back to it (0: none).  Without it the repulsion between clusters
+	 * keeps pushing them apart epoch after epoch, and a map started from
+	 * the previous epoch's would drift away from it.
+	 */
+	double		anchor_weight;
 } tl_umap_params;
 
 /* The defaults of the paper's reference implementation. */
@@ -57,10 +65,12 @@ int			tl_umap_fuzzy_graph(const tl_knn_graph *g, tl_sym_graph *s, tl_status *st)
  * Optimises the layout y (n × dims, row-major, in: the starting positions,
  * out: the map) of the graph's points.  fixed (NULL, or n flags) marks
  * points that keep their position: they attract and repel the others but
- * never move (placing new points into an existing map).  The graph must
- * have k = n_neighbors − 1.
+ * never move (placing new points into an existing map).  anchored (NULL,
+ * or n flags) marks the points pulled back to where they started
+ * (anchor_weight).  The graph must have k = n_neighbors − 1.
  */
 int			tl_umap_optimize(const tl_knn_graph *g, const tl_umap_params *p,
-							 const unsigned char *fixed, float *y, tl_status *st);
+							 const unsigned char *fixed, const unsigned char *anchored,
+							 float *y, tl_status *st);
 
 #endif							/* TL_UMAP_H */
