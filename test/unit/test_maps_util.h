@@ -1,7 +1,8 @@
 /*
  * test_maps_util.h — what the map unit tests (test_umap.c, test_tsne.c)
- * share: planted blobs, the checks that they stay apart in a map, and an
- * interrupt hook that counts its calls.
+ * share: planted blobs, the checks that they stay apart in a map, an
+ * interrupt hook that counts its calls, and the checks every map passes
+ * (separated blobs, determinism, fixed points).
  */
 #ifndef TEST_MAPS_UTIL_H
 #define TEST_MAPS_UTIL_H
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include "base/tl_random.h"
+#include "analysis/tl_map.h"
+#include "test_util.h"
 
 /* a standard normal value (Box–Muller on the fixed-seed generator) */
 static double
@@ -103,6 +106,113 @@ static void
 count_interrupt(void)
 {
 	interrupt_calls++;
+}
+
+/*
+ * A map of planted blobs in 2-D or 3-D: the blobs stay separated, the
+ * optimisation checks for interrupts at least min_interrupts times, and the
+ * same input gives the same map bit for bit (and, when other_seed is set,
+ * another seed another map).
+ */
+static void
+check_blobs(tl_map_options o, int min_interrupts, bool other_seed)
+{
+	int			n_blobs = 4,
+				per = 50,
+				n = n_blobs * per,
+				width = 12,
+				dims = o.dims;
+	float	   *x = make_blobs(n_blobs, per, width, 42),
+			   *y1 = malloc(sizeof(float) * n * dims),
+			   *y2 = malloc(sizeof(float) * n * dims);
+	tl_status	st = {0};
+
+	interrupt_calls = 0;
+	tl_set_interrupt_hook(count_interrupt);
+	CHECK(tl_map_embed(x, n, width, &o, y1, NULL, NULL, &st) == 0, "map: %s", st.msg);
+	CHECK(interrupt_calls >= min_interrupts, "the optimisation checks for interrupts every epoch/iteration (%d calls)",
+		  interrupt_calls);
+	tl_set_interrupt_hook(NULL);
+	CHECK(blobs_separated(y1, n_blobs, per, dims) == 0, "%d-D: well-separated blobs stay separated", dims);
+	CHECK(tl_map_embed(x, n, width, &o, y2, NULL, NULL, &st) == 0, "map again: %s", st.msg);
+	CHECK(memcmp(y1, y2, sizeof(float) * n * dims) == 0, "%d-D: the same input gives the same map bit for bit", dims);
+	if (other_seed)
+	{
+		o.seed++;
+		CHECK(tl_map_embed(x, n, width, &o, y2, NULL, NULL, &st) == 0, "map, another seed: %s", st.msg);
+		CHECK(memcmp(y1, y2, sizeof(float) * n * dims) != 0, "another seed gives another map");
+	}
+	free(x);
+	free(y1);
+	free(y2);
+}
+
+/*
+ * Placing new points into a map: a map of every other point of three
+ * blobs, then all of them with those fixed.  The old points keep their
+ * coordinates exactly; each new point lands nearest to points of its own
+ * blob.
+ */
+static void
+check_fixed_points(tl_map_options o)
+{
+	int			n_blobs = 3,
+				per = 60,
+				n = n_blobs * per,
+				width = 8,
+				dims = o.dims,
+				moved = 0,
+				wrong = 0;
+	float	   *x = make_blobs(n_blobs, per, width, 3),
+			   *y = calloc(n * dims, sizeof(float)),
+			   *before = malloc(sizeof(float) * n * dims),
+			   *xo = malloc(sizeof(float) * n * width),
+			   *yo = malloc(sizeof(float) * n * dims);
+	unsigned char *start = calloc(n, 1);
+	tl_status	st = {0};
+
+	for (int i = 0; i < n; i += 2)
+	{
+		start[i] = 1;
+		memcpy(xo + (i / 2) * width, x + i * width, sizeof(float) * width);
+	}
+	CHECK(tl_map_embed(xo, n / 2, width, &o, yo, NULL, NULL, &st) == 0, "old map: %s", st.msg);
+	for (int i = 0; i < n; i += 2)
+		memcpy(y + i * dims, yo + (i / 2) * dims, sizeof(float) * dims);
+	memcpy(before, y, sizeof(float) * n * dims);
+	CHECK(tl_map_embed(x, n, width, &o, y, start, start, &st) == 0, "placing: %s", st.msg);
+	for (int i = 0; i < n; i++)
+	{
+		int			best = -1;
+		double		bd = INFINITY;
+
+		if (start[i])
+		{
+			moved += memcmp(y + i * dims, before + i * dims, sizeof(float) * dims) != 0;
+			continue;
+		}
+		for (int k = 0; k < n; k += 2)
+		{
+			double		d = 0;
+
+			for (int j = 0; j < dims; j++)
+				d += (y[i * dims + j] - y[k * dims + j]) * (y[i * dims + j] - y[k * dims + j]);
+			if (d < bd)
+			{
+				bd = d;
+				best = k;
+			}
+		}
+		wrong += best / per != i / per;
+	}
+	CHECK(moved == 0, "fixed points do not move (%d moved)", moved);
+	CHECK(wrong == 0, "new points land among their own blob (%d did not)", wrong);
+	free(x);
+	free(y);
+	free(before);
+	free(xo);
+	free(yo);
+	free(start);
 }
 
 #endif							/* TEST_MAPS_UTIL_H */

@@ -180,97 +180,6 @@ tsne_options(int dims)
 }
 
 static void
-test_blobs_and_determinism(int dims)
-{
-	int			n_blobs = 4,
-				per = 50,
-				n = n_blobs * per,
-				width = 12;
-	float	   *x = make_blobs(n_blobs, per, width, 42),
-			   *y1 = malloc(sizeof(float) * n * dims),
-			   *y2 = malloc(sizeof(float) * n * dims);
-	tl_map_options o = tsne_options(dims);
-	tl_status	st = {0};
-
-	interrupt_calls = 0;
-	tl_set_interrupt_hook(count_interrupt);
-	CHECK(tl_map_embed(x, n, width, &o, y1, NULL, NULL, &st) == 0, "tsne: %s", st.msg);
-	CHECK(interrupt_calls >= 1000, "the optimisation checks for interrupts every iteration (%d calls)",
-		  interrupt_calls);
-	tl_set_interrupt_hook(NULL);
-	CHECK(blobs_separated(y1, n_blobs, per, dims) == 0, "%d-D: well-separated blobs stay separated", dims);
-	CHECK(tl_map_embed(x, n, width, &o, y2, NULL, NULL, &st) == 0, "tsne again: %s", st.msg);
-	CHECK(memcmp(y1, y2, sizeof(float) * n * dims) == 0, "%d-D: the same input gives the same map bit for bit", dims);
-	free(x);
-	free(y1);
-	free(y2);
-}
-
-/* a map of every other point, then the rest placed into it */
-static void
-test_fixed_points(void)
-{
-	int			n_blobs = 3,
-				per = 60,
-				n = n_blobs * per,
-				width = 8,
-				dims = 2,
-				moved = 0,
-				wrong = 0;
-	float	   *x = make_blobs(n_blobs, per, width, 3),
-			   *y = calloc(n * dims, sizeof(float)),
-			   *before = malloc(sizeof(float) * n * dims),
-			   *xo = malloc(sizeof(float) * n * width),
-			   *yo = malloc(sizeof(float) * n * dims);
-	unsigned char *start = calloc(n, 1);
-	tl_map_options o = tsne_options(dims);
-	tl_status	st = {0};
-
-	for (int i = 0; i < n; i += 2)
-	{
-		start[i] = 1;
-		memcpy(xo + (i / 2) * width, x + i * width, sizeof(float) * width);
-	}
-	CHECK(tl_map_embed(xo, n / 2, width, &o, yo, NULL, NULL, &st) == 0, "old map: %s", st.msg);
-	for (int i = 0; i < n; i += 2)
-		memcpy(y + i * dims, yo + (i / 2) * dims, sizeof(float) * dims);
-	memcpy(before, y, sizeof(float) * n * dims);
-	CHECK(tl_map_embed(x, n, width, &o, y, start, start, &st) == 0, "placing: %s", st.msg);
-	for (int i = 0; i < n; i++)
-	{
-		int			best = -1;
-		double		bd = INFINITY;
-
-		if (start[i])
-		{
-			moved += memcmp(y + i * dims, before + i * dims, sizeof(float) * dims) != 0;
-			continue;
-		}
-		for (int k = 0; k < n; k += 2)
-		{
-			double		d = 0;
-
-			for (int j = 0; j < dims; j++)
-				d += (y[i * dims + j] - y[k * dims + j]) * (y[i * dims + j] - y[k * dims + j]);
-			if (d < bd)
-			{
-				bd = d;
-				best = k;
-			}
-		}
-		wrong += best / per != i / per;
-	}
-	CHECK(moved == 0, "fixed points do not move (%d moved)", moved);
-	CHECK(wrong == 0, "new points land among their own blob (%d did not)", wrong);
-	free(x);
-	free(y);
-	free(before);
-	free(xo);
-	free(yo);
-	free(start);
-}
-
-static void
 test_bad_input(void)
 {
 	float	   *x = calloc(200 * 4, sizeof(float)),
@@ -311,9 +220,9 @@ main(void)
 	CHECK(e5 < 0.05, "θ = 0.5: within 5%% of the exact gradient (relative error %g)", e5);
 	e0 = gradient_error(150, 3, 0.0);
 	CHECK(e0 < 1e-3, "3-D, θ = 0: the exact gradient (relative error %g)", e0);
-	test_blobs_and_determinism(2);
-	test_blobs_and_determinism(3);
-	test_fixed_points();
+	check_blobs(tsne_options(2), 1000, false);
+	check_blobs(tsne_options(3), 1000, false);
+	check_fixed_points(tsne_options(2));
 	test_bad_input();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;

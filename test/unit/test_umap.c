@@ -80,112 +80,6 @@ umap_options(int dims)
 }
 
 static void
-test_blobs_and_determinism(int dims)
-{
-	int			n_blobs = 4,
-				per = 50,
-				n = n_blobs * per,
-				width = 12;
-	float	   *x = make_blobs(n_blobs, per, width, 42),
-			   *y1 = malloc(sizeof(float) * n * dims),
-			   *y2 = malloc(sizeof(float) * n * dims);
-	tl_map_options o = umap_options(dims);
-	tl_status	st = {0};
-
-	interrupt_calls = 0;
-	tl_set_interrupt_hook(count_interrupt);
-	CHECK(tl_map_embed(x, n, width, &o, y1, NULL, NULL, &st) == 0, "umap: %s", st.msg);
-	CHECK(interrupt_calls >= o.iterations, "the optimisation checks for interrupts every epoch (%d calls)",
-		  interrupt_calls);
-	tl_set_interrupt_hook(NULL);
-	CHECK(blobs_separated(y1, n_blobs, per, dims) == 0, "%d-D: well-separated blobs stay separated", dims);
-	CHECK(tl_map_embed(x, n, width, &o, y2, NULL, NULL, &st) == 0, "umap again: %s", st.msg);
-	CHECK(memcmp(y1, y2, sizeof(float) * n * dims) == 0, "%d-D: the same input and seed give the same map bit for bit", dims);
-	o.seed = 8;
-	CHECK(tl_map_embed(x, n, width, &o, y2, NULL, NULL, &st) == 0, "umap, another seed: %s", st.msg);
-	CHECK(memcmp(y1, y2, sizeof(float) * n * dims) != 0, "another seed gives another map");
-	free(x);
-	free(y1);
-	free(y2);
-}
-
-/*
- * Placing new points into a map: the old points keep their coordinates
- * exactly; each new point lands nearest to points of its own blob.
- */
-static void
-test_fixed_points(void)
-{
-	int			n_blobs = 3,
-				per = 60,
-				n = n_blobs * per,
-				width = 8,
-				dims = 2;
-	float	   *x = make_blobs(n_blobs, per, width, 3),
-			   *y = malloc(sizeof(float) * n * dims),
-			   *before = malloc(sizeof(float) * n * dims);
-	unsigned char *start = calloc(n, 1);
-	tl_map_options o = umap_options(dims);
-	tl_status	st = {0};
-	int			moved = 0,
-				wrong = 0;
-
-	/* the map of the first 40 points of each blob (rows reordered: old first) */
-	for (int b = 0; b < n_blobs; b++)
-		for (int i = 0; i < per; i++)
-			start[b * per + i] = i < 40;
-	{
-		int			n_old = 0;
-		float	   *xo = malloc(sizeof(float) * n * width),
-				   *yo = malloc(sizeof(float) * n * dims);
-
-		for (int i = 0; i < n; i++)
-			if (start[i])
-				memcpy(xo + (n_old++) * width, x + i * width, sizeof(float) * width);
-		CHECK(tl_map_embed(xo, n_old, width, &o, yo, NULL, NULL, &st) == 0, "old map: %s", st.msg);
-		for (int i = 0, r = 0; i < n; i++)
-			if (start[i])
-				memcpy(y + i * dims, yo + (r++) * dims, sizeof(float) * dims);
-		free(xo);
-		free(yo);
-	}
-	memcpy(before, y, sizeof(float) * n * dims);
-	CHECK(tl_map_embed(x, n, width, &o, y, start, start, &st) == 0, "placing: %s", st.msg);
-	for (int i = 0; i < n; i++)
-	{
-		int			best = -1;
-		double		bd = INFINITY;
-
-		if (start[i])
-		{
-			moved += memcmp(y + i * dims, before + i * dims, sizeof(float) * dims) != 0;
-			continue;
-		}
-		for (int o2 = 0; o2 < n; o2++)
-		{
-			double		d = 0;
-
-			if (!start[o2])
-				continue;
-			for (int j = 0; j < dims; j++)
-				d += (y[i * dims + j] - y[o2 * dims + j]) * (y[i * dims + j] - y[o2 * dims + j]);
-			if (d < bd)
-			{
-				bd = d;
-				best = o2;
-			}
-		}
-		wrong += best / per != i / per;
-	}
-	CHECK(moved == 0, "fixed points do not move (%d moved)", moved);
-	CHECK(wrong == 0, "new points land among their own blob (%d did not)", wrong);
-	free(x);
-	free(y);
-	free(before);
-	free(start);
-}
-
-static void
 test_bad_input(void)
 {
 	float		x[40] = {0},
@@ -217,9 +111,9 @@ main(void)
 {
 	test_ab();
 	test_fuzzy_graph();
-	test_blobs_and_determinism(2);
-	test_blobs_and_determinism(3);
-	test_fixed_points();
+	check_blobs(umap_options(2), 200, true);
+	check_blobs(umap_options(3), 200, true);
+	check_fixed_points(umap_options(2));
 	test_bad_input();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
