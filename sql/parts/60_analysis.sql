@@ -22,14 +22,15 @@ CREATE TABLE @extschema@.tl_run (
     class_names     text[],
     pca             @extschema@.tl_pca,
     aligned_to      integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL,
-    -- what x, y, z show (tl_analyze's map; a pipeline sets it for the
-    -- analysis at commit), and the run whose map this one was placed into
-    map             text        NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
-    map_reference   integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL,
     analysis_error  text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     analyzed_at     timestamptz,
-    created_by      name        NOT NULL DEFAULT CURRENT_USER
+    created_by      name        NOT NULL DEFAULT CURRENT_USER,
+    -- what x, y, z show (tl_analyze's map; a pipeline sets it for the
+    -- analysis at commit), and the run whose map this one was placed into
+    -- (last: an upgrade adds them with ALTER TABLE)
+    map             text        NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
+    map_reference   integer     REFERENCES @extschema@.tl_run (id) ON DELETE SET NULL
 );
 ALTER SEQUENCE @extschema@.tl_run_id_seq OWNED BY @extschema@.tl_run.id;
 CREATE INDEX tl_run_lineage ON @extschema@.tl_run (model, dataset, subset, epoch);

@@ -32,6 +32,7 @@ typedef struct map_rows
 	int			n;
 	int			cap;
 	int			width;
+	int			other_width;	/* the widest or narrowest vector unlike the first; 0: none */
 	int			dims;
 	Oid		   *rel;
 	ItemPointerData *tid;
@@ -85,10 +86,13 @@ add_row(map_rows *r, HeapTuple t, TupleDesc td, bool warm_start, const char *vec
 		r->fixed = palloc(1);
 	}
 	if (w != r->width)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("the vectors in column %s have different lengths: %d and %d", vec_column, r->width, w),
-				 errhint("A map needs vectors of one length; filter the rows to those of one kind.")));
+	{
+		/* remembered, and reported after the read in terms that do not depend on its order */
+		if (r->other_width == 0 || abs(w - r->width) > abs(r->other_width - r->width))
+			r->other_width = w;
+		pfree(v);
+		return;
+	}
 	if (r->n == r->cap)
 		grow(r);
 	r->rel[r->n] = DatumGetObjectId(SPI_getbinval(t, td, 1, &isnull));
@@ -229,6 +233,12 @@ read_rows(const char *rel, const char *vec, char **cols, const char *filter, con
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(cur);
+	if (r->other_width)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the vectors in column %s have different lengths: %d and %d",
+						vec_name, Min(r->width, r->other_width), Max(r->width, r->other_width)),
+				 errhint("A map needs vectors of one length; filter the rows to those of one kind.")));
 }
 
 static int64

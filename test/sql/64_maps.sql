@@ -251,15 +251,14 @@ SELECT id AS imdb_run FROM tl_run WHERE dataset = 'imdb reviews' ORDER BY id LIM
 SELECT tl_analyze(:imdb_run, 2, map => 'umap') AS placed;
 SELECT status, map, count(x) AS x, count(pca_x) AS pca_x
   FROM tl_run JOIN tl_result ON run = id WHERE id = :imdb_run GROUP BY status, map;
--- the share of each review's 10 nearest neighbours with the same label: the
--- map keeps more of it than the PCA's first two components do
-WITH p AS (SELECT sample_id, label, x, y, pca_x, pca_y FROM tl_result WHERE run = :imdb_run)
-SELECT avg(m.same) > avg(c.same) AS map_keeps_more_neighbours
+-- the reviews' 10 nearest neighbours in the map mostly share their label
+-- (a map that lost the model's view of sentiment would give about half)
+WITH p AS (SELECT sample_id, label, x, y FROM tl_result WHERE run = :imdb_run)
+SELECT avg(m.same) > 0.75 AS neighbours_share_labels
   FROM p a,
        LATERAL (SELECT avg((b.label = a.label)::int) AS same FROM (SELECT label FROM p b WHERE b.sample_id <> a.sample_id
-                 ORDER BY (a.x - b.x) ^ 2 + (a.y - b.y) ^ 2 LIMIT 10) b) m,
-       LATERAL (SELECT avg((b.label = a.label)::int) AS same FROM (SELECT label FROM p b WHERE b.sample_id <> a.sample_id
-                 ORDER BY (a.pca_x - b.pca_x) ^ 2 + (a.pca_y - b.pca_y) ^ 2 LIMIT 10) b) c;
+                 ORDER BY (a.x - b.x) ^ 2 + (a.y - b.y) ^ 2 LIMIT 10) b) m
+ WHERE a.sample_id::int < 500;
 \else
 \echo NOTICE: shared data absent: the real IMDB map is skipped
 \endif
