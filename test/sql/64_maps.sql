@@ -181,6 +181,14 @@ SELECT misplaced('(SELECT * FROM run_points WHERE run = ' || :test1 || ')') AS m
 SELECT tl_analyze(:test1, map => 'pca') AS placed;
 SELECT map, count(*) FILTER (WHERE x = pca_x AND y = pca_y) AS x_is_pca FROM tl_population WHERE run = :test1 GROUP BY map;
 
+-- tl_evaluate(…, map => 'tsne'): the new run is drawn as a t-SNE at once
+\getenv fixtures TL_FIXTURES
+SELECT tl_model_load('maps_tiny', :'fixtures' || '/tiny_dense.h5') AS revision \gset
+SELECT tl_evaluate('maps_tiny', $$SELECT i, ARRAY[sin(i), cos(i), (i % 7) / 7.0]::real[], i % 2 FROM generate_series(1, 60) i$$,
+                   'tiny maps', loss => 'binary_crossentropy', map => 'tsne') AS tiny_run \gset
+SELECT status, map, count(x) AS x, count(pca_x) AS pca_x FROM tl_run JOIN tl_result ON run = id
+ WHERE id = :tiny_run GROUP BY status, map;
+
 -- bad input to tl_analyze / tl_evaluate
 SELECT map_error(format('SELECT tl_analyze(%s, map => %L)', :train1, 'mds'));
 SELECT map_error(format('SELECT tl_analyze(%s, 1, map => %L)', :train1, 'umap'));
