@@ -70,18 +70,24 @@ SELECT i AS id, ARRAY(SELECT (sin(i * j) + (i % 5))::real FROM generate_series(1
 GRANT SELECT, UPDATE ON map_points TO tl_fault_user;
 EOF
 
+# the backend running "SELECT fn(...)" for more than 2 s (waits up to 10 s; empty if none)
+running_pid() {
+  local pid="" i
+  for i in $(seq 1 100); do
+    pid=$("${PSQL[@]}" -U postgres -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
+                                        AND query LIKE 'SELECT $1(%' AND now() - query_start > interval '2 s'")
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
 # ---- 1. kill -9 in the middle of tl_evaluate ----------------------------------
 EVALUATE="SELECT tl_evaluate('long', 'SELECT r.id || ''.'' || g, r.tokens, r.label FROM reviews r, generate_series(1, 3) g',
                              'fault', NULL, NULL, 'binary_crossentropy')"
 "${USER_PSQL[@]}" -c "$EVALUATE" >"$WORK/killed.out" 2>&1 &
 client=$!
-pid=""
-for i in $(seq 1 100); do
-  pid=$("${PSQL[@]}" -U postgres -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
-                                      AND query LIKE 'SELECT tl_evaluate(%' AND now() - query_start > interval '2 s'")
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
+pid=$(running_pid tl_evaluate)
 [ -n "$pid" ] || fail "tl_evaluate did not start"
 # rows of the run are being written (the heap grows; no one else can see them)
 written=$("${PSQL[@]}" -U postgres -c "SELECT pg_relation_size('tl_result')")
@@ -169,13 +175,7 @@ echo "pg_cancel_backend 2 s into a map (limit 0.5 s):"
 for fn in tl_embed_umap tl_embed_tsne; do
   "${USER_PSQL[@]}" -c "SELECT $fn('map_points', 'v', iterations => 50000)" >"$WORK/cancel.out" 2>&1 &
   client=$!
-  pid=""
-  for i in $(seq 1 100); do
-    pid=$("${PSQL[@]}" -U postgres -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
-                                        AND query LIKE 'SELECT $fn(%' AND now() - query_start > interval '2 s'")
-    [ -n "$pid" ] && break
-    sleep 0.1
-  done
+  pid=$(running_pid "$fn")
   [ -n "$pid" ] || fail "$fn did not start"
   t0=$(date +%s.%N)
   "${PSQL[@]}" -U postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null
