@@ -61,7 +61,10 @@ BEGIN
         previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
-                                                p.correct, p.confidence, previews ->> p.sample_id, p.pca_x, p.pca_y)
+                                                p.correct, p.confidence, previews ->> p.sample_id,
+                                                -- a map's PCA, for the page's switch
+                                                CASE WHEN p.map <> 'pca' THEN p.pca_x END,
+                                                CASE WHEN p.map <> 'pca' THEN p.pca_y END)
                               ORDER BY p.sample_id), '[]')
       INTO points FROM @extschema@.tl_population p WHERE p.run = run;
     SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.class), '[]')
