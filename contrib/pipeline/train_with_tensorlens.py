@@ -136,10 +136,10 @@ def log_epoch(conn, args, epoch, h5_bytes, ids, labels, out, loss, perc):
                             (args.model, psycopg2.Binary(h5_bytes)))
                 revision = cur.fetchone()[0]
             cur.execute(
-                "INSERT INTO tl_run (model, revision, dataset, subset, epoch, class_names)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                "INSERT INTO tl_run (model, revision, dataset, subset, epoch, class_names, map)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (args.model, revision, args.dataset, args.subset, epoch,
-                 list(fc.CLASS_NAMES)))
+                 list(fc.CLASS_NAMES), args.map))
             run = cur.fetchone()[0]
             # progress another session sees in tl_progress (this one gets
             # NOTICE lines, tensorlens.progress_interval): the COPY, then the
@@ -276,6 +276,9 @@ def main(argv):
     ap.add_argument("--model", default="fashion_pipeline")
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--subset", default="test")
+    ap.add_argument("--map", default="pca", choices=["pca", "umap", "tsne"],
+                    help="the map the analysis at commit draws (tl_run.map; umap and tsne start "
+                         "from the previous epoch's map)")
     ap.add_argument("--no-import", action="store_true",
                     help="do not store each epoch's weights in tl_model (tl_run.revision stays NULL)")
     ap.add_argument("--verify", type=int, default=None,

@@ -36,7 +36,14 @@ CREATE TABLE @extschema@.tl_run (
                                                        'linear_probability', 'regression')),
     -- the space of the run's neighbours: its perception vectors on their
     -- leading principal components (at most 32; tl_neighbours)
-    neighbour_space @extschema@.tl_pca
+    neighbour_space @extschema@.tl_pca,
+    -- what x, y, z show (tl_analyze's map; a pipeline sets it for the
+    -- analysis at commit), and the run whose map this one was placed into
+    -- (last: an upgrade adds them with ALTER TABLE)
+    map             text        NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
+    -- (a plain number like aligned_to: a foreign key would reveal, and lock,
+    -- runs the role cannot see)
+    map_reference   integer
 );
 ALTER SEQUENCE @extschema@.tl_run_id_seq OWNED BY @extschema@.tl_run.id;
 CREATE INDEX tl_run_lineage ON @extschema@.tl_run (model, dataset, subset, epoch);
@@ -58,11 +65,14 @@ CREATE TABLE @extschema@.tl_result (
     x           real,
     y           real,
     z           real,
+    pca_x       real,
+    pca_y       real,
+    pca_z       real,
     PRIMARY KEY (run, sample_id)
 );
 CREATE INDEX tl_result_by_loss ON @extschema@.tl_result (run, loss DESC);
 COMMENT ON TABLE @extschema@.tl_result IS
-    'Per-sample results of a run: label, model output, predicted class, loss, perception vector and the x/y/z coordinates of population exploration.';
+    'Per-sample results of a run: label, model output, predicted class, loss, perception vector, the x/y/z coordinates of population exploration (the run''s map: PCA, UMAP or t-SNE) and the PCA coordinates pca_x/pca_y/pca_z.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_result', '');
@@ -133,11 +143,12 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        (r.label = r.prediction) AS correct,
        -- the probability of the predicted class, as the run's output kind
        -- defines it (62_data_issues.sql)
-       (@extschema@.tl_class_probs(r.output, ru.output_kind))[r.prediction + 1] AS confidence
+       (@extschema@.tl_class_probs(r.output, ru.output_kind))[r.prediction + 1] AS confidence,
+       ru.map, r.pca_x, r.pca_y, r.pca_z
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
 COMMENT ON VIEW @extschema@.tl_population IS
-    'One dot per sample and run: coordinates (x, y, z), loss (dot size), label and prediction (colour), correct.';
+    'One dot per sample and run: coordinates (x, y, z) of the run''s map (map: pca, umap or tsne) and of its PCA (pca_x, pca_y, pca_z), loss (dot size), label and prediction (colour), correct.';
 
 CREATE VIEW @extschema@.tl_class_metrics WITH (security_invoker = true) AS
 WITH counts AS (
@@ -205,12 +216,12 @@ COMMENT ON FUNCTION @extschema@.tl_failures(integer) IS
 CREATE FUNCTION @extschema@.tl_evaluate(model text, query text, dataset text,
                                         subset text DEFAULT NULL, epoch integer DEFAULT NULL,
                                         loss text DEFAULT NULL, class_names text[] DEFAULT NULL,
-                                        output_kind text DEFAULT NULL)
+                                        output_kind text DEFAULT NULL, map text DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'pg_tl_evaluate'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[], text) IS
-    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples. output_kind overrides what the outputs mean (tl_output_kind). Returns the run id.';
+COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[], text, text) IS
+    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples (map: pca, the default, umap or tsne). output_kind overrides what the outputs mean (tl_output_kind). Returns the run id.';
 
 CREATE FUNCTION @extschema@.tl_procrustes(m double precision[])
 RETURNS double precision[]
@@ -242,7 +253,8 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.tl_procrustes_align(integer, integer) IS
     'Rotates (or reflects) and shifts the x/y/z of a run onto those of a reference run, fitted by orthogonal Procrustes on the samples both placed. False, and nothing changed, when they share fewer than 4 placed samples.';
 
-CREATE FUNCTION @extschema@.tl_analyze(run integer, dims integer DEFAULT 3, align boolean DEFAULT true)
+CREATE FUNCTION @extschema@.tl_analyze(run integer, dims integer DEFAULT 3, align boolean DEFAULT true,
+                                        map text DEFAULT NULL, reference_run integer DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -336,6 +348,11 @@ BEGIN
         END IF;
     END IF;
 
+    -- 5. the map: PCA kept in pca_x/y/z, UMAP or t-SNE in x/y/z (64_maps.sql)
+    IF width IS NOT NULL OR coalesce(map, r.map) <> 'pca' THEN
+        placed := @extschema@.tl_analyze_map(run, map, dims, prev, reference_run);
+    END IF;
+
     UPDATE @extschema@.tl_run t
        SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
@@ -343,8 +360,8 @@ BEGIN
     RETURN placed;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.tl_analyze(integer, integer, boolean) IS
-    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset. Returns the samples placed.';
+COMMENT ON FUNCTION @extschema@.tl_analyze(integer, integer, boolean, text, integer) IS
+    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset; with map umap or tsne (NULL: the run''s tl_run.map) x/y/z become that map (the PCA stays in pca_x/y/z), started from the previous epoch''s map or placed into reference_run''s. Returns the samples placed.';
 
 CREATE FUNCTION @extschema@.tl_failure_clusters(run integer, clusters integer DEFAULT 8)
 RETURNS TABLE (cluster integer, size integer, failures integer, error_rate real, mean_loss real,

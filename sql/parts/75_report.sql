@@ -48,7 +48,10 @@ BEGIN
         previews := coalesce(previews, '{}');
     END IF;
     SELECT coalesce(jsonb_agg(jsonb_build_array(p.sample_id, p.x, p.y, p.loss, p.label_name, p.prediction_name,
-                                                p.correct, p.confidence, previews ->> p.sample_id)
+                                                p.correct, p.confidence, previews ->> p.sample_id,
+                                                -- a map's PCA, for the page's switch
+                                                CASE WHEN p.map <> 'pca' THEN p.pca_x END,
+                                                CASE WHEN p.map <> 'pca' THEN p.pca_y END)
                               ORDER BY p.sample_id), '[]')
       INTO points FROM @extschema@.tl_population p WHERE p.run = run;
     SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.class), '[]')
@@ -119,7 +122,7 @@ BEGIN
 
     data := jsonb_build_object(
         'run', jsonb_build_object('id', r.id, 'model', r.model, 'revision', r.revision, 'dataset', r.dataset,
-                                  'subset', r.subset, 'epoch', r.epoch,
+                                  'subset', r.subset, 'epoch', r.epoch, 'map', r.map,
                                   'accuracy', (SELECT avg((t.prediction = t.label)::int) FROM @extschema@.tl_result t WHERE t.run = run),
                                   'mean_loss', (SELECT avg(t.loss) FROM @extschema@.tl_result t WHERE t.run = run)),
         'points', points, 'metrics', metrics, 'issues', issues, 'outliers', outliers, 'duplicates', duplicates,

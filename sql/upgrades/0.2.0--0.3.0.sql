@@ -17,7 +17,12 @@ ALTER TABLE @extschema@.tl_run DROP CONSTRAINT tl_run_aligned_to_fkey;
 ALTER TABLE @extschema@.tl_run
     ADD COLUMN output_kind text CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
                                                       'linear_probability', 'regression')),
-    ADD COLUMN neighbour_space @extschema@.tl_pca;
+    ADD COLUMN neighbour_space @extschema@.tl_pca,
+    -- what x, y, z show and the run a map was placed into (64_maps.sql)
+    ADD COLUMN map text NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
+    ADD COLUMN map_reference integer;
+-- the PCA coordinates, kept beside a UMAP or t-SNE map (64_maps.sql)
+ALTER TABLE @extschema@.tl_result ADD COLUMN pca_x real, ADD COLUMN pca_y real, ADD COLUMN pca_z real;
 
 -- @generated
 

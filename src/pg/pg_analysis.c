@@ -173,7 +173,7 @@ evaluate_check_query(const char *query)
 }
 
 /*
- * tl_evaluate(model, query, dataset, subset, epoch, loss, class_names, output_kind):
+ * tl_evaluate(model, query, dataset, subset, epoch, loss, class_names, output_kind, map):
  * one run: the model over the rows (sample_id, input, label) of query;
  * fills tl_result with output, prediction, loss and perception vector, then
  * tl_analyze places the samples.  Returns the run id.  Everything happens
@@ -187,9 +187,10 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	tl_call_model *cm;
 	char	   *query;
 	tl_status	st = {0};
-	Datum		args[8];
-	char		nulls[8] = "        ";
-	Oid			types[8] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTOID};
+	Datum		args[9];
+	char		nulls[9] = "         ";
+	Oid			types[9] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID};
+	char	   *map = PG_NARGS() > 8 && !PG_ARGISNULL(8) ? text_to_cstring(PG_GETARG_TEXT_PP(8)) : "pca";
 	bool		isnull;
 	int			progress;
 
@@ -198,6 +199,11 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("tl_evaluate: model, query and dataset must not be NULL")));
+	if (strcmp(map, "pca") != 0 && strcmp(map, "umap") != 0 && strcmp(map, "tsne") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown map \"%s\"", map),
+				 errhint("The maps are pca, umap and tsne.")));
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	es.schema = tl_pg_schema_of(fcinfo);
@@ -245,12 +251,13 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	args[5] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
 	args[6] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
 	args[7] = CStringGetTextDatum(tl_output_kind_name(es.kind));
+	args[8] = CStringGetTextDatum(map);
 	for (int i = 3; i < 7; i++)
 		if (i != 5 && PG_ARGISNULL(i))
 			nulls[i] = 'n';
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names, output_kind) "
-									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id", es.schema),
-							  8, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names, output_kind, map) "
+									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9) RETURNING id", es.schema),
+							  9, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "tensorlens: creating the run failed");
 	es.run = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

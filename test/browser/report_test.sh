@@ -31,6 +31,8 @@ r = json.loads(sys.argv[1]); want = int(sys.argv[2])
 problems = []
 if r["errors"]: problems.append("script errors: %s" % r["errors"])
 if r["dots"] != want: problems.append("%d dots drawn, %d expected" % (r["dots"], want))
+if "pca" in r.get("coordinates", []) and r.get("pca_dots") != want:
+    problems.append("%s dots on the PCA's coordinates, %d expected" % (r.get("pca_dots"), want))
 if not r["clicked"] or not r["heatmap_shown"]: problems.append("no heat map shown after a click")
 if problems:
     print("; ".join(problems)); sys.exit(1)

@@ -7,8 +7,11 @@
 #     recovers, no run or result of the killed call is visible, and the same
 #     call then completes;
 #  2. statement_timeout = 1 s stops a long tl_evaluate, tl_pca_fit,
-#     tl_token_saliency and tl_saliency_eval within 1.5 s (each would take
-#     tens of seconds: estimated from a run on a fraction of the input).
+#     tl_token_saliency, tl_saliency_eval, tl_embed_umap and tl_embed_tsne
+#     within 1.5 s (each would take tens of seconds: estimated from a run on
+#     a fraction of the input);
+#  3. pg_cancel_backend stops tl_embed_umap and tl_embed_tsne 2 s into their
+#     optimisation within 0.5 s.
 # Prints the timings and "fault test: ok" (exit 0) or "fault test: FAILED".
 # Installs the build first, holding the install lock (TL_INSTALL_LOCK), unless
 # TL_INSTALL_LOCK_HELD=1 (the caller holds the lock and has installed).
@@ -49,20 +52,31 @@ SELECT i AS id, ARRAY(SELECT (i * j + j / 7) % 1000 FROM generate_series(1, 2000
 CREATE TABLE vectors AS
 SELECT i AS id, ARRAY(SELECT sin(i * j)::real FROM generate_series(1, 1024) j) AS v FROM generate_series(1, 200) i;
 GRANT SELECT ON reviews, vectors TO tl_fault_user;
+-- 2000 points of 16 values for the maps (UMAP, t-SNE), written into x, y
+CREATE TABLE map_points AS
+SELECT i AS id, ARRAY(SELECT (sin(i * j) + (i % 5))::real FROM generate_series(1, 16) j) AS v,
+       NULL::real AS x, NULL::real AS y FROM generate_series(1, 2000) i;
+GRANT SELECT, UPDATE ON map_points TO tl_fault_user;
 EOF
+
+# the backend running "SELECT fn(...)" for more than 2 s (waits up to 10 s; empty if none)
+running_pid() {
+  local pid="" i
+  for i in $(seq 1 100); do
+    pid=$("${PSQL[@]}" -U postgres -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
+                                        AND query LIKE 'SELECT $1(%' AND now() - query_start > interval '2 s'")
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
 
 # ---- 1. kill -9 in the middle of tl_evaluate ----------------------------------
 EVALUATE="SELECT tl_evaluate('long', 'SELECT r.id || ''.'' || g, r.tokens, r.label FROM reviews r, generate_series(1, 3) g',
                              'fault', NULL, NULL, 'binary_crossentropy')"
 "${USER_PSQL[@]}" -c "$EVALUATE" >"$WORK/killed.out" 2>&1 &
 client=$!
-pid=""
-for i in $(seq 1 100); do
-  pid=$("${PSQL[@]}" -U postgres -c "SELECT pid FROM pg_stat_activity WHERE state = 'active'
-                                      AND query LIKE 'SELECT tl_evaluate(%' AND now() - query_start > interval '2 s'")
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
+pid=$(running_pid tl_evaluate)
 [ -n "$pid" ] || fail "tl_evaluate did not start"
 # rows of the run are being written (the heap grows; no one else can see them)
 written=$("${PSQL[@]}" -U postgres -c "SELECT pg_relation_size('tl_result')")
@@ -136,7 +150,32 @@ timeout_case tl_token_saliency \
 timeout_case tl_saliency_eval \
   "SELECT n_tokens FROM tl_saliency_eval('long', $TOKENS, 1, 'integrated_gradients', 1024)" \
   "SELECT n_tokens FROM tl_saliency_eval('long', $TOKENS, 1, 'integrated_gradients', 16)" 64
+timeout_case tl_embed_umap \
+  "SELECT tl_embed_umap('map_points', 'v', iterations => 50000)" \
+  "SELECT tl_embed_umap('map_points', 'v', iterations => 500)" 100
+timeout_case tl_embed_tsne \
+  "SELECT tl_embed_tsne('map_points', 'v', iterations => 50000)" \
+  "SELECT tl_embed_tsne('map_points', 'v', iterations => 500)" 100
 [ -z "$TIMEOUT_FAILED" ] || fail "statement_timeout:$TIMEOUT_FAILED"
+
+# ---- 3. pg_cancel_backend inside a map's optimisation ---------------------------
+echo "pg_cancel_backend 2 s into a map (limit 0.5 s):"
+"${PSQL[@]}" -U postgres -c "UPDATE map_points SET x = NULL, y = NULL" >/dev/null
+for fn in tl_embed_umap tl_embed_tsne; do
+  "${USER_PSQL[@]}" -c "SELECT $fn('map_points', 'v', iterations => 50000)" >"$WORK/cancel.out" 2>&1 &
+  client=$!
+  pid=$(running_pid "$fn")
+  [ -n "$pid" ] || fail "$fn did not start"
+  t0=$(date +%s.%N)
+  "${PSQL[@]}" -U postgres -c "SELECT pg_cancel_backend($pid)" >/dev/null
+  wait $client
+  t1=$(date +%s.%N)
+  took=$(calc "sprintf(\"%.3f\", $t1 - $t0)")
+  said=$(grep -m1 -o 'canceling statement due to user request' "$WORK/cancel.out")
+  printf '  %-18s stopped %s s after the cancel (%s)\n' "$fn" "$took" "${said:-no cancel error}"
+  [ -n "$said" ] && [ "$(calc "($took < 0.5)")" = 1 ] || fail "$fn did not stop on pg_cancel_backend"
+done
+[ "$("${PSQL[@]}" -U postgres -c "SELECT count(x) FROM map_points")" = 0 ] || fail "a cancelled map left coordinates"
 "${PSQL[@]}" -U postgres -c "SELECT count(*) FROM tl_run WHERE dataset LIKE 'timeout%' AND dataset <> 'timeout short'" | grep -qx 0 ||
   fail "a timed-out run is visible"
 echo "fault test: ok"
