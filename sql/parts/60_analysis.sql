@@ -43,11 +43,17 @@ CREATE TABLE @extschema@.tl_result (
     x           real,
     y           real,
     z           real,
+    -- the sample's own attributes (source, length, annotator...): the
+    -- columns of tl_evaluate's query after (sample_id, input, label), keyed
+    -- by column name; pipelines insert it themselves
+    metadata    jsonb CHECK (metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
+    -- the sample's region of perception space (tl_perception_clusters)
+    cluster     integer,
     PRIMARY KEY (run, sample_id)
 );
 CREATE INDEX tl_result_by_loss ON @extschema@.tl_result (run, loss DESC);
 COMMENT ON TABLE @extschema@.tl_result IS
-    'Per-sample results of a run: label, model output, predicted class, loss, perception vector and the x/y/z coordinates of population exploration.';
+    'Per-sample results of a run: label, model output, predicted class, loss, perception vector, the x/y/z coordinates of population exploration, the sample''s metadata (a JSON object) and its cluster in perception space.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_result', '');
@@ -122,11 +128,12 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
             WHEN pg_catalog.cardinality(r.output) = 1
             THEN CASE WHEN r.prediction = 1 THEN least(1, greatest(0, r.output[1]))
                       ELSE 1 - least(1, greatest(0, r.output[1])) END
-            ELSE (SELECT max(o) FROM pg_catalog.unnest(r.output) o) END AS confidence
+            ELSE (SELECT max(o) FROM pg_catalog.unnest(r.output) o) END AS confidence,
+       r.metadata, r.cluster
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
 COMMENT ON VIEW @extschema@.tl_population IS
-    'One dot per sample and run: coordinates (x, y, z), loss (dot size), label and prediction (colour), correct.';
+    'One dot per sample and run: coordinates (x, y, z), loss (dot size), label and prediction (colour), correct, the sample''s metadata and its cluster in perception space.';
 
 CREATE VIEW @extschema@.tl_class_metrics WITH (security_invoker = true) AS
 WITH counts AS (
@@ -189,7 +196,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'pg_tl_evaluate'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[]) IS
-    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples. Returns the run id.';
+    'Runs the model over the rows (sample_id, input, label, metadata columns...) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector, the further columns as the metadata object; then tl_analyze places the samples. Returns the run id.';
 
 CREATE FUNCTION @extschema@.tl_procrustes(m double precision[])
 RETURNS double precision[]

@@ -109,6 +109,13 @@ void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
 						   int min_cols, const char *columns, tl_batch_emit emit,
 						   void *arg);
 
+/*
+ * The metadata of row `row` of a batch (pg_metadata.c): its extra columns
+ * from index `first` on, as a jsonb object keyed by column name (NULL values
+ * left out); *isnull when the query has no such columns.
+ */
+Datum		tl_pg_batch_metadata(const tl_batch *b, int row, int first, bool *isnull);
+
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
 
