@@ -326,6 +326,11 @@ BEGIN
         END IF;
     END IF;
 
+    -- 5. regions of perception space, for insights (66_insights.sql)
+    UPDATE @extschema@.tl_result t SET cluster = NULL WHERE t.run = run AND t.cluster IS NOT NULL;
+    UPDATE @extschema@.tl_result t SET cluster = pc.cluster
+      FROM @extschema@.tl_perception_clusters(run) pc WHERE t.run = run AND t.sample_id = pc.sample_id;
+
     UPDATE @extschema@.tl_run t
        SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
@@ -333,7 +338,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_analyze(integer, integer, boolean) IS
-    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset. Returns the samples placed.';
+    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset; clusters in perception space (tl_perception_clusters) into tl_result.cluster. Returns the samples placed.';
 
 CREATE FUNCTION @extschema@.tl_label_issues(run integer, k integer DEFAULT 10)
 RETURNS TABLE (rank integer, sample_id text, label integer, suggested_label integer, score real,

@@ -25,8 +25,8 @@
 /* Components of the space label-issue neighbours are found in. */
 #define LABEL_ISSUE_COMPONENTS 32
 
-static const char *
-schema_of(FunctionCallInfo fcinfo)
+const char *
+tl_pg_schema_of(FunctionCallInfo fcinfo)
 {
 	return quote_identifier(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)));
 }
@@ -167,7 +167,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 					 errmsg("tl_evaluate: model, query and dataset must not be NULL")));
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	es.schema = schema_of(fcinfo);
+	es.schema = tl_pg_schema_of(fcinfo);
 	if (!PG_ARGISNULL(5))
 	{
 		char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(5));
@@ -232,8 +232,8 @@ typedef struct run_data
 	int			d;
 } run_data;
 
-static void
-check_run_exists(const char *schema, int32 run)
+void
+tl_pg_check_run(const char *schema, int32 run)
 {
 	if (SPI_execute_with_args(psprintf("SELECT 1 FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
@@ -260,7 +260,7 @@ read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
 	int			width = 0;
 	MemoryContext old;
 
-	check_run_exists(schema, run);
+	tl_pg_check_run(schema, run);
 	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, output, perception, prediction, loss "
 									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND label IS NOT NULL AND output IS NOT NULL "
 									   "ORDER BY sample_id", schema), 1,
@@ -403,7 +403,7 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 				 errmsg("k (neighbours) must be at least 1, not %d", k)));
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	read_run(schema_of(fcinfo), run, &rd, cxt);
+	read_run(tl_pg_schema_of(fcinfo), run, &rd, cxt);
 	SPI_finish();
 	if (k >= rd.n)
 		ereport(ERROR,
@@ -466,7 +466,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		run = PG_GETARG_INT32(0);
 	int32		k = PG_GETARG_INT32(1);
-	const char *schema = schema_of(fcinfo);
+	const char *schema = tl_pg_schema_of(fcinfo);
 	SPITupleTable *tt;
 	int			n,
 				d = 0;
@@ -482,7 +482,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 				 errmsg("the number of clusters must be between 1 and 1000, not %d", k)));
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	check_run_exists(schema, run);
+	tl_pg_check_run(schema, run);
 	/* failed = prediction IS DISTINCT FROM label, which would look up "=" */
 	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, NOT (prediction IS NULL AND label IS NULL "
 									   "OR COALESCE(pg_catalog.int4eq(prediction, label), false)) AS failed, loss "

@@ -109,6 +109,10 @@ void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
 						   int min_cols, const char *columns, tl_batch_emit emit,
 						   void *arg);
 
+/* Runs (pg_analysis.c): the quoted schema of the calling function; an ERROR (42704) unless the caller sees the run. */
+const char *tl_pg_schema_of(FunctionCallInfo fcinfo);
+void		tl_pg_check_run(const char *schema, int32 run);
+
 /*
  * The metadata of row `row` of a batch (pg_metadata.c): its extra columns
  * from index `first` on, as a jsonb object keyed by column name (NULL values
