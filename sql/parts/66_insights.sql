@@ -4,7 +4,7 @@
 --
 -- Each kind of finding comes from one small function returning candidate
 -- tl_finding rows, with a p-value where the finding is a statistical claim;
--- tl_insights adjusts all p-values of a call together (Benjamini–Hochberg),
+-- tl_insights adjusts all p-values of a call together (Holm),
 -- keeps those significant at alpha, explains regions by their metadata and
 -- ranks everything by severity.  Severity is the share of the run's samples
 -- the finding accounts for beyond what is expected (for failures: excess
@@ -27,12 +27,12 @@ LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_excess_test(bigint[], bigint[], bigint[], bigint) IS
     'Per stratum j (e.g. class) total[j] samples, events[j] of them failed, drawn[j] in a group: p = P(failures in the group >= observed) if failures fell on samples independently of the group within each stratum (hypergeometric per stratum; exact up to 5000 drawn, normal beyond), expected = their mean. One stratum = Fisher''s exact test, one-sided.';
 
-CREATE FUNCTION @extschema@.tl_bh_adjust(p double precision[])
+CREATE FUNCTION @extschema@.tl_p_adjust(p double precision[], method text DEFAULT 'holm')
 RETURNS double precision[]
-AS 'MODULE_PATHNAME', 'pg_tl_bh_adjust'
+AS 'MODULE_PATHNAME', 'pg_tl_p_adjust'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.tl_bh_adjust(double precision[]) IS
-    'Benjamini–Hochberg adjusted p-values (q-values), in the same order; NULLs stay NULL and are not counted. q <= alpha controls the false discovery rate at alpha.';
+COMMENT ON FUNCTION @extschema@.tl_p_adjust(double precision[], text) IS
+    'Adjusted p-values, in the same order; NULLs stay NULL and are not counted. holm: q <= alpha bounds the chance of any false finding by alpha (Holm 1979); bh: the expected share of false findings among those kept (Benjamini-Hochberg 1995).';
 
 CREATE FUNCTION @extschema@.tl_rank_sum_test(rank_sum double precision, n1 bigint, n2 bigint,
                                              tie_sum double precision DEFAULT 0)
@@ -116,9 +116,9 @@ COMMENT ON FUNCTION @extschema@.tl_metadata_conditions(integer) IS
     'The metadata of a run''s samples as conditions: key = value (keys with at most 100 distinct values), key in [lo, hi] (quartiles of numeric keys with more than 10 distinct values).';
 
 -- What the samples of a group have in common: metadata conditions
--- over-represented among them (Fisher's exact test against the run, BH over
+-- over-represented among them (Fisher's exact test against the run, Holm over
 -- the conditions tested), significant at alpha, most significant first.
-CREATE FUNCTION @extschema@.tl_metadata_enrichment(run integer, sample_ids text[], alpha double precision DEFAULT 0.05)
+CREATE FUNCTION @extschema@.tl_metadata_enrichment(run integer, sample_ids text[], alpha double precision DEFAULT 0.01)
 RETURNS TABLE (key text, value text, condition text, support integer, share real, overall_share real,
                lift real, p double precision, q double precision)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -140,19 +140,19 @@ AS $$
     adjusted AS (
         SELECT t.*, u.q
           FROM (SELECT array_agg(t.p ORDER BY t.key, t.value) AS ps FROM tested t) a,
-               unnest(@extschema@.tl_bh_adjust(a.ps)) WITH ORDINALITY u(q, i)
+               unnest(@extschema@.tl_p_adjust(a.ps)) WITH ORDINALITY u(q, i)
           JOIN (SELECT t.*, row_number() OVER (ORDER BY t.key, t.value) AS i FROM tested t) t ON t.i = u.i)
     SELECT a.key, a.value, a.condition, a.support::integer, (a.support::float8 / a.drawn)::real,
            (a.events::float8 / a.total)::real, ((a.support::float8 / a.drawn) / (a.events::float8 / a.total))::real,
            a.p, a.q
       FROM adjusted a
-     -- every condition of the run is tested (and counted by BH); those
+     -- every condition of the run is tested (and counted by Holm); those
      -- frequent enough among the samples to describe them are kept
      WHERE a.q <= $3 AND a.support >= 3 AND a.support::float8 / a.drawn > a.events::float8 / a.total
      ORDER BY a.q, a.support DESC, a.key, a.value
 $$;
 COMMENT ON FUNCTION @extschema@.tl_metadata_enrichment(integer, text[], double precision) IS
-    'Metadata conditions over-represented among the given samples of a run: support (samples with it among them), share among them, share in the run, lift, Fisher''s exact p and its Benjamini–Hochberg q over the conditions tested; only q <= alpha.';
+    'Metadata conditions over-represented among the given samples of a run: support (samples with it among them), share among them, share in the run, lift, Fisher''s exact p and its Holm-adjusted q over the conditions tested; only q <= alpha.';
 
 -- A p-value for a details object: JSON numbers are numerics, printed without
 -- an exponent, so p-values below 1e-16 are given as 1e-16.
@@ -179,7 +179,7 @@ $$;
 -- than their classes explain.  A group is a cluster of perception space
 -- (low_performance) or the samples meeting a metadata condition (metadata:
 -- the condition is over-represented among the failures).  Every group is
--- tested (tl_excess_test, stratified by label); notable = at least 25 % more
+-- tested (tl_excess_test, stratified by label); notable = at least 50 % more
 -- failures than expected and an error rate above the run's.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.tl_insights_failure_groups(run integer)
@@ -234,7 +234,7 @@ AS $$
                             THEN round((t.failures::numeric / o.failures) / (t.n::numeric / o.n), 2) END,
                'p', @extschema@.tl_p_json(t.p))),
            t.p,
-           t.failures >= 1.25 * t.expected AND t.failures * o.n > o.failures * t.n AND t.failures >= 3
+           t.failures >= 1.5 * t.expected AND t.failures * o.n > o.failures * t.n AND t.failures >= 3
            )::@extschema@.tl_finding
       FROM tested t, overall o
 $$;
@@ -421,12 +421,12 @@ COMMENT ON FUNCTION @extschema@.tl_insights_drift(integer, integer) IS
     'Candidate drift finding between a run and a reference run (e.g. the previous epoch): regressions against fixes on the samples of both (exact one-sided McNemar test).';
 
 -- ---------------------------------------------------------------------------
--- tl_insights: every kind's candidates, one Benjamini–Hochberg correction
+-- tl_insights: every kind's candidates, one Holm correction
 -- over all their p-values, the significant notable ones explained by their
 -- metadata, ranked by severity.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.tl_insights(run integer, reference_run integer DEFAULT NULL,
-                                        alpha double precision DEFAULT 0.05)
+                                        alpha double precision DEFAULT 0.01)
 RETURNS TABLE (rank integer, kind text, severity real, samples integer, description text,
                sample_ids text[], details jsonb)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
@@ -495,7 +495,7 @@ BEGIN
     RETURN QUERY
     WITH c AS (SELECT f.* FROM unnest(candidates) WITH ORDINALITY f(kind, severity, samples, description, sample_ids, details, p, notable, i)),
     tested AS (SELECT array_agg(c.p ORDER BY c.i) AS ps, array_agg(c.i ORDER BY c.i) AS ids FROM c WHERE c.p IS NOT NULL),
-    q AS (SELECT u.q, u.i FROM tested t, unnest(@extschema@.tl_bh_adjust(t.ps), t.ids) u(q, i)),
+    q AS (SELECT u.q, u.i FROM tested t, unnest(@extschema@.tl_p_adjust(t.ps), t.ids) u(q, i)),
     kept AS (
         SELECT c.*, q.q FROM c LEFT JOIN q ON q.i = c.i
          WHERE c.notable AND (c.p IS NULL OR q.q <= alpha)),
@@ -523,4 +523,53 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_insights(integer, integer, double precision) IS
-    'The findings of a run ranked by severity: low_performance regions, metadata conditions over-represented among the failures, under_represented regions, mislabeled groups, duplicates/leakage/outliers (when the data-issue functions exist), and with a reference run of the same model domain_gap and drift. Statistical findings are kept when significant at alpha after Benjamini–Hochberg over all tests of the call; regions are explained by their over-represented metadata. Rows of kind not_computed say what could not be computed.';
+    'The findings of a run ranked by severity: low_performance regions, metadata conditions over-represented among the failures, under_represented regions, mislabeled groups, duplicates/leakage/outliers (when the data-issue functions exist), and with a reference run of the same model domain_gap and drift. Statistical findings are kept when significant at alpha (default 0.01) after Holm''s correction over all tests of the call (the chance that any is false stays below alpha); regions are explained by their over-represented metadata. Rows of kind not_computed say what could not be computed.';
+
+-- ---------------------------------------------------------------------------
+-- tl_run_health: one row per run, for dashboards and alerts.
+-- ---------------------------------------------------------------------------
+-- The share of a run's labelled samples flagged by confident learning; NULL
+-- when label issues cannot be computed (no labels, one class).
+CREATE FUNCTION @extschema@.tl_run_label_issue_rate(run integer)
+RETURNS real
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT avg(i.confident_learning::integer) FROM @extschema@.tl_label_issues(run) i);
+EXCEPTION WHEN invalid_parameter_value OR undefined_object OR array_subscript_error THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_run_label_issue_rate(integer) IS
+    'The share of a run''s labelled samples that tl_label_issues flags by confident learning; NULL when it cannot be computed.';
+
+CREATE VIEW @extschema@.tl_run_health WITH (security_invoker = true) AS
+SELECT ru.id AS run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch, ru.status, ru.created_at,
+       s.samples, s.labelled, s.accuracy, s.mean_loss,
+       @extschema@.tl_run_label_issue_rate(ru.id) AS label_issue_rate,
+       -- from the data-issue functions (tl_near_duplicates, tl_outliers) once installed
+       NULL::integer AS duplicates, NULL::integer AS leakage, NULL::real AS outlier_rate,
+       prev.id AS previous_run,
+       s.accuracy - d.accuracy_before AS accuracy_change,
+       s.mean_loss - d.loss_before AS mean_loss_change,
+       d.churn AS prediction_churn
+  FROM @extschema@.tl_run ru
+  LEFT JOIN LATERAL (
+      SELECT count(*) AS samples, count(r.label) AS labelled,
+             avg((r.prediction = r.label)::integer) AS accuracy, avg(r.loss) AS mean_loss
+        FROM @extschema@.tl_result r WHERE r.run = ru.id) s ON true
+  -- the previous epoch: as tl_analyze aligns to
+  LEFT JOIN LATERAL (
+      SELECT p.id FROM @extschema@.tl_run p
+       WHERE p.model = ru.model AND p.dataset = ru.dataset AND p.subset IS NOT DISTINCT FROM ru.subset
+         AND p.epoch < ru.epoch
+       ORDER BY p.epoch DESC, p.id DESC LIMIT 1) prev ON true
+  LEFT JOIN LATERAL (
+      SELECT avg((b.prediction = b.label)::integer) AS accuracy_before, avg(b.loss) AS loss_before,
+             avg((a.prediction IS DISTINCT FROM b.prediction)::integer) AS churn
+        FROM @extschema@.tl_result a
+        JOIN @extschema@.tl_result b ON b.run = prev.id AND b.sample_id = a.sample_id
+       WHERE a.run = ru.id) d ON true;
+COMMENT ON VIEW @extschema@.tl_run_health IS
+    'One row per run, for alerts: samples, labelled, accuracy, mean loss, label-issue rate, duplicate and leakage counts and outlier rate (NULL until the data-issue functions are installed), and against the previous epoch of the same model, dataset and subset: accuracy and mean-loss change, share of shared samples whose prediction changed.';

@@ -60,7 +60,7 @@ BEGIN
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_run, @extschema@.tl_result TO %s', role);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE @extschema@.tl_run_id_seq TO %s', role);
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare TO %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_run_health TO %s', role);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION @extschema@.tl_grant_usage(regrole) FROM PUBLIC;
@@ -80,7 +80,7 @@ BEGIN
     -- it may have been granted for other reasons
     EXECUTE format('REVOKE ALL ON TABLE @extschema@.tl_model, @extschema@.tl_vocab, @extschema@.tl_run, '
                    '@extschema@.tl_result, @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare FROM %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_run_health FROM %s', role);
     EXECUTE format('REVOKE ALL ON SEQUENCE @extschema@.tl_run_id_seq FROM %s', role);
 END
 $$;

@@ -1,7 +1,7 @@
 /*
  * pg_insights.c — what tl_insights is made of: clusters in perception space
  * (tl_perception_clusters) and the significance tests that keep noise out
- * of the findings (tl_excess_test, tl_bh_adjust, tl_rank_sum_test).  The
+ * of the findings (tl_excess_test, tl_p_adjust, tl_rank_sum_test, tl_binomial_test).  The
  * findings themselves are assembled in SQL (sql/parts/66_insights.sql).
  */
 #include "tl_pg.h"
@@ -214,12 +214,17 @@ pg_tl_excess_test(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(td), values, nulls)));
 }
 
-/* tl_bh_adjust(p float8[]) → float8[]: Benjamini–Hochberg adjusted p-values, NULLs kept. */
-PG_FUNCTION_INFO_V1(pg_tl_bh_adjust);
+/*
+ * tl_p_adjust(p float8[], method text) → float8[]: adjusted p-values
+ * ('holm' or 'bh'), NULLs kept.
+ */
+PG_FUNCTION_INFO_V1(pg_tl_p_adjust);
 Datum
-pg_tl_bh_adjust(PG_FUNCTION_ARGS)
+pg_tl_p_adjust(PG_FUNCTION_ARGS)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	tl_p_adjust_method method;
 	Datum	   *elems;
 	bool	   *isnull;
 	int			m;
@@ -227,6 +232,11 @@ pg_tl_bh_adjust(PG_FUNCTION_ARGS)
 			   *q;
 	tl_status	st = {0};
 
+	if (tl_p_adjust_parse(name, &method) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown p-value adjustment \"%s\"", name),
+				 errhint("Use 'holm' (family-wise error rate) or 'bh' (false discovery rate).")));
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -236,7 +246,7 @@ pg_tl_bh_adjust(PG_FUNCTION_ARGS)
 	q = palloc(sizeof(double) * Max(m, 1));
 	for (int i = 0; i < m; i++)
 		p[i] = isnull[i] ? NAN : DatumGetFloat8(elems[i]);
-	if (tl_bh_adjust(p, m, q, &st) < 0)
+	if (tl_p_adjust(p, m, method, q, &st) < 0)
 		tl_pg_raise(&st, NULL);
 	for (int i = 0; i < m; i++)
 		elems[i] = Float8GetDatum(isnan(q[i]) ? 0 : q[i]);

@@ -1,6 +1,7 @@
 /*
  * tl_insights_stats.c — hypergeometric and binomial tails, their sum over
- * strata, the rank-sum test and Benjamini–Hochberg (tl_insights_stats.h).
+ * strata, the rank-sum test and the Holm and Benjamini–Hochberg
+ * adjustments (tl_insights_stats.h).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -225,11 +226,22 @@ by_p(const void *a, const void *b)
 }
 
 int
-tl_bh_adjust(const double *p, int m, double *q, tl_status *st)
+tl_p_adjust_parse(const char *s, tl_p_adjust_method *m)
+{
+	if (strcmp(s, "holm") == 0)
+		*m = TL_P_HOLM;
+	else if (strcmp(s, "bh") == 0)
+		*m = TL_P_BH;
+	else
+		return -1;
+	return 0;
+}
+
+int
+tl_p_adjust(const double *p, int m, tl_p_adjust_method method, double *q, tl_status *st)
 {
 	ranked_p   *r = tl_malloc(sizeof(ranked_p) * (m > 0 ? m : 1));
 	int			valid = 0;
-	double		running = 1.0;
 
 	if (!r)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory for %d p-values", m);
@@ -250,14 +262,33 @@ tl_bh_adjust(const double *p, int m, double *q, tl_status *st)
 		valid++;
 	}
 	qsort(r, valid, sizeof(ranked_p), by_p);
-	/* q_(i) = min over j >= i of p_(j) · m / j */
-	for (int j = valid - 1; j >= 0; j--)
+	if (method == TL_P_HOLM)
 	{
-		double		v = r[j].p * valid / (j + 1);
+		/* q_(j) = max over i <= j of min(1, (m − i + 1) p_(i)) */
+		double		running = 0;
 
-		if (v < running)
-			running = v;
-		q[r[j].i] = running;
+		for (int j = 0; j < valid; j++)
+		{
+			double		v = fmin(1.0, r[j].p * (valid - j));
+
+			if (v > running)
+				running = v;
+			q[r[j].i] = running;
+		}
+	}
+	else
+	{
+		/* q_(j) = min over i >= j of p_(i) · m / i */
+		double		running = 1.0;
+
+		for (int j = valid - 1; j >= 0; j--)
+		{
+			double		v = r[j].p * valid / (j + 1);
+
+			if (v < running)
+				running = v;
+			q[r[j].i] = running;
+		}
 	}
 	tl_free(r);
 	return 0;

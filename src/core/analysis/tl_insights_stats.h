@@ -13,10 +13,11 @@
  * being reported as a region: a region is reported when it fails more than
  * its own classes explain.
  *
- * Many findings are tested at once; tl_bh_adjust gives Benjamini–Hochberg
- * adjusted p-values (q-values): keeping those with q <= alpha controls the
- * false discovery rate at alpha (Benjamini and Hochberg 1995), and when no
- * finding is real, the chance of reporting any at all is at most alpha.
+ * Many findings are tested at once; tl_p_adjust corrects for that: Holm's
+ * step-down adjustment (what insights use: the chance that any finding of
+ * a call is false stays below alpha, however many are real) or
+ * Benjamini–Hochberg's (the expected share of false findings among those
+ * kept stays below alpha: more findings, some of them false).
  */
 #ifndef TL_INSIGHTS_STATS_H
 #define TL_INSIGHTS_STATS_H
@@ -54,7 +55,20 @@ double		tl_binomial_sf(int64_t k, int64_t n, double p);
  */
 double		tl_rank_sum_sf(double rank_sum, int64_t n1, int64_t n2, double tie_sum);
 
-/* Benjamini–Hochberg adjusted p-values q[m] of p[m] (NaN stays NaN and is not counted). */
-int			tl_bh_adjust(const double *p, int m, double *q, tl_status *st);
+typedef enum tl_p_adjust_method
+{
+	TL_P_HOLM,					/* family-wise error rate (Holm 1979) */
+	TL_P_BH						/* false discovery rate (Benjamini–Hochberg 1995) */
+} tl_p_adjust_method;
+
+/* Parses "holm" or "bh"; -1 if neither. */
+int			tl_p_adjust_parse(const char *s, tl_p_adjust_method *m);
+
+/*
+ * Adjusted p-values q[m] of p[m] (NaN stays NaN and is not counted):
+ * keeping q <= alpha bounds, for Holm, the chance of any false finding by
+ * alpha; for BH, the expected share of false findings among those kept.
+ */
+int			tl_p_adjust(const double *p, int m, tl_p_adjust_method method, double *q, tl_status *st);
 
 #endif							/* TL_INSIGHTS_STATS_H */
