@@ -28,7 +28,7 @@ SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca \
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca test/unit/test_insights \
               $(UNIT_ASAN) test/fuzz/build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
@@ -79,14 +79,17 @@ test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) $(
 test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
 
+test/unit/test_insights: test/unit/test_insights.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_insights.c $(CORE_SRCS) $(CORE_LIBS)
+
 # every program runs even if one fails; each prints "N passed, N failed"
-unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
-	s=0; for t in test_core test_grad test_pca; do test/unit/$$t test/fixtures || s=1; done; exit $$s
+unit: test/unit/test_core test/unit/test_grad test/unit/test_pca test/unit/test_insights
+	s=0; for t in test_core test_grad test_pca test_insights; do test/unit/$$t test/fixtures || s=1; done; exit $$s
 
 # The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
-UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
+UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan test/unit/test_insights_asan
 $(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
