@@ -39,7 +39,7 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO tensorlens_bi', s);
     -- the three views; tl_run for the run picker; tl_result because
     -- tl_label_issues and tl_failure_clusters read it with the caller's rights
-    EXECUTE format('GRANT SELECT ON %1$I.tl_population, %1$I.tl_class_metrics, %1$I.tl_run_compare, '
+    EXECUTE format('GRANT SELECT ON %1$I.tl_population, %1$I.tl_class_metrics, %1$I.tl_run_compare, %1$I.tl_run_health, '
                    '%1$I.tl_run, %1$I.tl_result TO tensorlens_bi', s);
     -- unqualified names (tl_population, ...) resolve in this database
     EXECUTE format('ALTER ROLE tensorlens_bi IN DATABASE %I SET search_path = %I, public', current_database(), s);

@@ -121,9 +121,22 @@ COMMENT ON FUNCTION @extschema@.tl_metadata_conditions(integer) IS
 CREATE FUNCTION @extschema@.tl_metadata_enrichment(run integer, sample_ids text[], alpha double precision DEFAULT 0.01)
 RETURNS TABLE (key text, value text, condition text, support integer, share real, overall_share real,
                lift real, p double precision, q double precision)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF run IS NULL OR sample_ids IS NULL THEN
+        RAISE EXCEPTION 'tl_metadata_enrichment: run and sample_ids must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 1) THEN
+        RAISE EXCEPTION 'alpha (the significance level) must be between 0 and 1, not %', alpha
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.tl_run t WHERE t.id = run) THEN
+        RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
     WITH cond AS (SELECT * FROM @extschema@.tl_metadata_conditions($1)),
     chosen AS (SELECT DISTINCT u.id FROM unnest($2) u(id)),
     n AS (SELECT count(*) AS total, count(ch.id) AS drawn
@@ -149,8 +162,9 @@ AS $$
      -- every condition of the run is tested (and counted by Holm); those
      -- frequent enough among the samples to describe them are kept
      WHERE a.q <= $3 AND a.support >= 3 AND a.support::float8 / a.drawn > a.events::float8 / a.total
-     ORDER BY a.q, a.support DESC, a.key, a.value
-$$;
+     ORDER BY a.q, a.support DESC, a.key, a.value;
+END
+$fn$;
 COMMENT ON FUNCTION @extschema@.tl_metadata_enrichment(integer, text[], double precision) IS
     'Metadata conditions over-represented among the given samples of a run: support (samples with it among them), share among them, share in the run, lift, Fisher''s exact p and its Holm-adjusted q over the conditions tested; only q <= alpha.';
 
@@ -280,7 +294,7 @@ COMMENT ON FUNCTION @extschema@.tl_insights_under_represented(integer) IS
 
 -- ---------------------------------------------------------------------------
 -- mislabeled: label issues flagged by confident learning, grouped by
--- (given label, suggested label).
+-- (given label, suggested label); notable from 5 samples and 0.2 % of the run.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.tl_insights_mislabeled(run integer)
 RETURNS SETOF @extschema@.tl_finding
@@ -300,7 +314,7 @@ BEGIN
                array_agg(i.sample_id ORDER BY i.rank),
                jsonb_build_object('label', i.label, 'suggested_label', i.suggested_label,
                                   'mean_score', round(avg(i.score)::numeric, 4)),
-               NULL::float8, count(*) >= 5)::@extschema@.tl_finding AS f
+               NULL::float8, count(*) >= greatest(5, n / 500))::@extschema@.tl_finding AS f
       FROM @extschema@.tl_label_issues(run) i
      WHERE i.confident_learning
      GROUP BY i.label, i.suggested_label) g;
@@ -511,7 +525,7 @@ BEGIN
                      (array_agg(format('%s %% with %s (%s %% overall)', round(100 * m.share), m.condition, round(100 * m.overall_share))
                                 ORDER BY m.lift * m.support DESC, m.q))[1] AS top
                 FROM @extschema@.tl_metadata_enrichment(run, k.sample_ids, alpha) m
-               WHERE k.kind IN ('low_performance', 'under_represented', 'domain_gap')) e ON true)
+               WHERE k.kind IN ('low_performance', 'under_represented', 'domain_gap', 'drift')) e ON true)
     SELECT (row_number() OVER (ORDER BY x.severity DESC, x.kind = 'not_computed', x.kind, x.description))::integer,
            x.kind, x.severity, x.samples,
            CASE WHEN x.top IS NULL THEN x.description
