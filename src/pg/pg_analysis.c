@@ -257,7 +257,6 @@ read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
 	uint64		rows;
 	tl_pca_acc *acc = NULL;
 	tl_status	st = {0};
-	int			width = 0;
 	MemoryContext old;
 
 	tl_pg_check_run(schema, run);
@@ -322,7 +321,6 @@ read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
 
 			if (acc == NULL)
 			{
-				width = w;
 				old = MemoryContextSwitchTo(cxt);
 				acc = tl_pca_acc_new(Min(LABEL_ISSUE_COMPONENTS, w), TL_PCA_AUTO, &st);
 				MemoryContextSwitchTo(old);
@@ -340,15 +338,10 @@ read_run(const char *schema, int32 run, run_data *rd, MemoryContext cxt)
 	if (acc && acc->n + acc->nrows == rd->n)
 	{
 		/* every sample has a perception vector: project them all */
-		tl_pca_model pm = {0};
+		tl_pca_model pm;
 
 		old = MemoryContextSwitchTo(cxt);
-		pm.variance = palloc(sizeof(double) * acc->k);
-		pm.ratio = palloc(sizeof(double) * acc->k);
-		pm.mean = palloc(sizeof(double) * width);
-		pm.components = palloc_extended(sizeof(double) * acc->k * width, MCXT_ALLOC_HUGE);
-		if (tl_pca_acc_finish(acc, &pm, &st) < 0)
-			tl_pg_raise(&st, NULL);
+		tl_pg_pca_finish(acc, &pm);
 		rd->d = pm.k;
 		rd->reduced = palloc_extended(sizeof(float) * rd->n * rd->d, MCXT_ALLOC_HUGE);
 		MemoryContextSwitchTo(old);

@@ -32,7 +32,7 @@ static float *
 reduce_perception(SPITupleTable *tt, int n, int col, int *d)
 {
 	tl_pca_acc *acc = NULL;
-	tl_pca_model pm = {0};
+	tl_pca_model pm;
 	tl_status	st = {0};
 	int			width = 0;
 	float	   *out;
@@ -61,12 +61,7 @@ reduce_perception(SPITupleTable *tt, int n, int col, int *d)
 		pfree(p);
 		CHECK_FOR_INTERRUPTS();
 	}
-	pm.variance = palloc(sizeof(double) * acc->k);
-	pm.ratio = palloc(sizeof(double) * acc->k);
-	pm.mean = palloc(sizeof(double) * width);
-	pm.components = palloc_extended(sizeof(double) * acc->k * width, MCXT_ALLOC_HUGE);
-	if (tl_pca_acc_finish(acc, &pm, &st) < 0)
-		tl_pg_raise(&st, NULL);
+	tl_pg_pca_finish(acc, &pm);
 	*d = pm.k;
 	out = palloc_extended(sizeof(float) * n * pm.k, MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)

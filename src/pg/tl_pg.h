@@ -109,6 +109,11 @@ void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
 						   int min_cols, const char *columns, tl_batch_emit emit,
 						   void *arg);
 
+/* A PCA accumulator solved, arrays in the current memory context (pg_pca.c). */
+struct tl_pca_acc;
+struct tl_pca_model;
+void		tl_pg_pca_finish(struct tl_pca_acc *acc, struct tl_pca_model *pm);
+
 /* Runs (pg_analysis.c): the quoted schema of the calling function; an ERROR (42704) unless the caller sees the run. */
 const char *tl_pg_schema_of(FunctionCallInfo fcinfo);
 void		tl_pg_check_run(const char *schema, int32 run);
