@@ -366,11 +366,24 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH j AS (SELECT * FROM @extschema@.tl_perception_clusters($1, $2)),
     tot AS (SELECT count(*) FILTER (WHERE j.run = $1) AS a, count(*) FILTER (WHERE j.run = $2) AS b FROM j),
+    -- per region and run, the mean and variance of each perception value
+    dims AS (
+        SELECT j.cluster, j.run = $1 AS in_run, u.o, avg(u.v::float8) AS mean, var_pop(u.v::float8) AS var, count(*) AS n
+          FROM j JOIN @extschema@.tl_result r ON r.run = j.run AND r.sample_id = j.sample_id,
+               unnest(r.perception) WITH ORDINALITY u(v, o)
+         GROUP BY 1, 2, 3),
+    -- how far the region's centroid moved between the runs, relative to its spread
+    shift AS (
+        SELECT x.cluster, sqrt(sum((x.mean - y.mean) ^ 2))
+                          / nullif(sqrt(sum((x.var * x.n + y.var * y.n) / (x.n + y.n))), 0) AS shift
+          FROM dims x JOIN dims y ON y.cluster = x.cluster AND y.o = x.o AND NOT y.in_run
+         WHERE x.in_run
+         GROUP BY x.cluster),
     c AS (SELECT j.cluster, count(*) FILTER (WHERE j.run = $1) AS a, count(*) FILTER (WHERE j.run = $2) AS b,
                  coalesce(array_agg(j.sample_id ORDER BY j.sample_id) FILTER (WHERE j.run = $1), '{}') AS ids
             FROM j GROUP BY j.cluster),
     tested AS (
-        SELECT c.*, tot.a AS total_a, tot.b AS total_b,
+        SELECT c.*, tot.a AS total_a, tot.b AS total_b, (SELECT sh.shift FROM shift sh WHERE sh.cluster = c.cluster) AS shift,
                least(1, 2 * least(
                    (@extschema@.tl_excess_test(ARRAY[tot.a + tot.b], ARRAY[tot.a], ARRAY[c.a + c.b], c.a)).p,
                    1 - (@extschema@.tl_excess_test(ARRAY[tot.a + tot.b], ARRAY[tot.a], ARRAY[c.a + c.b], c.a + 1)).p)) AS p
@@ -381,7 +394,7 @@ AS $$
                t.ids,
                jsonb_build_object('cluster', t.cluster, 'share', round(t.a::numeric / t.total_a, 4),
                                   'reference_share', round(t.b::numeric / t.total_b, 4), 'reference_samples', t.b,
-                                  'p', @extschema@.tl_p_json(t.p)),
+                                  'centroid_shift', round(t.shift::numeric, 4), 'p', @extschema@.tl_p_json(t.p)),
                t.p,
                abs(t.a::float8 / t.total_a - t.b::float8 / t.total_b) >= 0.02
                AND greatest(t.a::float8 / t.total_a, t.b::float8 / t.total_b)
@@ -392,7 +405,7 @@ AS $$
       FROM tot WHERE tot.a = 0 OR tot.b = 0
 $$;
 COMMENT ON FUNCTION @extschema@.tl_insights_domain_gap(integer, integer) IS
-    'Candidate domain_gap findings: regions of the joint perception space of two runs of one model whose share of each run differs (two-sided Fisher''s exact test); notable from 2 points and a 1.5x ratio.';
+    'Candidate domain_gap findings: regions of the joint perception space of two runs of one model whose share of each run differs (two-sided Fisher''s exact test); notable from 2 points and a 1.5x ratio. details: the shares, and centroid_shift = the distance between the two runs'' mean perception vectors in the region / the region''s RMS spread (NULL when one run has no sample there).';
 
 -- ---------------------------------------------------------------------------
 -- drift: samples in both runs that the reference run got right and this run

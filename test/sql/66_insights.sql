@@ -148,6 +148,12 @@ COMMIT;
 SELECT i.kind, i.description ~ 'source = scanner_b' AS names_scanner_b, i.samples > 0 AS has_samples
   FROM tl_insights(:run_after, :run_before) i WHERE i.kind IN ('domain_gap', 'drift')
  ORDER BY i.kind, i.severity DESC LIMIT 3;
+-- the gap regions hold only the new samples: no centroid to compare with
+SELECT (i.details->>'reference_samples')::int AS reference_samples, jsonb_typeof(i.details->'centroid_shift') AS centroid_shift
+  FROM tl_insights(:run_after, :run_before) i WHERE i.kind = 'domain_gap' ORDER BY i.rank;
+-- every region both runs share: its centroid barely moved (the same vectors, a tenth fewer)
+SELECT count(*) AS shared_regions, max((f.details->>'centroid_shift')::float8) < 0.2 AS barely_moved
+  FROM tl_insights_domain_gap(:run_after, :run_before) f WHERE (f.details->>'reference_samples')::int > 0 AND f.samples > 0;
 SELECT i.details->>'regressions' AS regressions, i.details->>'fixes' AS fixes,
        (i.details->>'q')::float8 <= 0.01 AS significant
   FROM tl_insights(:run_after, :run_before) i WHERE i.kind = 'drift';
@@ -204,6 +210,13 @@ SELECT insight_error($$SELECT * FROM tl_insights($$ || :run_after || $$)$$);
 SELECT insight_error($$SELECT * FROM tl_perception_clusters($$ || :run_after || $$)$$);
 SELECT insight_error($$SELECT * FROM tl_metadata_enrichment($$ || :run_after || $$, '{1,2,3}')$$);
 SELECT count(*) AS health_rows_seen FROM tl_run_health;
+-- the parts of tl_insights see nothing of it either
+SELECT (SELECT count(*) FROM tl_metadata_conditions(:run_after)) AS conditions,
+       (SELECT count(*) FROM tl_insight_samples(:run_after)) AS samples,
+       (SELECT count(*) FROM tl_insights_failure_groups(:run_after)) AS failure_groups,
+       (SELECT count(*) FROM tl_insights_under_represented(:run_after)) AS sparse_regions,
+       (SELECT count(*) FROM tl_insights_drift(:run_after, :run_before) f WHERE f.kind = 'drift') AS drift;
+SELECT insight_error($$SELECT * FROM tl_insights_domain_gap($$ || :run_after || $$, $$ || :run_before || $$)$$);
 -- her own run, with the owner's run as reference: invisible, so unknown
 SELECT plant_run(0.7, true, 300, 'carol') AS run_carol \gset
 SELECT count(*) > 0 AS own_insights FROM tl_insights(:run_carol);
