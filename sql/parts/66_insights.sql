@@ -536,12 +536,14 @@ BEGIN
                                                   'lift', round(m.lift::numeric, 2), 'q', @extschema@.tl_p_json(m.q))
                                        ORDER BY m.q, m.support DESC) AS why,
                      (array_agg(format('%s %% with %s (%s %% overall)', round(100 * m.share), m.condition, round(100 * m.overall_share))
-                                ORDER BY m.lift * m.support DESC, m.q))[1] AS top
+                                ORDER BY m.lift * m.support DESC, m.q) FILTER (WHERE m.lift >= 1.5))[1] AS top
                 FROM @extschema@.tl_metadata_enrichment(run, k.sample_ids, alpha) m
-               WHERE k.kind IN ('low_performance', 'under_represented', 'domain_gap', 'drift')) e ON true)
+               WHERE k.kind IN ('low_performance', 'under_represented', 'mislabeled', 'domain_gap', 'drift')) e ON true)
     SELECT (row_number() OVER (ORDER BY x.severity DESC, x.kind = 'not_computed', x.kind, x.description))::integer,
            x.kind, x.severity, x.samples,
+           -- regions: "N samples, 83 % with source = b (10 % overall) in region ..."; groups: appended
            CASE WHEN x.top IS NULL THEN x.description
+                WHEN x.kind IN ('mislabeled', 'drift') THEN x.description || '; ' || x.top
                 ELSE regexp_replace(x.description, '^([0-9]+ samples)', '\1, ' || replace(x.top, '\', '\\')) END,
            x.sample_ids,
            x.details || jsonb_strip_nulls(jsonb_build_object('q', @extschema@.tl_p_json(x.q), 'metadata', x.why))
