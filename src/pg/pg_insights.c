@@ -240,7 +240,15 @@ pg_tl_p_adjust(PG_FUNCTION_ARGS)
 	p = palloc(sizeof(double) * Max(m, 1));
 	q = palloc(sizeof(double) * Max(m, 1));
 	for (int i = 0; i < m; i++)
+	{
 		p[i] = isnull[i] ? NAN : DatumGetFloat8(elems[i]);
+		/* NULL means "not tested"; NaN is not a p-value */
+		if (!isnull[i] && isnan(p[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("p-value %d is NaN, not between 0 and 1", i + 1),
+					 errhint("Pass NULL for a hypothesis that was not tested.")));
+	}
 	if (tl_p_adjust(p, m, method, q, &st) < 0)
 		tl_pg_raise(&st, NULL);
 	for (int i = 0; i < m; i++)
@@ -261,6 +269,10 @@ pg_tl_rank_sum_test(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("group sizes must not be negative, not %lld and %lld", (long long) n1, (long long) n2)));
+	if (!isfinite(PG_GETARG_FLOAT8(0)) || !isfinite(PG_GETARG_FLOAT8(3)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the rank sum and the tie sum must be finite numbers")));
 	PG_RETURN_FLOAT8(tl_rank_sum_sf(PG_GETARG_FLOAT8(0), n1, n2, PG_GETARG_FLOAT8(3)));
 }
 

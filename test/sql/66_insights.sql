@@ -36,6 +36,8 @@ SELECT insight_error($$SELECT tl_excess_test('{10,5}', '{1}', '{2}', 1)$$);
 SELECT insight_error($$SELECT tl_excess_test('{10}', '{NULL}', '{2}', 1)$$);
 SELECT insight_error($$SELECT tl_binomial_test(1, 10, 1.5)$$);
 SELECT insight_error($$SELECT tl_rank_sum_test(1, -1, 3)$$);
+SELECT insight_error($$SELECT tl_rank_sum_test('NaN', 1, 3)$$);
+SELECT insight_error($$SELECT tl_p_adjust('{0.5,NaN}')$$);
 
 -- ---- metadata: the columns of tl_evaluate's query after the label ----------------
 \set emb_hex `od -An -v -tx1 :'fixtures'/layers/embedding_conv1d_gmp.h5 | tr -d ' \n'`
