@@ -60,6 +60,11 @@ SELECT rank, sample_id AS image, labelled, suggested, round(score::numeric, 3) A
        round(loss::numeric, 2) AS loss
   FROM fashion_issues ORDER BY rank;
 
+\echo 'Top insights (tl_insights: regions of perception space that fail more than their classes explain,'
+\echo 'groups of label issues):'
+SELECT rank, kind, round(severity::numeric, 3) AS severity, samples, description
+  FROM tl_insights(:run) WHERE rank <= 5 AND kind <> 'not_computed' ORDER BY rank;
+
 -- the three most suspect images in the terminal: 28 columns x 14 lines
 -- (two pixel rows per character), darkest ' ' to brightest '@'
 \echo 'The three most suspect images (labelled / suggested):'

@@ -38,17 +38,18 @@ CREATE FUNCTION pg_temp.input_sql(m demo_models) RETURNS text LANGUAGE sql AS $$
 
 -- the two models of the analysis, each one tl_evaluate call (outputs,
 -- predictions, losses from the model's training_config, perception
--- vectors, PCA coordinates); the other six only run (tl_infer_batch).
+-- vectors, PCA coordinates; the review's length kept as metadata); the
+-- other six only run (tl_infer_batch).
 -- Progress: a NOTICE line every second while each runs (tl_progress shows
 -- it to other sessions)
 SET client_min_messages = notice;
 SET tensorlens.progress_interval = '1s';
 SELECT clock_timestamp() AS t0 \gset
-SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
+SELECT tl_evaluate(m.model, format('SELECT id, %s, label, length(text) AS characters FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
                    class_names => '{negative,positive}') AS cnn
   FROM demo_models m WHERE m.model = 'imdb_cnn' \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS cnn_s, clock_timestamp() AS t0 \gset
-SELECT tl_evaluate(m.model, format('SELECT id, %s, label FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
+SELECT tl_evaluate(m.model, format('SELECT id, %s, label, length(text) AS characters FROM reviews', pg_temp.input_sql(m)), 'imdb-reviews', 'shared-5000',
                    class_names => '{negative,positive}') AS dense
   FROM demo_models m WHERE m.model = 'imdb_gap_dense' \gset
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 1) AS dense_s, clock_timestamp() AS t0 \gset
@@ -131,6 +132,14 @@ SELECT o.rank, o.sample_id AS review, round(o.score::numeric, 3) AS score, o.out
        left(regexp_replace(r.text, '<br />', ' ', 'g'), 80) || '…' AS text
   FROM tl_outliers(:dense) o JOIN reviews r ON r.id::text = o.sample_id WHERE o.rank <= 3 ORDER BY o.rank;
 SELECT count(*) AS near_duplicate_pairs, min(distance) AS closest FROM tl_near_duplicates(:dense);
+
+\echo 'Top insights of each run (tl_insights: regions of perception space that fail more than their'
+\echo 'classes explain, metadata over-represented among the failures, groups of label issues):'
+SELECT i.run, i.rank, i.kind, round(i.severity::numeric, 3) AS severity, i.samples, i.description
+  FROM (SELECT :cnn AS run, f.* FROM tl_insights(:cnn) f
+        UNION ALL SELECT :dense, f.* FROM tl_insights(:dense) f) i
+ WHERE i.rank <= 5 AND i.kind <> 'not_computed'
+ ORDER BY i.run, i.rank;
 
 -- the pictures: SVG population maps, a Dense-vs-CNN plot and the reports
 \pset format unaligned

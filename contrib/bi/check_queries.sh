@@ -4,7 +4,7 @@
 # Checks the BI integration against a database with tensorlens runs in it
 # (default: the demo cluster of contrib/demo.sh, database tensorlens_demo):
 #
-#  - the Grafana dashboard JSON and the two provisioning YAML files parse;
+#  - the Grafana dashboard JSON and the provisioning YAML files parse (the alert rules' queries run too);
 #    every panel and variable uses the provisioned data source (uid
 #    tensorlens); every variable a query uses is defined;
 #  - contrib/bi/readonly_role.sql runs, twice (it must be idempotent), as
@@ -67,8 +67,12 @@ try:
     assert prov["providers"][0]["type"] == "file" and prov["providers"][0]["options"]["path"]
     print("grafana/provisioning/*.yaml: valid YAML, data source uid %r, dashboards from %s"
           % (uid, prov["providers"][0]["options"]["path"]))
+    alerts = yaml.safe_load(open(os.path.join(here, "grafana/provisioning/alerting/tensorlens-alerts.yaml")))
+    alert_queries = [(r["title"], q["model"]["rawSql"]) for g in alerts["groups"] for r in g["rules"]
+                     for q in r["data"] if q["datasourceUid"] == uid]
 except ImportError:
     uid = "tensorlens"
+    alert_queries = []
     print("python3-yaml is not installed: the YAML files were not parsed")
 
 # ---- the queries ----------------------------------------------------------------
@@ -89,6 +93,9 @@ for _, name, sql, _, _ in list(queries):
     for used in re.findall(r"\$\{?(\w+)", sql):
         if used not in variables:
             fail("%s uses $%s, which the dashboard does not define" % (name, used))
+
+for title, sql in alert_queries:
+    queries.append(("alert", title, sql, False, False))
 
 readme = open(os.path.join(here, "README.md")).read()
 for n, m in enumerate(re.finditer(r"^```sql\n(.*?)^```", readme, re.S | re.M), 1):

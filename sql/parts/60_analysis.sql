@@ -68,11 +68,17 @@ CREATE TABLE @extschema@.tl_result (
     pca_x       real,
     pca_y       real,
     pca_z       real,
+    -- the sample's own attributes (source, length, annotator...): the
+    -- columns of tl_evaluate's query after (sample_id, input, label), keyed
+    -- by column name; pipelines insert it themselves
+    metadata    jsonb CHECK (metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
+    -- the sample's region of perception space (tl_perception_clusters)
+    cluster     integer,
     PRIMARY KEY (run, sample_id)
 );
 CREATE INDEX tl_result_by_loss ON @extschema@.tl_result (run, loss DESC);
 COMMENT ON TABLE @extschema@.tl_result IS
-    'Per-sample results of a run: label, model output, predicted class, loss, perception vector, the x/y/z coordinates of population exploration (the run''s map: PCA, UMAP or t-SNE) and the PCA coordinates pca_x/pca_y/pca_z.';
+    'Per-sample results of a run: label, model output, predicted class, loss, perception vector, the x/y/z coordinates of population exploration (the run''s map: PCA, UMAP or t-SNE), the PCA coordinates pca_x/pca_y/pca_z, the sample''s metadata (a JSON object) and its cluster in perception space.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tl_result', '');
@@ -144,11 +150,11 @@ SELECT r.run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch,
        -- the probability of the predicted class, as the run's output kind
        -- defines it (62_data_issues.sql)
        (@extschema@.tl_class_probs(r.output, ru.output_kind))[r.prediction + 1] AS confidence,
-       ru.map, r.pca_x, r.pca_y, r.pca_z
+       ru.map, r.pca_x, r.pca_y, r.pca_z, r.metadata, r.cluster
   FROM @extschema@.tl_result r
   JOIN @extschema@.tl_run ru ON ru.id = r.run;
 COMMENT ON VIEW @extschema@.tl_population IS
-    'One dot per sample and run: coordinates (x, y, z) of the run''s map (map: pca, umap or tsne) and of its PCA (pca_x, pca_y, pca_z), loss (dot size), label and prediction (colour), correct.';
+    'One dot per sample and run: coordinates (x, y, z) of the run''s map (map: pca, umap or tsne) and of its PCA (pca_x, pca_y, pca_z), loss (dot size), label and prediction (colour), correct, the sample''s metadata and its cluster in perception space.';
 
 CREATE VIEW @extschema@.tl_class_metrics WITH (security_invoker = true) AS
 WITH counts AS (
@@ -221,7 +227,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'pg_tl_evaluate'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.tl_evaluate(text, text, text, text, integer, text, text[], text, text) IS
-    'Runs the model over the rows (sample_id, input, label) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector; then tl_analyze places the samples (map: pca, the default, umap or tsne). output_kind overrides what the outputs mean (tl_output_kind). Returns the run id.';
+    'Runs the model over the rows (sample_id, input, label, metadata columns...) of a query, in batches, into a new run: output, prediction, loss (the model''s training loss unless loss names one), perception vector, the further columns as the metadata object; then tl_analyze places the samples (map: pca, the default, umap or tsne). output_kind overrides what the outputs mean (tl_output_kind). Returns the run id.';
 
 CREATE FUNCTION @extschema@.tl_procrustes(m double precision[])
 RETURNS double precision[]
@@ -353,6 +359,11 @@ BEGIN
         placed := @extschema@.tl_analyze_map(run, map, dims, prev, reference_run);
     END IF;
 
+    -- 6. regions of perception space, for insights (66_insights.sql)
+    UPDATE @extschema@.tl_result t SET cluster = NULL WHERE t.run = run AND t.cluster IS NOT NULL;
+    UPDATE @extschema@.tl_result t SET cluster = pc.cluster
+      FROM @extschema@.tl_perception_clusters(run) pc WHERE t.run = run AND t.sample_id = pc.sample_id;
+
     UPDATE @extschema@.tl_run t
        SET status = 'ready', pca = p, aligned_to = prev, analyzed_at = clock_timestamp(), analysis_error = NULL
      WHERE t.id = run;
@@ -361,7 +372,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_analyze(integer, integer, boolean, text, integer) IS
-    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset; with map umap or tsne (NULL: the run''s tl_run.map) x/y/z become that map (the PCA stays in pca_x/y/z), started from the previous epoch''s map or placed into reference_run''s. Returns the samples placed.';
+    'Completes a run: perception vectors from input_query where missing, predictions and losses from outputs, x/y/z by PCA of the perception vectors, aligned (orthogonal Procrustes) to the previous epoch of the same model, dataset and subset; with map umap or tsne (NULL: the run''s tl_run.map) x/y/z become that map (the PCA stays in pca_x/y/z), started from the previous epoch''s map or placed into reference_run''s; clusters in perception space (tl_perception_clusters) into tl_result.cluster. Returns the samples placed.';
 
 CREATE FUNCTION @extschema@.tl_failure_clusters(run integer, clusters integer DEFAULT 8)
 RETURNS TABLE (cluster integer, size integer, failures integer, error_rate real, mean_loss real,

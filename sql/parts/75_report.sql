@@ -18,6 +18,7 @@ DECLARE
     issues    jsonb := '[]';
     outliers  jsonb := '[]';
     duplicates jsonb := '[]';
+    insights  jsonb := '[]';
     heat      jsonb := '{}';
     tokens    boolean;
     in_shape  integer[];
@@ -84,6 +85,16 @@ BEGIN
         outliers := '[]';   -- no perception vectors: no neighbour graph
         duplicates := '[]';
     END;
+    -- the page opens with the run's findings (66_insights.sql); a row
+    -- selects its samples on the map
+    BEGIN
+        SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'rank', i.rank, 'kind', i.kind, 'severity', i.severity, 'samples', i.samples,
+                   'description', i.description, 'sample_ids', i.sample_ids) ORDER BY i.rank), '[]')
+          INTO insights FROM @extschema@.tl_insights(run) i WHERE i.rank <= 20;
+    EXCEPTION WHEN invalid_parameter_value OR undefined_object THEN
+        insights := '[]';   -- e.g. a run without results
+    END;
 
     -- heat maps of the highest-loss samples and the top label issues,
     -- for the class the model predicted
@@ -126,7 +137,7 @@ BEGIN
                                   'accuracy', (SELECT avg((t.prediction = t.label)::int) FROM @extschema@.tl_result t WHERE t.run = run),
                                   'mean_loss', (SELECT avg(t.loss) FROM @extschema@.tl_result t WHERE t.run = run)),
         'points', points, 'metrics', metrics, 'issues', issues, 'outliers', outliers, 'duplicates', duplicates,
-        'heatmaps', heat,
+        'insights', insights, 'heatmaps', heat,
         'heatmap_note', format('%s highest-loss samples and the %s most likely mislabelled', heatmaps, heatmaps))::text;
     -- inside <script>, "<" could close the element: JSON allows \u003c instead
     RETURN replace(@extschema@.tl_report_template(), '/*TL_DATA*/',
@@ -134,4 +145,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_html_report(integer, text, text, integer) IS
-    'One self-contained HTML page for a run: population scatter (size/colour selectable), hover preview (preview_query returns (sample_id, text)), click for details and a heat map (precomputed for the top heatmaps samples by loss and by label issue; vocab names the words of token models), class metrics and label issues. Write it with \o from psql.';
+    'One self-contained HTML page for a run: its insights (tl_insights; a row selects its samples on the map), population scatter (size/colour selectable), hover preview (preview_query returns (sample_id, text)), click for details and a heat map (precomputed for the top heatmaps samples by loss and by label issue; vocab names the words of token models), class metrics and label issues. Write it with \o from psql.';

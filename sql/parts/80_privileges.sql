@@ -93,7 +93,7 @@ BEGIN
                    '@extschema@.tl_neighbour TO %s', role);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE @extschema@.tl_run_id_seq TO %s', role);
     EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_population, @extschema@.tl_class_metrics, '
-                   '@extschema@.tl_run_compare, @extschema@.tl_progress, @extschema@.tl_sample_issues TO %s', role);
+                   '@extschema@.tl_run_compare, @extschema@.tl_progress, @extschema@.tl_sample_issues, @extschema@.tl_run_health TO %s', role);
     -- sharing its runs with a reader (tl_grant_read; row-level security)
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant TO %s', role);
 END
@@ -116,7 +116,7 @@ BEGIN
     EXECUTE format('REVOKE ALL ON TABLE @extschema@.tl_model, @extschema@.tl_vocab, @extschema@.tl_run, '
                    '@extschema@.tl_result, @extschema@.tl_neighbour, @extschema@.tl_population, '
                    '@extschema@.tl_class_metrics, @extschema@.tl_run_compare, @extschema@.tl_progress, '
-                   '@extschema@.tl_sample_issues FROM %s', role);
+                   '@extschema@.tl_sample_issues, @extschema@.tl_run_health FROM %s', role);
     EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON TABLE @extschema@.tl_read_grant FROM %s', role);
     EXECUTE format('REVOKE ALL ON SEQUENCE @extschema@.tl_run_id_seq FROM %s', role);
 END
@@ -232,7 +232,7 @@ BEGIN
         EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', nsp, reader);
         EXECUTE format('GRANT SELECT ON TABLE @extschema@.tl_run, @extschema@.tl_result, @extschema@.tl_neighbour, '
                        '@extschema@.tl_population, @extschema@.tl_class_metrics, @extschema@.tl_run_compare, '
-                       '@extschema@.tl_sample_issues TO %s', reader);
+                       '@extschema@.tl_sample_issues, @extschema@.tl_run_health TO %s', reader);
     END IF;
 END
 $$;

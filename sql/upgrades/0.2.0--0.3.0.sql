@@ -22,7 +22,10 @@ ALTER TABLE @extschema@.tl_run
     ADD COLUMN map text NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
     ADD COLUMN map_reference integer;
 -- the PCA coordinates, kept beside a UMAP or t-SNE map (64_maps.sql)
-ALTER TABLE @extschema@.tl_result ADD COLUMN pca_x real, ADD COLUMN pca_y real, ADD COLUMN pca_z real;
+ALTER TABLE @extschema@.tl_result ADD COLUMN pca_x real, ADD COLUMN pca_y real, ADD COLUMN pca_z real,
+    -- a sample's own attributes and its region of perception space (66_insights.sql)
+    ADD COLUMN metadata jsonb CHECK (metadata IS NULL OR pg_catalog.jsonb_typeof(metadata) OPERATOR(pg_catalog.=) 'object'),
+    ADD COLUMN cluster integer;
 
 -- @generated
 

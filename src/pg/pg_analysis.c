@@ -79,20 +79,21 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		tl_pg_raise(&st, cm->entry->name);
 	if (es->insert == NULL)
 	{
-		Oid			types[7] = {INT4OID, TEXTOID, INT4OID, FLOAT4ARRAYOID, INT4OID, FLOAT4OID, FLOAT4ARRAYOID};
+		Oid			types[8] = {INT4OID, TEXTOID, INT4OID, FLOAT4ARRAYOID, INT4OID, FLOAT4OID, FLOAT4ARRAYOID, JSONBOID};
 
 		/* a sample already inserted is a duplicate id: reported below, by name */
-		es->insert = SPI_prepare(psprintf("INSERT INTO %s.tl_result (run, sample_id, label, output, prediction, loss, perception) "
-										  "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run, sample_id) DO NOTHING",
-										  es->schema), 7, types);
+		es->insert = SPI_prepare(psprintf("INSERT INTO %s.tl_result (run, sample_id, label, output, prediction, loss, perception, metadata) "
+										  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run, sample_id) DO NOTHING",
+										  es->schema), 8, types);
 		if (es->insert == NULL)
 			elog(ERROR, "tensorlens: preparing the result insert failed");
 	}
 	for (int i = 0; i < b->n; i++)
 	{
-		Datum		values[7];
-		char		nulls[7] = "       ";
-		bool		label_null;
+		Datum		values[8];
+		char		nulls[8] = "        ";
+		bool		label_null,
+					metadata_null;
 		int32		label = label_of(b, i, &label_null);
 		const float *yi = y + (int64) per * i;
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
@@ -106,6 +107,10 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		values[6] = PointerGetDatum(tl_floats_to_array(v + (int64) width * i, width));
 		if (es->kind == TL_OUTPUT_REGRESSION)
 			nulls[4] = 'n';
+		/* the columns after the label (extra column 0) */
+		values[7] = tl_pg_batch_metadata(b, i, 1, &metadata_null);
+		if (metadata_null)
+			nulls[7] = 'n';
 		if (label_null)
 			nulls[2] = nulls[5] = 'n';
 		else if (!es->has_loss)

@@ -356,6 +356,24 @@ pg_tl_pca_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(p);
 }
 
+/*
+ * Solves an accumulator into pm, its arrays palloc'd in the current memory
+ * context (for glue that reduces vectors without the SQL type).
+ */
+void
+tl_pg_pca_finish(tl_pca_acc *acc, tl_pca_model *pm)
+{
+	tl_status	st = {0};
+
+	memset(pm, 0, sizeof(*pm));
+	pm->variance = palloc(sizeof(double) * acc->k);
+	pm->ratio = palloc(sizeof(double) * acc->k);
+	pm->mean = palloc(sizeof(double) * acc->width);
+	pm->components = palloc_extended(sizeof(double) * acc->k * acc->width, MCXT_ALLOC_HUGE);
+	if (tl_pca_acc_finish(acc, pm, &st) < 0)
+		tl_pg_raise(&st, NULL);
+}
+
 /* ---- the aggregate ------------------------------------------------------- */
 
 static void

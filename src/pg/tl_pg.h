@@ -172,6 +172,22 @@ void		tl_progress_end(int id);
 /* OpenBLAS' kernels (pg_blas.c): ERROR if they cannot run here, LOG if slow. */
 void		tl_blas_check_at_load(void);
 
+/* A PCA accumulator solved, arrays in the current memory context (pg_pca.c). */
+struct tl_pca_acc;
+struct tl_pca_model;
+void		tl_pg_pca_finish(struct tl_pca_acc *acc, struct tl_pca_model *pm);
+
+/* Runs (pg_analysis.c): the quoted schema of the calling function; an ERROR (42704) unless the caller sees the run. */
+const char *tl_pg_schema_of(FunctionCallInfo fcinfo);
+void		tl_pg_check_run(const char *schema, int32 run);
+
+/*
+ * The metadata of row `row` of a batch (pg_metadata.c): its extra columns
+ * from index `first` on, as a jsonb object keyed by column name (NULL values
+ * left out); *isnull when the query has no such columns.
+ */
+Datum		tl_pg_batch_metadata(const tl_batch *b, int row, int first, bool *isnull);
+
 /* Layer names (pg_perception.c): index of a named layer, or an ERROR listing the names. */
 int			tl_pg_layer_index(const tl_cached_model *e, const char *layer);
 

@@ -3,7 +3,8 @@
 # Renders tl_html_report(RUN) from the database, opens it in headless
 # Chromium with #tl-selftest (the page then counts its dots, clicks a dot that
 # has a heat map and writes what it saw into <pre id="selftest">), and checks:
-# no script errors, one dot per result, the heat map shown.  With a fifth
+# no script errors, one dot per result, the heat map shown, the first
+# insight's row selecting exactly its placed samples.  With a fifth
 # argument it also saves a screenshot of the page.
 set -u
 HOST=$1 PORT=$2 DB=$3 RUN=$4 SHOT=${5:-}
@@ -34,6 +35,8 @@ if r["dots"] != want: problems.append("%d dots drawn, %d expected" % (r["dots"],
 if "pca" in r.get("coordinates", []) and r.get("pca_dots") != want:
     problems.append("%s dots on the PCA's coordinates, %d expected" % (r.get("pca_dots"), want))
 if not r["clicked"] or not r["heatmap_shown"]: problems.append("no heat map shown after a click")
+if r["insights"] and r["insight_members"] != r["insight_placed"]:
+    problems.append("the first finding selected %d dots, it has %d placed samples" % (r["insight_members"], r["insight_placed"]))
 if problems:
     print("; ".join(problems)); sys.exit(1)
 PY
