@@ -326,33 +326,81 @@ $$;
 COMMENT ON FUNCTION @extschema@.tl_insights_mislabeled(integer) IS
     'Candidate mislabeled findings: the samples tl_label_issues flags by confident learning, grouped by (label, suggested label).';
 
--- duplicates, leakage and outliers come from the data-issue functions
--- (tl_near_duplicates, tl_outliers: issue 13); until those exist each says
--- it could not be computed.  One function per kind: the place to call them.
+-- duplicates, leakage and outliers: the data-issue functions
+-- (62_data_issues.sql) summarised as one finding each; a run without a
+-- neighbour graph (no perception vectors) says it could not be computed.
 CREATE FUNCTION @extschema@.tl_insights_duplicates(run integer)
 RETURNS SETOF @extschema@.tl_finding
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT @extschema@.tl_finding_not_computed('duplicates', 'needs the near-duplicate search (tl_near_duplicates), not installed')
+#variable_conflict use_variable
+DECLARE
+    n bigint := (SELECT count(*) FROM @extschema@.tl_result t WHERE t.run = run);
+BEGIN
+    RETURN QUERY
+    SELECT 'duplicates', (count(DISTINCT d.sample_id)::float8 / greatest(n, 1))::real, count(DISTINCT d.sample_id)::integer,
+           format('%s samples nearly duplicate another sample of the run (%s pairs, closest at distance %s)',
+                  count(DISTINCT d.sample_id), count(*), round(min(d.distance)::numeric, 4)),
+           array_agg(DISTINCT d.sample_id),
+           jsonb_build_object('pairs', count(*), 'closest', min(d.distance)),
+           NULL::float8, true
+      FROM @extschema@.tl_near_duplicates(run) d
+    HAVING count(*) > 0;
+EXCEPTION WHEN object_not_in_prerequisite_state OR invalid_parameter_value THEN
+    RETURN NEXT @extschema@.tl_finding_not_computed('duplicates', SQLERRM);
+END
 $$;
 
 CREATE FUNCTION @extschema@.tl_insights_leakage(run integer, reference_run integer)
 RETURNS SETOF @extschema@.tl_finding
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT @extschema@.tl_finding_not_computed('leakage',
-               CASE WHEN $2 IS NULL THEN 'needs reference_run (e.g. the training run)'
-                    ELSE 'needs the near-duplicate search (tl_near_duplicates), not installed' END)
+#variable_conflict use_variable
+DECLARE
+    n bigint := (SELECT count(*) FROM @extschema@.tl_result t WHERE t.run = run);
+BEGIN
+    IF reference_run IS NULL THEN
+        RETURN NEXT @extschema@.tl_finding_not_computed('leakage', 'needs reference_run (e.g. the training run)');
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'leakage', (count(DISTINCT d.sample_id)::float8 / greatest(n, 1))::real, count(DISTINCT d.sample_id)::integer,
+           format('%s samples of run %s nearly duplicate samples of run %s (train/test leakage)',
+                  count(DISTINCT d.sample_id), run, reference_run),
+           array_agg(DISTINCT d.sample_id),
+           jsonb_build_object('reference_run', reference_run, 'pairs', count(*), 'closest', min(d.distance)),
+           NULL::float8, true
+      FROM @extschema@.tl_near_duplicates(run, reference_run) d
+    HAVING count(*) > 0;
+EXCEPTION WHEN object_not_in_prerequisite_state OR invalid_parameter_value THEN
+    RETURN NEXT @extschema@.tl_finding_not_computed('leakage', SQLERRM);
+END
 $$;
 
 CREATE FUNCTION @extschema@.tl_insights_outliers(run integer, reference_run integer)
 RETURNS SETOF @extschema@.tl_finding
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT @extschema@.tl_finding_not_computed('outliers', 'needs the outlier scores (tl_outliers), not installed')
+#variable_conflict use_variable
+DECLARE
+    n bigint := (SELECT count(*) FROM @extschema@.tl_result t WHERE t.run = run);
+BEGIN
+    RETURN QUERY
+    SELECT 'outliers', (count(*)::float8 / greatest(n, 1))::real, count(*)::integer,
+           format('%s samples are unlike anything %s (outliers in perception space)', count(*),
+                  CASE WHEN reference_run IS NULL THEN 'else in the run' ELSE format('in run %s', reference_run) END),
+           array_agg(o.sample_id ORDER BY o.rank),
+           jsonb_build_object('reference_run', reference_run, 'top_score', max(o.score)),
+           NULL::float8, true
+      FROM @extschema@.tl_outliers(run, reference_run) o
+     WHERE o.outlier
+    HAVING count(*) > 0;
+EXCEPTION WHEN object_not_in_prerequisite_state OR invalid_parameter_value THEN
+    RETURN NEXT @extschema@.tl_finding_not_computed('outliers', SQLERRM);
+END
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -552,7 +600,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.tl_insights(integer, integer, double precision) IS
-    'The findings of a run ranked by severity: low_performance regions, metadata conditions over-represented among the failures, under_represented regions, mislabeled groups, duplicates/leakage/outliers (when the data-issue functions exist), and with a reference run of the same model domain_gap and drift. Statistical findings are kept when significant at alpha (default 0.01) after Holm''s correction over all tests of the call (the chance that any is false stays below alpha); regions are explained by their over-represented metadata. Rows of kind not_computed say what could not be computed.';
+    'The findings of a run ranked by severity: low_performance regions, metadata conditions over-represented among the failures, under_represented regions, mislabeled groups, duplicates, leakage (with a reference run) and outliers (tl_near_duplicates, tl_outliers), and with a reference run of the same model domain_gap and drift. Statistical findings are kept when significant at alpha (default 0.01) after Holm''s correction over all tests of the call (the chance that any is false stays below alpha); regions are explained by their over-represented metadata. Rows of kind not_computed say what could not be computed.';
 
 -- ---------------------------------------------------------------------------
 -- tl_run_health: one row per run, for dashboards and alerts.
@@ -573,12 +621,42 @@ $$;
 COMMENT ON FUNCTION @extschema@.tl_run_label_issue_rate(integer) IS
     'The share of a run''s labelled samples that tl_label_issues flags by confident learning; NULL when it cannot be computed.';
 
+-- Near-duplicate samples, samples leaking from the latest run of the same
+-- model and dataset with another subset (test against train), and the share
+-- of outliers; NULL where a run has no neighbour graph (no perception
+-- vectors) or nothing to compare with.
+CREATE FUNCTION @extschema@.tl_run_data_issue_counts(run integer,
+                                                     OUT duplicates integer, OUT leakage integer, OUT outlier_rate real)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    other integer;
+BEGIN
+    SELECT o.id INTO other
+      FROM @extschema@.tl_run r JOIN @extschema@.tl_run o
+        ON o.model = r.model AND o.dataset = r.dataset AND o.subset IS DISTINCT FROM r.subset AND o.status = 'ready'
+     WHERE r.id = run ORDER BY o.id DESC LIMIT 1;
+    BEGIN
+        duplicates := (SELECT count(DISTINCT d.sample_id) FROM @extschema@.tl_near_duplicates(run) d);
+        outlier_rate := (SELECT avg(o.outlier::integer) FROM @extschema@.tl_outliers(run) o);
+        IF other IS NOT NULL THEN
+            leakage := (SELECT count(DISTINCT d.sample_id) FROM @extschema@.tl_near_duplicates(run, other) d);
+        END IF;
+    EXCEPTION WHEN object_not_in_prerequisite_state OR invalid_parameter_value THEN
+        NULL;   -- no neighbour graph: the counts stay NULL
+    END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.tl_run_data_issue_counts(integer) IS
+    'For tl_run_health: the run''s near-duplicate samples, its samples nearly duplicating the latest run of the same model and dataset with another subset (leakage), and its share of outliers; NULL where they cannot be computed.';
+
 CREATE VIEW @extschema@.tl_run_health WITH (security_invoker = true) AS
 SELECT ru.id AS run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch, ru.status, ru.created_at,
        s.samples, s.labelled, s.accuracy, s.mean_loss,
        @extschema@.tl_run_label_issue_rate(ru.id) AS label_issue_rate,
-       -- from the data-issue functions (tl_near_duplicates, tl_outliers) once installed
-       NULL::integer AS duplicates, NULL::integer AS leakage, NULL::real AS outlier_rate,
+       c.duplicates, c.leakage, c.outlier_rate,
        prev.id AS previous_run,
        s.accuracy - d.accuracy_before AS accuracy_change,
        s.mean_loss - d.loss_before AS mean_loss_change,
@@ -588,6 +666,7 @@ SELECT ru.id AS run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch, ru.
       SELECT count(*) AS samples, count(r.label) AS labelled,
              avg((r.prediction = r.label)::integer) AS accuracy, avg(r.loss) AS mean_loss
         FROM @extschema@.tl_result r WHERE r.run = ru.id) s ON true
+  LEFT JOIN LATERAL @extschema@.tl_run_data_issue_counts(ru.id) c ON true
   -- the previous epoch: as tl_analyze aligns to
   LEFT JOIN LATERAL (
       SELECT p.id FROM @extschema@.tl_run p
@@ -601,4 +680,4 @@ SELECT ru.id AS run, ru.model, ru.revision, ru.dataset, ru.subset, ru.epoch, ru.
         JOIN @extschema@.tl_result b ON b.run = prev.id AND b.sample_id = a.sample_id
        WHERE a.run = ru.id) d ON true;
 COMMENT ON VIEW @extschema@.tl_run_health IS
-    'One row per run, for alerts: samples, labelled, accuracy, mean loss, label-issue rate, duplicate and leakage counts and outlier rate (NULL until the data-issue functions are installed), and against the previous epoch of the same model, dataset and subset: accuracy and mean-loss change, share of shared samples whose prediction changed.';
+    'One row per run, for alerts: samples, labelled, accuracy, mean loss, label-issue rate, near-duplicate and leakage counts (against the latest run of the same model and dataset with another subset) and outlier rate (NULL without a neighbour graph), and against the previous epoch of the same model, dataset and subset: accuracy and mean-loss change, share of shared samples whose prediction changed.';
