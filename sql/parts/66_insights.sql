@@ -318,7 +318,7 @@ BEGIN
       FROM @extschema@.tl_label_issues(run) i
      WHERE i.confident_learning
      GROUP BY i.label, i.suggested_label) g;
-EXCEPTION WHEN invalid_parameter_value OR undefined_object OR array_subscript_error THEN
+EXCEPTION WHEN invalid_parameter_value OR undefined_object OR array_subscript_error OR object_not_in_prerequisite_state THEN
     -- e.g. no labels, one class: tl_label_issues says why
     RETURN NEXT @extschema@.tl_finding_not_computed('mislabeled', SQLERRM);
 END
@@ -614,7 +614,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN (SELECT avg(i.confident_learning::integer) FROM @extschema@.tl_label_issues(run) i);
-EXCEPTION WHEN invalid_parameter_value OR undefined_object OR array_subscript_error THEN
+EXCEPTION WHEN invalid_parameter_value OR undefined_object OR array_subscript_error OR object_not_in_prerequisite_state THEN
     RETURN NULL;
 END
 $$;

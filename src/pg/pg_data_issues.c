@@ -205,6 +205,9 @@ order_by_score(const float *score, int n)
  * distributions averaged, each weighted by its agreement with the labels.
  */
 PG_FUNCTION_INFO_V1(pg_tl_label_issues);
+/* (long function: argument checks, reading the runs, the scores and the
+ * rows out share one SPI connection and the arrays read; the maths is in
+ * the core, tl_label.c.) */
 Datum
 pg_tl_label_issues(PG_FUNCTION_ARGS)
 {

@@ -273,6 +273,12 @@ reverse_add(int32_t *list, int *count, int *seen, int base, int K, int32_t v, ui
 	(*seen)++;
 }
 
+/*
+ * (long function: the rounds of NN-descent — sample new/old candidates,
+ * build the reverse lists, local joins, count updates — share the graph,
+ * the candidate lists and the interrupt checks of one loop; split, each
+ * step would take all of them as arguments.)
+ */
 int
 tl_knn_descent(const float *x, int n, int d, int k, uint64_t seed, int max_iter,
 			   int32_t *idx, float *dist, tl_status *st)
