@@ -326,6 +326,9 @@ BEGIN
         PERFORM @extschema@.tl_progress_step('PCA', 0);
         SELECT @extschema@.tl_pca_fit(t.perception, least(dims, width)) INTO p
           FROM @extschema@.tl_result t WHERE t.run = run AND t.perception IS NOT NULL;
+        -- a sample without a perception vector has no place (any longer)
+        UPDATE @extschema@.tl_result t SET x = NULL, y = NULL, z = NULL
+         WHERE t.run = run AND t.perception IS NULL AND t.x IS NOT NULL;
         -- row by row, no join: linear however stale the statistics of the
         -- rows this transaction just inserted are
         UPDATE @extschema@.tl_result t SET (x, y, z) =

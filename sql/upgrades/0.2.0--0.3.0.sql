@@ -18,9 +18,13 @@ ALTER TABLE @extschema@.tl_run
     ADD COLUMN output_kind text CHECK (output_kind IN ('softmax', 'sigmoid', 'softmax_logits', 'sigmoid_logits',
                                                       'linear_probability', 'regression')),
     ADD COLUMN neighbour_space @extschema@.tl_pca,
-    -- what x, y, z show and the run a map was placed into (64_maps.sql)
-    ADD COLUMN map text NOT NULL DEFAULT 'pca' CHECK (map IN ('pca', 'umap', 'tsne')),
+    -- what x, y, z show and the run a map was placed into (64_maps.sql);
+    -- the default is set after the rows are filled: a default given with
+    -- ADD COLUMN would be kept as a "missing value" a fresh table lacks
+    ADD COLUMN map text CHECK (map IN ('pca', 'umap', 'tsne')),
     ADD COLUMN map_reference integer;
+UPDATE @extschema@.tl_run SET map = 'pca';
+ALTER TABLE @extschema@.tl_run ALTER COLUMN map SET DEFAULT 'pca', ALTER COLUMN map SET NOT NULL;
 -- the PCA coordinates, kept beside a UMAP or t-SNE map (64_maps.sql)
 ALTER TABLE @extschema@.tl_result ADD COLUMN pca_x real, ADD COLUMN pca_y real, ADD COLUMN pca_z real,
     -- a sample's own attributes and its region of perception space (66_insights.sql)

@@ -30,6 +30,12 @@ typedef struct evaluate_state
 	tl_output_kind kind;
 	SPIPlanPtr	insert;
 	const char *schema;
+	/*
+	 * Called through a 0.3.0 declaration (9 arguments): tl_run and tl_result
+	 * have 0.3.0's columns.  Through 0.2.0's (7), until ALTER EXTENSION
+	 * UPDATE, the rows are written as 0.2.0 has them.
+	 */
+	bool		columns_03;
 } evaluate_state;
 
 static int32
@@ -82,9 +88,10 @@ emit_results(tl_call_model *cm, const tl_batch *b, void *arg)
 		Oid			types[8] = {INT4OID, TEXTOID, INT4OID, FLOAT4ARRAYOID, INT4OID, FLOAT4OID, FLOAT4ARRAYOID, JSONBOID};
 
 		/* a sample already inserted is a duplicate id: reported below, by name */
-		es->insert = SPI_prepare(psprintf("INSERT INTO %s.tl_result (run, sample_id, label, output, prediction, loss, perception, metadata) "
-										  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run, sample_id) DO NOTHING",
-										  es->schema), 8, types);
+		es->insert = SPI_prepare(psprintf("INSERT INTO %s.tl_result (run, sample_id, label, output, prediction, loss, perception%s) "
+										  "VALUES ($1, $2, $3, $4, $5, $6, $7%s) ON CONFLICT (run, sample_id) DO NOTHING",
+										  es->schema, es->columns_03 ? ", metadata" : "", es->columns_03 ? ", $8" : ""),
+								 es->columns_03 ? 8 : 7, types);
 		if (es->insert == NULL)
 			elog(ERROR, "tensorlens: preparing the result insert failed");
 	}
@@ -209,6 +216,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown map \"%s\"", map),
 				 errhint("The maps are pca, umap and tsne.")));
+	es.columns_03 = PG_NARGS() >= 9;
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	es.schema = tl_pg_schema_of(fcinfo);
@@ -234,8 +242,20 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	{
 		tl_shape	os = tl_model_output_shape(cm->entry->model);
 
+		static const char *const loss_names[] = {
+			[TL_LOSS_BINARY_CE] = "binary_crossentropy",
+			[TL_LOSS_BINARY_CE_LOGITS] = "binary_crossentropy_from_logits",
+			[TL_LOSS_CATEGORICAL_CE] = "categorical_crossentropy",
+			[TL_LOSS_CATEGORICAL_CE_LOGITS] = "categorical_crossentropy_from_logits",
+			[TL_LOSS_MSE] = "mse"};
+
 		es.loss = tl_output_default_loss(es.kind, (int) tl_shape_count(&os));
 		es.has_loss = 1;
+		/* a loss the file does not record is said, never assumed silently */
+		ereport(NOTICE,
+				(errmsg("model \"%s\" records no training loss: losses are %s, the loss of its %s output",
+						cm->entry->name, loss_names[es.loss], tl_output_kind_name(es.kind)),
+				 errhint("Pass the loss it was trained with to choose another: tl_evaluate(..., loss => '...').")));
 	}
 	{
 		MemoryContext old = MemoryContextSwitchTo(cm->cxt);
@@ -260,9 +280,10 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	for (int i = 3; i < 7; i++)
 		if (i != 5 && PG_ARGISNULL(i))
 			nulls[i] = 'n';
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names, output_kind, map) "
-									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9) RETURNING id", es.schema),
-							  9, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.tl_run (model, revision, dataset, subset, epoch, status, input_query, class_names%s) "
+									   "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7%s) RETURNING id", es.schema,
+									   es.columns_03 ? ", output_kind, map" : "", es.columns_03 ? ", $8, $9" : ""),
+							  es.columns_03 ? 9 : 7, types, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "tensorlens: creating the run failed");
 	es.run = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();

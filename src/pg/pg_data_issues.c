@@ -236,7 +236,8 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 	run = PG_GETARG_INT32(0);
 	k = PG_GETARG_INT32(1);
 	tl_pg_check_k(k);
-	if (!PG_ARGISNULL(2))
+	/* (0.2.0's declaration has no with_runs) */
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
 		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(2);
 		Datum	   *el;

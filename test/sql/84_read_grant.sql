@@ -105,7 +105,8 @@ SELECT rg_error($$SELECT tl_grant_read('rg_bi', 'no_such_role')$$);
 DELETE FROM tl_run WHERE created_by IN ('rg_pipeline', 'rg_other');
 SELECT tl_revoke_usage('rg_pipeline');
 SELECT tl_revoke_usage('rg_other');
-REVOKE ALL ON TABLE tl_run, tl_result, tl_population, tl_class_metrics, tl_run_compare FROM rg_bi;
+REVOKE ALL ON TABLE tl_run, tl_result, tl_neighbour, tl_population, tl_class_metrics, tl_run_compare,
+                    tl_sample_issues, tl_run_health FROM rg_bi;
 REVOKE ALL ON SCHEMA public FROM rg_pipeline, rg_other, rg_bi;
 REVOKE ALL ON FUNCTION rg_error(text) FROM PUBLIC;
 DROP ROLE rg_pipeline;
