@@ -5,8 +5,13 @@ EXTVERSION = 0.2.0
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 
-CORE_SRCS = $(sort $(wildcard src/core/*/*.c))
-CORE_HDRS = $(wildcard src/core/*/*.h)
+# The ONNX schema's C code is generated from Debian's onnx.proto (libonnx-dev)
+# by protoc-c into build/, not committed; the core compiles it with its own.
+ONNX_PROTO = /usr/include/onnx/onnx.proto
+ONNX_PB    = build/onnx/onnx.pb-c.c
+ONNX_PB_H  = build/onnx/onnx.pb-c.h
+CORE_SRCS = $(sort $(wildcard src/core/*/*.c)) $(ONNX_PB)
+CORE_HDRS = $(wildcard src/core/*/*.h) $(ONNX_PB_H)
 PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
@@ -22,14 +27,14 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 DEPS_PKG    = hdf5 openblas jansson libzip
-PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
-SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
+PG_CPPFLAGS = -Isrc/core -Ibuild $(shell pkg-config --cflags $(DEPS_PKG))
+SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lprotobuf-c -lm
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca \
-              $(UNIT_ASAN) test/fuzz/build
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/test_core test/unit/test_grad test/unit/test_pca test/unit/test_onnx \
+              $(UNIT_ASAN) test/fuzz/build build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -55,6 +60,10 @@ NEW_IN_0.2.0 = $(filter-out sql/parts/00_% sql/parts/10_% sql/parts/20_% sql/par
 sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0) sql/report_template.html
 	$(call with_report_template,sql/upgrades/0.1.0--0.2.0.sql $(NEW_IN_0.2.0))
 
+$(ONNX_PB) $(ONNX_PB_H): $(ONNX_PROTO)
+	@mkdir -p build
+	protoc-c --c_out=build -I$(dir $(ONNX_PROTO)).. onnx/onnx.proto
+
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)
 
@@ -67,8 +76,8 @@ src/core/nn/tl_activation.o src/core/nn/tl_embedding.o src/core/nn/tl_pool.o: CF
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
 CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
-              -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
-CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
+              -Isrc/core -Ibuild $(shell pkg-config --cflags $(DEPS_PKG))
+CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lprotobuf-c -lm
 
 test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(CORE_LIBS)
@@ -76,17 +85,20 @@ test/unit/test_core: test/unit/test_core.c test/unit/test_util.h $(CORE_SRCS) $(
 test/unit/test_grad: test/unit/test_grad.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_grad.c $(CORE_SRCS) $(CORE_LIBS)
 
+test/unit/test_onnx: test/unit/test_onnx.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
+	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_onnx.c $(CORE_SRCS) $(CORE_LIBS)
+
 test/unit/test_pca: test/unit/test_pca.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CORE_CFLAGS) -o $@ test/unit/test_pca.c $(CORE_SRCS) $(CORE_LIBS)
 
 # every program runs even if one fails; each prints "N passed, N failed"
-unit: test/unit/test_core test/unit/test_grad test/unit/test_pca
-	s=0; for t in test_core test_grad test_pca; do test/unit/$$t test/fixtures || s=1; done; exit $$s
+unit: test/unit/test_core test/unit/test_grad test/unit/test_pca test/unit/test_onnx
+	s=0; for t in test_core test_grad test_pca test_onnx; do test/unit/$$t test/fixtures || s=1; done; exit $$s
 
 # The same under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer -DTL_SANITIZE
-UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan
+UNIT_ASAN = test/unit/test_core_asan test/unit/test_grad_asan test/unit/test_pca_asan test/unit/test_onnx_asan
 $(UNIT_ASAN): test/unit/%_asan: test/unit/%.c test/unit/test_util.h $(CORE_SRCS) $(CORE_HDRS)
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
 
@@ -101,12 +113,15 @@ FUZZ_TARGETS = load config forward flat
 FUZZ_BINS    = $(addprefix test/fuzz/build/fuzz_,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 600
 
-FUZZ_CORE = $(patsubst src/core/%.c,test/fuzz/build/core/%.o,$(CORE_SRCS))
+FUZZ_CORE = $(patsubst build/%.c,test/fuzz/build/core/%.o,$(patsubst src/core/%.c,test/fuzz/build/core/%.o,$(CORE_SRCS)))
 
 FUZZ_TOOLS = test/fuzz/build/make_seeds test/fuzz/build/replay_isolated
 
 # the core once, instrumented for coverage and the sanitizers
-$(FUZZ_CORE): test/fuzz/build/core/%.o: src/core/%.c $(CORE_HDRS)
+$(filter-out test/fuzz/build/core/onnx/%,$(FUZZ_CORE)): test/fuzz/build/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
+test/fuzz/build/core/onnx/%.o: build/onnx/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
 

@@ -65,14 +65,14 @@ make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null || { echo "install fai
 echo "== core unit tests"
 unit_out=$(make -s unit 2>&1)
 echo "$unit_out" | grep -v '^test/unit' | grep -v '^  ' | tail -20
-# one "N passed, N failed" line per unit test program (test_core, test_grad, test_pca)
+# one "N passed, N failed" line per unit test program (test_core, test_grad, test_pca, test_onnx)
 lines=$(echo "$unit_out" | grep -E '^[0-9]+ passed, [0-9]+ failed$')
 while read -r p _ f _; do
   PASSED=$((PASSED + ${p:-0}))
   FAILED=$((FAILED + ${f:-0}))
 done <<< "$lines"
 # a program that did not get to its summary line is a failure
-[ "$(echo "$lines" | grep -c passed)" -lt 3 ] && FAILED=$((FAILED + 1))
+[ "$(echo "$lines" | grep -c passed)" -lt 4 ] && FAILED=$((FAILED + 1))
 
 # ---- a throwaway cluster owned by a non-root user --------------------------
 TMP=$(mktemp -d /tmp/tensorlens-test.XXXXXX)

@@ -54,6 +54,9 @@ static const struct
 	{"Average", &tl_ops_merge},
 	{"Maximum", &tl_ops_merge},
 	{"Minimum", &tl_ops_merge},
+	{"ZeroPadding1D", &tl_ops_padding},
+	{"ZeroPadding2D", &tl_ops_padding},
+	{"ConstantOp", &tl_ops_const_op},
 };
 
 const tl_layer_ops *
