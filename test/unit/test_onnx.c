@@ -231,6 +231,7 @@ import_with(Onnx__ModelProto *mp, Onnx__TensorProto **inputs, int n_inputs, int 
 	Onnx__TensorProto **init = g->initializer;
 	Onnx__ValueInfoProto **gin = g->input;
 	Onnx__TensorProto *extra[64];
+	char	   *saved[64];
 	Onnx__ValueInfoProto *keep[1];
 	size_t		n_out = g->n_output;
 	Onnx__TensorProto **all = malloc(sizeof(void *) * (n_init + n_inputs + 1));
@@ -243,11 +244,14 @@ import_with(Onnx__ModelProto *mp, Onnx__TensorProto **inputs, int n_inputs, int 
 		if (i != dynamic)
 		{
 			extra[k] = inputs[i];
+			saved[k] = extra[k]->name;
 			extra[k]->name = gin[i]->name;
 			k++;
 		}
-	memcpy(all, init, sizeof(void *) * n_init);
-	memcpy(all + n_init, extra, sizeof(void *) * k);
+	if (n_init)
+		memcpy(all, init, sizeof(void *) * n_init);
+	if (k)
+		memcpy(all + n_init, extra, sizeof(void *) * k);
 	keep[0] = gin[dynamic];
 	g->initializer = all;
 	g->n_initializer = n_init + k;
@@ -262,9 +266,8 @@ import_with(Onnx__ModelProto *mp, Onnx__TensorProto **inputs, int n_inputs, int 
 	g->input = gin;
 	g->n_input = n_in;
 	g->n_output = n_out;
-	for (int i = 0; i < n_inputs && i < (int) n_in; i++)
-		if (i != dynamic)
-			inputs[i]->name = NULL;
+	for (int i = 0; i < k; i++)
+		extra[i]->name = saved[i];
 	free(all);
 	tl_status_clear(st);
 	m = tl_model_load(buf, len, &lim, st);

@@ -68,7 +68,8 @@ onnx_unpack(const void *data, size_t len, tl_status *st)
 
 	if (mp == NULL)
 		tl_fail(st, TL_ERR_FORMAT,
-				"the file is not a readable ONNX model: its protobuf encoding is invalid or truncated");
+				"the file is neither a Keras model (HDF5, zip) nor a readable ONNX model: "
+				"as ONNX, its protobuf encoding is invalid or truncated");
 	else if (mp->graph == NULL)
 	{
 		tl_fail(st, TL_ERR_FORMAT, "the ONNX model has no graph");

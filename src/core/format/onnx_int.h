@@ -16,6 +16,10 @@
  * input in a particular order (a convolution channels last, Flatten the
  * ONNX order) gets it through a Permute layer made once per value and
  * order, so an NCHW model is converted to channels last at its input.
+ *
+ * Empty JSON objects are made with json_pack("{}"), never json_object():
+ * the server binary exports a json_object() of its own (a SQL function)
+ * that the extension's call would bind to.
  */
 #ifndef ONNX_INT_H
 #define ONNX_INT_H

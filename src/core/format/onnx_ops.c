@@ -208,7 +208,7 @@ map_activation(onnx_ctx *cx, tl_status *st)
 			vhi = hi->is_int ? (float) hi->i[0] : hi->f[0];
 		if (vlo != 0.0f)
 			return unsupported(cx, st, "only Clip with min 0 (ReLU, ReLU6) is supported");
-		cfg = vhi < FLT_MAX ? json_pack("{s:f}", "max_value", vhi) : json_object();
+		cfg = vhi < FLT_MAX ? json_pack("{s:f}", "max_value", vhi) : json_pack("{}");
 		return emit_same(cx, x, "ReLU", cfg, st);
 	}
 	return unsupported(cx, st, "this activation is not supported");
@@ -403,7 +403,7 @@ map_binary(onnx_ctx *cx, tl_status *st)
 		ins[0] = a->layer;
 		if ((ins[1] = onnx_in_order(cx, b, order, st)) < 0)
 			return -1;
-		li = onnx_emit(cx, cls, NULL, json_object(), ins, 2, st);
+		li = onnx_emit(cx, cls, NULL, json_pack("{}"), ins, 2, st);
 		return li < 0 || onnx_output_like(cx, 0, a, li, st) == NULL ? -1 : 0;
 	}
 	if (a->is_const)
