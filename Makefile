@@ -109,7 +109,7 @@ unit-asan: $(UNIT_ASAN)
 	  $$t test/fixtures || s=1; done; exit $$s
 
 # ---- libFuzzer targets (test/fuzz/README.md) -------------------------------
-FUZZ_TARGETS = load config forward flat
+FUZZ_TARGETS = load config forward flat onnx
 FUZZ_BINS    = $(addprefix test/fuzz/build/fuzz_,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 600
 

@@ -69,6 +69,11 @@ SELECT onnx_expect_error($$SELECT tl_infer('onnx_cnn', array_fill(0.25::real, AR
 -- how the image CNN was mapped: NCHW converted to channels last once, at the input
 SELECT idx, name, kind, output_shape, params FROM tl_layers('onnx_cnn') ORDER BY idx;
 
+-- a token model takes one sequence: a 2-D array of ids is refused, not flattened
+SELECT onnx_expect_error($$SELECT tl_infer('onnx_textcnn', array_fill(1, ARRAY[10, 10]))$$);
+SELECT tl_infer('onnx_textcnn', array_fill(1, ARRAY[1, 20])) =
+       tl_infer('onnx_textcnn', array_fill(1, ARRAY[20])) AS one_row_is_one_sequence;
+
 -- perception vectors: one L2-normalised block per learned layer
 SELECT c.name, cardinality(p) > 0 AS has_values,
        abs(sum(v * v) - (SELECT count(*) FROM tl_perception_layers('onnx_' || c.name))) < 1e-3 AS unit_blocks
