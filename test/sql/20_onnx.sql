@@ -33,29 +33,32 @@ SELECT name, tl_model_import('onnx_' || name,
 SELECT name, format, keras_version, input_shape, output_shape, config->>'class_name' AS config_class
   FROM tl_model WHERE name LIKE 'onnx\_%' ORDER BY name;
 
+-- models that take token ids (an Embedding reads the input)
+CREATE TABLE onnx_models AS
+SELECT d.name, bool_or(l.kind = 'Embedding') AS tokens
+  FROM (SELECT DISTINCT name FROM onnx_cases) d, tl_layers('onnx_' || d.name) l
+ GROUP BY d.name;
+
 -- one sample at a time (token ids as integers)
-SELECT c.name, max(onnx_err(CASE WHEN m.tokens THEN tl_infer('onnx_' || c.name, c.input::int[])
-                                 ELSE tl_infer('onnx_' || c.name, c.input) END,
-                            c.expected)) <= 1e-4 AS matches_torch
-  FROM onnx_cases c
-  JOIN (SELECT d.name, bool_or(l.kind = 'Embedding') AS tokens
-          FROM (SELECT DISTINCT name FROM onnx_cases) d, tl_layers('onnx_' || d.name) l
-         GROUP BY d.name) m
-    USING (name)
- GROUP BY c.name ORDER BY c.name;
+SELECT c.name, m.tokens,
+       max(onnx_err(CASE WHEN m.tokens THEN tl_infer('onnx_' || c.name, c.input::int[])
+                         ELSE tl_infer('onnx_' || c.name, c.input) END,
+                    c.expected)) <= 1e-4 AS matches_torch
+  FROM onnx_cases c JOIN onnx_models m USING (name)
+ GROUP BY c.name, m.tokens ORDER BY c.name;
 
 -- the dynamic batch axis: batches of 2 and of every sample at once
 SELECT c.name, count(*) AS samples,
        max(onnx_err(b.output, c.expected)) <= 1e-4 AS batch_of_2,
        max(onnx_err(a.output, c.expected)) <= 1e-4 AS one_batch
-  FROM onnx_cases c
+  FROM onnx_cases c JOIN onnx_models m USING (name)
   JOIN LATERAL (SELECT * FROM tl_infer_batch('onnx_' || c.name,
          format('SELECT id, input%s FROM onnx_cases WHERE name = %L',
-                CASE WHEN c.name LIKE 'text%' THEN '::int[]' ELSE '' END, c.name), 2)) b
+                CASE WHEN m.tokens THEN '::int[]' ELSE '' END, c.name), 2)) b
     ON b.id = c.id::text
   JOIN LATERAL (SELECT * FROM tl_infer_batch('onnx_' || c.name,
          format('SELECT id, input%s FROM onnx_cases WHERE name = %L',
-                CASE WHEN c.name LIKE 'text%' THEN '::int[]' ELSE '' END, c.name))) a
+                CASE WHEN m.tokens THEN '::int[]' ELSE '' END, c.name))) a
     ON a.id = c.id::text
  GROUP BY c.name ORDER BY c.name;
 
@@ -78,11 +81,12 @@ SELECT tl_infer('onnx_textcnn', array_fill(1, ARRAY[1, 20])) =
 SELECT c.name, cardinality(p) > 0 AS has_values,
        abs(sum(v * v) - (SELECT count(*) FROM tl_perception_layers('onnx_' || c.name))) < 1e-3 AS unit_blocks
   FROM (SELECT DISTINCT ON (name) name, input FROM onnx_cases
-         WHERE name IN ('cnn', 'resnet', 'mlp', 'conv1d_signal') ORDER BY name, id) c,
+         WHERE name IN ('cnn', 'resnet', 'mlp', 'conv1d_signal', 'gru_signal') ORDER BY name, id) c,
        LATERAL tl_perception('onnx_' || c.name, c.input) p, unnest(p) v
  GROUP BY c.name, p ORDER BY c.name;
-SELECT cardinality(tl_perception('onnx_textcnn', c.input::int[])) > 0 AS text_perception
-  FROM onnx_cases c WHERE name = 'textcnn' LIMIT 1;
+SELECT c.name, cardinality(tl_perception('onnx_' || c.name, c.input::int[])) > 0 AS token_perception
+  FROM (SELECT DISTINCT ON (name) name, input FROM onnx_cases JOIN onnx_models USING (name)
+         WHERE tokens ORDER BY name, id) c ORDER BY c.name;
 
 -- grad_input saliency of the text CNN against torch autograd (class 1's logit)
 CREATE TABLE onnx_grad (name text, input int[], expected real[]);

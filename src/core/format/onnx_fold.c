@@ -479,6 +479,36 @@ fold_reshape(onnx_ctx *cx, const onnx_value *x, const onnx_value *shape, tl_stat
 	return copy_const(cx, x, (int) shape->count, dims, st);
 }
 
+/*
+ * ConstantOfShape of a shape holding the batch size: zeros of that size are
+ * an RNN's initial state (exporters write h0 so); marked, not stored.
+ */
+static int
+batch_zeros(onnx_ctx *cx, const Onnx__AttributeProto *a, tl_status *st)
+{
+	onnx_value	fill = {0};
+	size_t		budget = 64;
+	int			zero = 1;
+	onnx_value *v;
+
+	if (a && a->t)
+	{
+		if (onnx_read_tensor(a->t, &budget, &fill, st) < 0)
+			return -1;
+		zero = fill.count == 1 && (fill.is_int ? fill.i[0] == 0 : fill.f[0] == 0.0f);
+		tl_free(fill.i);
+		tl_free(fill.f);
+	}
+	if (!zero)
+		return onnx_fail_node(cx, st, TL_ERR_UNSUPPORTED,
+							  "a batch-sized constant other than zeros is not supported");
+	if ((v = onnx_define(cx, cx->node->output[0], st)) == NULL)
+		return -1;
+	v->is_const = 1;
+	v->batch_zeros = 1;
+	return 1;
+}
+
 static int
 fold_constant_of_shape(onnx_ctx *cx, const onnx_value *shape, tl_status *st)
 {
@@ -495,7 +525,7 @@ fold_constant_of_shape(onnx_ctx *cx, const onnx_value *shape, tl_status *st)
 	{
 		dims[k] = elem_i(shape, k);
 		if (special(dims[k]))
-			return 0;			/* batch-sized: the op mapping decides */
+			return batch_zeros(cx, a, st);
 		if (dims[k] < 0)
 			return onnx_fail_node(cx, st, TL_ERR_MODEL, "negative dimension");
 	}

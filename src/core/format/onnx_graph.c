@@ -554,6 +554,32 @@ scan(onnx_ctx *cx, char *needed, tl_status *st)
 	return 0;
 }
 
+/*
+ * Slicing, reshaping or casting a batch of zeros (exporters cut one
+ * layer's initial state out of a stacked one) gives zeros again: 1 when
+ * node n was such a node, 0 if not, -1.
+ */
+static int
+zeros_pass_through(onnx_ctx *cx, const Onnx__NodeProto *n, tl_status *st)
+{
+	static const char *const ops[] = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Identity", "Cast", "Reshape"};
+	onnx_value *x = n->n_input > 0 && n->input[0][0] ? onnx_find(cx, n->input[0]) : NULL,
+			   *v;
+
+	if (x == NULL || !x->batch_zeros || n->n_output < 1)
+		return 0;
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+		if (strcmp(n->op_type, ops[k]) == 0)
+		{
+			if ((v = onnx_define(cx, n->output[0], st)) == NULL)
+				return -1;
+			v->is_const = 1;
+			v->batch_zeros = 1;
+			return 1;
+		}
+	return 0;
+}
+
 static int
 map_nodes(onnx_ctx *cx, const char *needed, tl_status *st)
 {
@@ -574,6 +600,12 @@ map_nodes(onnx_ctx *cx, const char *needed, tl_status *st)
 			return onnx_fail_node(cx, st, TL_ERR_UNSUPPORTED,
 								  "operators of domain \"%s\" are not supported (only the default ONNX domain)",
 								  n->domain);
+		if ((r = zeros_pass_through(cx, n, st)) != 0)
+		{
+			if (r < 0)
+				return -1;
+			continue;
+		}
 		for (size_t k = 0; k < n->n_input; k++)
 		{
 			onnx_value *v = onnx_input(cx, (int) k);
@@ -582,6 +614,10 @@ map_nodes(onnx_ctx *cx, const char *needed, tl_status *st)
 				return onnx_fail_node(cx, st, TL_ERR_MODEL,
 									  "input \"%s\" is not produced by an earlier node "
 									  "(the graph has a cycle or is not in topological order)",
+									  n->input[k]);
+			if (v && v->batch_zeros && strcmp(n->op_type, "LSTM") != 0 && strcmp(n->op_type, "GRU") != 0)
+				return onnx_fail_node(cx, st, TL_ERR_UNSUPPORTED,
+									  "a batch-sized constant (\"%s\") is supported only as the initial state of an LSTM or GRU",
 									  n->input[k]);
 		}
 		r = onnx_fold(cx, n, st);

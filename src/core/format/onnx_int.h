@@ -51,6 +51,7 @@ typedef struct onnx_value
 	int			order[ONNX_MAX_RANK];	/* internal axis k holds ONNX axis order[k] */
 	int			alt_layer;		/* the same data in alt_order (a Permute), or -1 */
 	int			alt_order[ONNX_MAX_RANK];
+	int			batch_zeros;	/* ConstantOf(a batch-sized)Shape of 0: a recurrent initial state */
 	int			uses;			/* nodes the output depends on reading it */
 	int			readers;		/* nodes reading it */
 	int			producer;		/* node making it, or -1 */

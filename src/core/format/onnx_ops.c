@@ -1015,9 +1015,9 @@ map_layernorm(onnx_ctx *cx, tl_status *st)
 
 /* ---- shapes ------------------------------------------------------------------------ */
 
-/* A Reshape (an alias) of x's data to new ONNX dims, internal order std. */
+/* A Reshape (an alias) of x's data to new ONNX dims (batch at axis b), internal order std. */
 static int
-emit_reshape(onnx_ctx *cx, onnx_value *x, int in, int rank, const int64_t *dims,
+emit_reshape(onnx_ctx *cx, onnx_value *x, int in, int rank, int b, const int64_t *dims,
 			 tl_status *st)
 {
 	json_t	   *target = json_array();
@@ -1025,8 +1025,10 @@ emit_reshape(onnx_ctx *cx, onnx_value *x, int in, int rank, const int64_t *dims,
 				li;
 	onnx_value *out;
 
-	for (int a = 1; a < rank; a++)
+	for (int a = 0; a < rank; a++)
 	{
+		if (a == b)
+			continue;
 		unknown += dims[a] < 0;
 		json_array_append_new(target, json_integer(dims[a] < 0 ? -1 : dims[a]));
 	}
@@ -1041,8 +1043,9 @@ emit_reshape(onnx_ctx *cx, onnx_value *x, int in, int rank, const int64_t *dims,
 	if (li < 0 || (out = onnx_output_like(cx, 0, x, li, st)) == NULL)
 		return -1;
 	out->rank = rank;
-	out->batch_axis = 0;
+	out->batch_axis = b;
 	memcpy(out->dims, dims, sizeof(int64_t) * rank);
+	out->dims[b] = -1;
 	onnx_std_order(out, -1, out->order);
 	return 0;
 }
@@ -1066,9 +1069,14 @@ map_flatten(onnx_ctx *cx, tl_status *st)
 		return -1;
 	for (int a = 1; a < x->rank; a++)
 		dims[1] = x->dims[a] < 0 || dims[1] < 0 ? -1 : dims[1] * x->dims[a];
-	return emit_reshape(cx, x, in, 2, dims, st);
+	return emit_reshape(cx, x, in, 2, 0, dims, st);
 }
 
+/*
+ * Reshape of a computed value: the batch axis b stays where it is, the
+ * axes before it stay as they are, the rest of each sample is reshaped
+ * (read in ONNX order).
+ */
 static int
 map_reshape(onnx_ctx *cx, tl_status *st)
 {
@@ -1079,28 +1087,33 @@ map_reshape(onnx_ctx *cx, tl_status *st)
 				per = 1;
 	int			order[ONNX_MAX_RANK],
 				in,
-				wild = -1;
+				wild = -1,
+				b;
 
 	if (x == NULL || s == NULL)
 		return -1;
-	if (!s->is_int || s->count < 1 || s->count > TL_MAX_DIMS + 1 || x->batch_axis != 0)
-		return unsupported(cx, st, "the target shape must be a constant list of 1 to 7 sizes, and the batch axis first");
-	for (int a = 1; a < x->rank; a++)
-		per = x->dims[a] < 0 || per < 0 ? -1 : per * x->dims[a];
+	b = x->batch_axis;
+	if (!s->is_int || s->count <= b || s->count > TL_MAX_DIMS + 1)
+		return unsupported(cx, st, "the target shape must be a constant list of up to 7 sizes that keeps the batch axis");
+	for (int a = 0; a < x->rank; a++)
+		if (a != b)
+			per = x->dims[a] < 0 || per < 0 ? -1 : per * x->dims[a];
 	for (int a = 0; a < s->count; a++)
 	{
 		int64_t		t = s->i[a];
 
 		if (t == 0 && !onnx_attr_int(cx->node, "allowzero", 0))
-			t = a == 0 ? ONNX_BATCH : (a < x->rank ? x->dims[a] : -2);
-		if (a == 0)
+			t = a == b ? ONNX_BATCH : (a < x->rank ? x->dims[a] : -2);
+		if (a == b)
 		{
 			/* the batch: given as such, or the one wildcard beside fixed sizes */
 			if (t != ONNX_BATCH && t != -1)
-				return unsupported(cx, st, "the target shape does not keep the batch as its first axis");
-			dims[0] = -1;
+				return unsupported(cx, st, "the target shape does not keep the batch axis where it is");
+			dims[a] = -1;
 			continue;
 		}
+		if (a < b && (t != x->dims[a] || t < 1))
+			return unsupported(cx, st, "the target shape changes the axes before the batch axis");
 		if (t == -1 || t == ONNX_UNKNOWN)
 		{
 			if (wild >= 0)
@@ -1113,7 +1126,7 @@ map_reshape(onnx_ctx *cx, tl_status *st)
 		else
 			known *= (dims[a] = t);
 	}
-	if (s->i[0] == -1 && (wild >= 0 || (per > 0 && per != known)))
+	if (s->i[b] == -1 && (wild >= 0 || (per > 0 && per != known)))
 		return unsupported(cx, st, "the target shape does not keep the batch axis as it is");
 	if (wild >= 0 && per > 0)
 	{
@@ -1127,7 +1140,7 @@ map_reshape(onnx_ctx *cx, tl_status *st)
 	onnx_std_order(x, -1, order);
 	if ((in = onnx_in_order(cx, x, order, st)) < 0)
 		return -1;
-	return emit_reshape(cx, x, in, (int) s->count, dims, st);
+	return emit_reshape(cx, x, in, (int) s->count, b, dims, st);
 }
 
 static int
@@ -1378,7 +1391,7 @@ map_pad(onnx_ctx *cx, tl_status *st)
 }
 
 static int
-map_gather(onnx_ctx *cx, tl_status *st)
+map_embedding(onnx_ctx *cx, tl_status *st)
 {
 	onnx_value *table = onnx_input(cx, 0),
 			   *ids = dyn_in(cx, 1, st),
@@ -1407,6 +1420,366 @@ map_gather(onnx_ctx *cx, tl_status *st)
 	return 0;
 }
 
+/*
+ * Take: the entries idx[0..n) of x's ONNX axis a (n = 0: one entry, the
+ * axis dropped, as Gather by a scalar does).  A size-1 axis taken whole
+ * is only renamed.
+ */
+static int
+emit_take(onnx_ctx *cx, onnx_value *x, int a, const int64_t *idx, int n, int drop,
+		  tl_status *st)
+{
+	json_t	   *list = json_array();
+	int			li = x->layer,
+				count = drop ? 1 : n;
+	onnx_value *out;
+
+	if (a < 0 || a == x->batch_axis)
+	{
+		json_decref(list);
+		return unsupported(cx, st, "taking entries along the batch axis is not supported");
+	}
+	for (int k = 0; k < count; k++)
+	{
+		int64_t		i = idx[k] < 0 && x->dims[a] > 0 ? idx[k] + x->dims[a] : idx[k];
+
+		if (i < 0 || (x->dims[a] >= 0 && i >= x->dims[a]))
+		{
+			json_decref(list);
+			return unsupported(cx, st, "an index is outside the axis (or counts from the end of an axis of unknown length)");
+		}
+		json_array_append_new(list, json_integer(i));
+	}
+	if (!(x->dims[a] == 1 && count == 1))
+		li = onnx_emit(cx, "Take", NULL, json_pack("{s:i,s:o}", "axis", onnx_internal_axis(x, a) + 1,
+												   "indices", list), &x->layer, 1, st);
+	else
+		json_decref(list);
+	if (li < 0 || (out = onnx_output_like(cx, 0, x, li, st)) == NULL)
+		return -1;
+	out->dims[a] = count;
+	if (drop)
+	{
+		int			in = li,
+					k = 0;
+		int64_t		dims[ONNX_MAX_RANK];
+		json_t	   *target = json_array();
+		int			unknown = 0;
+
+		/* drop the axis: the same data, one axis fewer */
+		for (int j = 0; j < x->rank - 1; j++)
+			if (x->order[j] != a)
+			{
+				int			o = x->order[j] > a ? x->order[j] - 1 : x->order[j];
+
+				out->order[k++] = o;
+				unknown += x->dims[x->order[j]] < 0;
+				json_array_append_new(target, json_integer(x->dims[x->order[j]] < 0 ? -1 : x->dims[x->order[j]]));
+			}
+		if (k == 0)
+			json_array_append_new(target, json_integer(1));
+		for (int j = 0, r = 0; j < x->rank; j++)
+			if (j != a)
+				dims[r++] = j == x->batch_axis ? -1 : x->dims[j];
+		if (unknown > 1)
+		{
+			json_decref(target);
+			return unsupported(cx, st, "a shape with several axes of unknown length is not supported");
+		}
+		li = onnx_emit(cx, "Reshape", "squeeze", json_pack("{s:o}", "target_shape", target), &in, 1, st);
+		if (li < 0)
+			return -1;
+		cx->layers[out->layer].values--;
+		cx->layers[li].values++;
+		out->layer = li;
+		out->rank = x->rank - 1;
+		out->batch_axis = x->batch_axis > a ? x->batch_axis - 1 : x->batch_axis;
+		memcpy(out->dims, dims, sizeof(dims));
+	}
+	return 0;
+}
+
+static int
+map_gather(onnx_ctx *cx, tl_status *st)
+{
+	onnx_value *x = onnx_input(cx, 0),
+			   *idx = onnx_input(cx, 1);
+
+	if (x != NULL && x->is_const)
+		return map_embedding(cx, st);
+	if (x == NULL || idx == NULL || !idx->is_const || !idx->is_int || idx->rank > 1 ||
+		idx->count < 1 || idx->count > 65536)
+		return unsupported(cx, st, "only Gather by constant indices (a list or one index) is supported");
+	return emit_take(cx, x, onnx_axis(onnx_attr_int(cx->node, "axis", 0), x->rank), idx->i,
+					 (int) idx->count, idx->rank == 0, st);
+}
+
+/* Slice of a computed value: one Take per sliced axis. */
+static int
+map_slice(onnx_ctx *cx, tl_status *st)
+{
+	onnx_value *x = dyn_in(cx, 0, st),
+			   *v[4];
+	int64_t		idx[65536 / 8];
+	int			n = -1;
+
+	if (x == NULL)
+		return -1;
+	for (int k = 0; k < 4; k++)
+	{
+		v[k] = onnx_input(cx, k + 1);
+		if ((v[k] == NULL && k < 2) || (v[k] && (!v[k]->is_const || !v[k]->is_int || v[k]->rank != 1)))
+			return unsupported(cx, st, "starts, ends, axes and steps must be constant lists (opset 10 or later)");
+		if (v[k] && n >= 0 && v[k]->count != n)
+			return onnx_fail_node(cx, st, TL_ERR_MODEL, "starts, ends, axes and steps disagree");
+		if (v[k])
+			n = (int) v[k]->count;
+	}
+	if (n != 1)
+		return unsupported(cx, st, "only slicing one axis is supported");
+	{
+		int			a = onnx_axis(v[2] ? v[2]->i[0] : 0, x->rank);
+		int64_t		d = a >= 0 ? x->dims[a] : -1,
+					b = v[0]->i[0],
+					e = v[1]->i[0],
+					step = v[3] ? v[3]->i[0] : 1;
+		int			count = 0;
+
+		if (a < 0 || d < 1 || step == 0)
+			return unsupported(cx, st, "slicing an axis of unknown length is not supported");
+		b = b < 0 ? b + d : b;
+		e = e < 0 ? e + d : e;
+		if (step > 0)
+		{
+			b = b < 0 ? 0 : b > d ? d : b;
+			e = e < 0 ? 0 : e > d ? d : e;
+			for (int64_t i = b; i < e && count < (int) (sizeof(idx) / sizeof(idx[0])); i += step)
+				idx[count++] = i;
+		}
+		else
+		{
+			b = b < 0 ? -1 : b > d - 1 ? d - 1 : b;
+			e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+			for (int64_t i = b; i > e && count < (int) (sizeof(idx) / sizeof(idx[0])); i += step)
+				idx[count++] = i;
+		}
+		if (count == 0)
+			return unsupported(cx, st, "an empty slice is not supported");
+		if (count == d && step == 1)
+			return onnx_output_like(cx, 0, x, x->layer, st) ? 0 : -1;
+		return emit_take(cx, x, a, idx, count, 0, st);
+	}
+}
+
+/* ---- recurrent layers ---------------------------------------------------------------- */
+
+/* Whether the node's activations attribute is absent or the defaults. */
+static int
+default_activations(onnx_ctx *cx, int lstm)
+{
+	const Onnx__AttributeProto *a = onnx_attr(cx->node, "activations");
+	static const char *const want[3] = {"Sigmoid", "Tanh", "Tanh"};
+	int			per = lstm ? 3 : 2;
+
+	if (a == NULL)
+		return 1;
+	for (size_t k = 0; k < a->n_strings; k++)
+	{
+		const char *w = want[k % per];
+
+		if (a->strings[k].len != strlen(w) || memcmp(a->strings[k].data, w, strlen(w)) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The weights of direction d as Keras holds them: kernel (input, G*H),
+ * recurrent kernel (H, G*H), bias ((G*H) or (2, G*H) with reset_after),
+ * gates reordered from ONNX's (LSTM i o f c) to Keras's (i f c o).
+ */
+static int
+rnn_weights(onnx_ctx *cx, int li, const onnx_value *w, const onnx_value *r, const onnx_value *b,
+			int d, int lstm, int reset_after, int in_dim, int h, tl_status *st)
+{
+	int			g = lstm ? 4 : 3,
+				gh = g * h;
+	static const int lstm_src[4] = {0, 2, 3, 1};	/* Keras gate k is ONNX gate lstm_src[k] */
+	float	   *kern = tl_malloc(sizeof(float) * (size_t) in_dim * gh),
+			   *rec = tl_malloc(sizeof(float) * (size_t) h * gh),
+			   *bias = tl_calloc((size_t) (reset_after ? 2 : 1) * gh, sizeof(float));
+	int			kd[2] = {in_dim, gh},
+				rd[2] = {h, gh},
+				bd[2] = {2, gh};
+
+	if (kern == NULL || rec == NULL || bias == NULL)
+	{
+		tl_free(kern);
+		tl_free(rec);
+		tl_free(bias);
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	}
+	for (int k = 0; k < g; k++)
+	{
+		int			src = lstm ? lstm_src[k] : k;
+
+		for (int u = 0; u < h; u++)
+		{
+			int64_t		row = ((int64_t) d * gh + (int64_t) src * h + u);
+
+			for (int i = 0; i < in_dim; i++)
+				kern[(int64_t) i * gh + k * h + u] = w->f[row * in_dim + i];
+			for (int i = 0; i < h; i++)
+				rec[(int64_t) i * gh + k * h + u] = r->f[row * h + i];
+			if (b)
+			{
+				float		wb = b->f[(int64_t) d * 2 * gh + (int64_t) src * h + u],
+							rb = b->f[(int64_t) d * 2 * gh + gh + (int64_t) src * h + u];
+
+				if (reset_after)
+				{
+					bias[k * h + u] = wb;
+					bias[gh + k * h + u] = rb;
+				}
+				else
+					bias[k * h + u] = wb + rb;
+			}
+		}
+	}
+	if (onnx_add_weight(cx, li, kern, 2, kd, st) < 0 ||
+		onnx_add_weight(cx, li, rec, 2, rd, st) < 0)
+	{
+		tl_free(bias);
+		return -1;
+	}
+	return reset_after ? onnx_add_weight(cx, li, bias, 2, bd, st) :
+		onnx_add_weight(cx, li, bias, 1, &gh, st);
+}
+
+/*
+ * LSTM and GRU: X (steps, batch, input) → Y (steps, directions, batch,
+ * hidden) when the sequence is read, else Y_h (directions, batch, hidden):
+ * a Keras LSTM/GRU (or Bidirectional with merge "concat") whose output is
+ * then renamed to the ONNX axes.  Initial states must be absent or zeros.
+ */
+static int
+map_rnn(onnx_ctx *cx, tl_status *st)
+{
+	const Onnx__NodeProto *n = cx->node;
+	int			lstm = strcmp(n->op_type, "LSTM") == 0;
+	onnx_value *x = dyn_in(cx, 0, st),
+			   *w = const_in(cx, 1, 3, st),
+			   *r = const_in(cx, 2, 3, st),
+			   *b = onnx_input(cx, 3),
+			   *y_v = n->n_output > 0 && n->output[0][0] ? onnx_find(cx, n->output[0]) : NULL,
+			   *yh_v = n->n_output > 1 && n->output[1][0] ? onnx_find(cx, n->output[1]) : NULL;
+	char		buf[32];
+	const char *dir = onnx_attr_string(n, "direction", "forward", buf, sizeof(buf));
+	int			bi = strcmp(dir, "bidirectional") == 0,
+				reverse = strcmp(dir, "reverse") == 0,
+				nd = bi ? 2 : 1;
+	int			h = (int) onnx_attr_int(n, "hidden_size", 0),
+				reset_after = !lstm && onnx_attr_int(n, "linear_before_reset", 0) != 0,
+				seq,
+				in,
+				li,
+				in_dim,
+				order[2];
+	json_t	   *cell,
+			   *cfg;
+	onnx_value *out;
+
+	if (x == NULL || w == NULL || r == NULL)
+		return -1;
+	seq = y_v != NULL && y_v->uses > 0;
+	if (n->n_output > 2 && n->output[2][0] && onnx_find(cx, n->output[2])->uses > 0)
+		return unsupported(cx, st, "the final cell state output (Y_c) is not supported");
+	if (seq && yh_v != NULL && yh_v->uses > 0)
+		return unsupported(cx, st, "using both Y and Y_h is not supported (use one of them)");
+	if (x->rank != 3 || x->batch_axis != 1 || onnx_attr_int(n, "layout", 0) != 0)
+		return unsupported(cx, st, "X must be (steps, batch, features)");
+	if ((n->n_input > 4 && n->input[4][0]) || (n->n_input > 7 && n->input[7][0]))
+		return unsupported(cx, st, "sequence_lens and peepholes are not supported");
+	for (int k = 5; k < (int) n->n_input && k < 7; k++)
+	{
+		onnx_value *s0 = onnx_input(cx, k);
+
+		if (s0 != NULL && !s0->batch_zeros)
+			return unsupported(cx, st, "initial states other than zeros are not supported");
+	}
+	if (!default_activations(cx, lstm) || onnx_attr(n, "clip") ||
+		onnx_attr_int(n, "input_forget", 0) != 0)
+		return unsupported(cx, st, "only the default activations, no clip and no input_forget are supported");
+	if (!bi && !reverse && strcmp(dir, "forward") != 0)
+		return onnx_fail_node(cx, st, TL_ERR_MODEL, "unknown direction \"%s\"", dir);
+	if (reverse && seq)
+		return unsupported(cx, st, "the outputs Y of a reverse-only recurrent layer are not supported");
+	in_dim = (int) x->dims[2];
+	if (h < 1 || in_dim < 1 || w->rank != 3 || w->dims[0] != nd || w->dims[1] != (lstm ? 4 : 3) * h ||
+		w->dims[2] != in_dim || r->rank != 3 || r->dims[0] != nd || r->dims[2] != h ||
+		r->dims[1] != w->dims[1] || w->is_int || r->is_int ||
+		(b && (!b->is_const || b->is_int || b->count != (int64_t) nd * 2 * w->dims[1])))
+		return onnx_fail_node(cx, st, TL_ERR_MODEL, "W, R and B do not match hidden_size %d and the input", h);
+	order[0] = 0;
+	order[1] = 2;
+	if ((in = onnx_in_order(cx, x, order, st)) < 0)
+		return -1;
+	cell = json_pack("{s:i,s:b,s:b,s:b,s:s,s:s}", "units", h, "use_bias", 1,
+					 "return_sequences", seq, "go_backwards", reverse,
+					 "activation", "tanh", "recurrent_activation", "sigmoid");
+	if (!lstm && cell)
+		json_object_set_new(cell, "reset_after", json_boolean(reset_after));
+	if (bi)
+		cfg = json_pack("{s:{s:s,s:o},s:s}", "layer", "class_name", lstm ? "LSTM" : "GRU",
+						"config", cell, "merge_mode", "concat");
+	else
+		cfg = cell;
+	li = onnx_emit(cx, bi ? "Bidirectional" : (lstm ? "LSTM" : "GRU"), NULL, cfg, &in, 1, st);
+	if (li < 0)
+		return -1;
+	for (int d = 0; d < nd; d++)
+		if (rnn_weights(cx, li, w, r, b, d, lstm, reset_after, in_dim, h, st) < 0)
+			return -1;
+	/* the output, renamed: Y (steps, dirs, batch, hidden) or Y_h (dirs, batch, hidden) */
+	{
+		json_t	   *target = seq ? json_pack("[i,i,i]", -1, nd, h) : json_pack("[i,i]", nd, h);
+		int			rs;
+
+		if (seq && x->dims[0] > 0)
+			json_array_set_new(target, 0, json_integer(x->dims[0]));
+		rs = onnx_emit(cx, "Reshape", "directions", json_pack("{s:o}", "target_shape", target), &li, 1, st);
+		if (rs < 0)
+			return -1;
+		if (seq)
+		{
+			if ((out = onnx_output_like(cx, 0, x, rs, st)) == NULL)
+				return -1;
+			out->rank = 4;
+			out->batch_axis = 2;
+			out->dims[0] = x->dims[0];
+			out->dims[1] = nd;
+			out->dims[2] = -1;
+			out->dims[3] = h;
+			out->order[0] = 0;
+			out->order[1] = 1;
+			out->order[2] = 3;
+		}
+		else
+		{
+			if ((out = onnx_output_like(cx, 1, x, rs, st)) == NULL)
+				return -1;
+			out->rank = 3;
+			out->batch_axis = 1;
+			out->dims[0] = nd;
+			out->dims[1] = -1;
+			out->dims[2] = h;
+			out->order[0] = 0;
+			out->order[1] = 2;
+		}
+	}
+	return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 static const struct
 {
@@ -1429,7 +1802,8 @@ static const struct
 	{"BatchNormalization", map_batchnorm}, {"LayerNormalization", map_layernorm},
 	{"Flatten", map_flatten}, {"Reshape", map_reshape}, {"Transpose", map_transpose},
 	{"Squeeze", map_squeeze}, {"Unsqueeze", map_squeeze}, {"Concat", map_concat},
-	{"Pad", map_pad}, {"Gather", map_gather},
+	{"Pad", map_pad}, {"Gather", map_gather}, {"Slice", map_slice},
+	{"LSTM", map_rnn}, {"GRU", map_rnn},
 };
 
 int

@@ -182,6 +182,10 @@ struct tl_layer
 		{
 			int			op;		/* TL_CONST_* (tl_const_op.c) */
 		}			cop;		/* ConstantOp */
+		struct
+		{
+			int			axis, n;	/* the indices are in aux (ints) */
+		}			take;		/* Take */
 	}			u;
 };
 
@@ -262,6 +266,7 @@ extern const tl_layer_ops tl_ops_rnn;
 extern const tl_layer_ops tl_ops_merge;
 extern const tl_layer_ops tl_ops_padding;
 extern const tl_layer_ops tl_ops_const_op;
+extern const tl_layer_ops tl_ops_take;
 
 /* ---- config helpers shared by the families (tl_config_util.c) ---------- */
 int			tl_cfg_int(json_t *cfg, const char *key, int dflt, int *out,

@@ -57,6 +57,7 @@ static const struct
 	{"ZeroPadding1D", &tl_ops_padding},
 	{"ZeroPadding2D", &tl_ops_padding},
 	{"ConstantOp", &tl_ops_const_op},
+	{"Take", &tl_ops_take},
 };
 
 const tl_layer_ops *
