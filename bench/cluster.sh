@@ -10,7 +10,7 @@
 tl_bench_cluster() {
   local port=$1
   shift
-  exec 9>/tmp/tensorlens-install.lock
+  exec 9>"${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}"
   flock 9
   make -s PG_CONFIG=$TL_PG_BIN/pg_config >/dev/null
   make -s PG_CONFIG=$TL_PG_BIN/pg_config install >/dev/null

@@ -81,7 +81,8 @@ SELECT tl_infer('onnx_textcnn', array_fill(1, ARRAY[1, 20])) =
 SELECT c.name, cardinality(p) > 0 AS has_values,
        abs(sum(v * v) - (SELECT count(*) FROM tl_perception_layers('onnx_' || c.name))) < 1e-3 AS unit_blocks
   FROM (SELECT DISTINCT ON (name) name, input FROM onnx_cases
-         WHERE name IN ('cnn', 'resnet', 'mlp', 'conv1d_signal', 'gru_signal') ORDER BY name, id) c,
+         WHERE name IN ('cnn', 'resnet', 'mlp', 'conv1d_signal', 'gru_signal', 'transformer_float')
+         ORDER BY name, id) c,
        LATERAL tl_perception('onnx_' || c.name, c.input) p, unnest(p) v
  GROUP BY c.name, p ORDER BY c.name;
 SELECT c.name, cardinality(tl_perception('onnx_' || c.name, c.input::int[])) > 0 AS token_perception

@@ -7,6 +7,10 @@
  * 1. The PyTorch fixtures (test/fixtures/make_onnx_fixtures.py): every
  *    model of onnx.tsv run on its samples, all in one batch, against
  *    torch's outputs (1e-4, relative to |y| where |y| > 1).
+ *    The backward pass (onnx_backward.tsv): the gradient of sum(seed * y)
+ *    with respect to the input (models taking real numbers) or to the
+ *    Embedding's output (token models), from tl_runner_backward, against
+ *    torch autograd on the same model (1e-4 of the largest |gradient|).
  * 2. The ONNX project's backend test data (Debian libonnx-testdata,
  *    default /usr/share/libonnx-testdata/data): each test folder of node/
  *    and pytorch-converted/ holds model.onnx and test_data_set_N/ with
@@ -180,6 +184,90 @@ test_fixtures(const char *dir)
 	}
 	fclose(f);
 	CHECK(cases >= 9, "only %d fixture cases", cases);
+}
+
+static void
+test_backward(const char *dir)
+{
+	char		path[1024],
+				line[1 << 16];
+	FILE	   *f;
+	static float x[4096],
+				seed[512],
+				want[8192];
+	int			rows = 0;
+
+	snprintf(path, sizeof(path), "%s/onnx_backward.tsv", dir);
+	f = fopen(path, "r");
+	CHECK(f != NULL, "cannot open %s", path);
+	while (f && fgets(line, sizeof(line), f))
+	{
+		char	   *name = strtok(line, "\t"),
+				   *xs = strtok(NULL, "\t"),
+				   *dims = strtok(NULL, "\t"),
+				   *ss = strtok(NULL, "\t"),
+				   *gs = strtok(NULL, "\t\n");
+		float		d[TL_MAX_DIMS];
+		tl_shape	in = {0};
+		tl_status	st = {0};
+		size_t		len;
+		char	   *buf;
+		tl_model   *m;
+		tl_runner  *r = NULL;
+		int			ng,
+					layer = 0;
+
+		if (gs == NULL)
+			continue;
+		parse_array(xs, x, 4096);
+		in.nd = parse_array(dims, d, TL_MAX_DIMS);
+		for (int k = 0; k < in.nd; k++)
+			in.d[k] = (int) d[k];
+		parse_array(ss, seed, 512);
+		ng = parse_array(gs, want, 8192);
+		snprintf(path, sizeof(path), "%s/onnx/%s.onnx", dir, name);
+		buf = read_whole_file(path, &len);
+		m = buf ? tl_model_load(buf, len, &lim, &st) : NULL;
+		CHECK(m != NULL, "%s: %s", name, st.msg);
+		for (int i = 0; m && i < tl_model_n_layers(m); i++)
+		{
+			tl_layer_info li;
+
+			tl_model_layer_info(m, i, &li);
+			if (strcmp(li.class_name, "Embedding") == 0)
+				layer = i;
+		}
+		if (m && (r = tl_runner_new(m, (size_t) 1 << 28, &st)) != NULL)
+		{
+			tl_shape	gs_shape;
+			const float *g;
+			double		worst = 0,
+						scale = 0;
+
+			tl_runner_enable_backward(r);
+			if (tl_runner_forward(r, &in, x, 1, &st) == 0 &&
+				tl_runner_backward(r, seed, 0, 1, &st) == 0 &&
+				(g = tl_runner_grad(r, layer, &gs_shape)) != NULL &&
+				tl_shape_count(&gs_shape) == ng)
+			{
+				for (int k = 0; k < ng; k++)
+					scale = fmax(scale, fabs(want[k]));
+				for (int k = 0; k < ng; k++)
+					worst = fmax(worst, fabs(g[k] - want[k]) / fmax(scale, 1e-12));
+				CHECK(worst <= 1e-4, "%s: backward differs from torch autograd by %g (relative to max |g|)",
+					  name, worst);
+			}
+			else
+				CHECK(0, "%s: no gradient (%s)", name, st.msg);
+			rows++;
+		}
+		tl_runner_free(r);
+		tl_model_free(m);
+		free(buf);
+	}
+	if (f)
+		fclose(f);
+	CHECK(rows >= 17, "only %d backward cases", rows);
 }
 
 /* ---- 2. the ONNX backend test data ----------------------------------------------- */
@@ -495,6 +583,7 @@ main(int argc, char **argv)
 		else
 			testdata = argv[i];
 	test_fixtures(argv[1]);
+	test_backward(argv[1]);
 	test_backend_data(testdata, "node");
 	test_backend_data(testdata, "pytorch-converted");
 	printf("%d passed, %d failed\n", passed, failed);

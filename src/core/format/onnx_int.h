@@ -72,7 +72,7 @@ typedef struct onnx_rewrite
 {
 	int			skip;
 	const char *op;
-	char	   *input[3];
+	char	   *input[6];
 	int			n_input;
 	Onnx__AttributeProto attr;
 	Onnx__AttributeProto *attrs[1];

@@ -450,8 +450,14 @@ emit_dense(onnx_ctx *cx, onnx_value *x, float *kernel, int k, int units, float *
 	}
 	li = onnx_emit(cx, "Dense", NULL,
 				   json_pack("{s:i,s:b}", "units", units, "use_bias", bias != NULL), &in, 1, st);
-	if (li < 0 || onnx_add_weight(cx, li, kernel, 2, kd, st) < 0 ||
-		(bias && onnx_add_weight(cx, li, bias, 1, &units, st) < 0))
+	if (li < 0 || onnx_add_weight(cx, li, kernel, 2, kd, st) < 0)
+	{
+		if (li < 0)
+			tl_free(kernel);
+		tl_free(bias);
+		return -1;
+	}
+	if (bias && onnx_add_weight(cx, li, bias, 1, &units, st) < 0)
 		return -1;
 	if ((out = onnx_output_like(cx, 0, x, li, st)) == NULL)
 		return -1;
@@ -1780,6 +1786,68 @@ map_rnn(onnx_ctx *cx, tl_status *st)
 	return 0;
 }
 
+/*
+ * The self-attention block recognised by onnx_patterns.c: inputs x, W_in
+ * (E, 3E, applied as x W_in), b_in, W_out (E, E, applied transposed, as
+ * Gemm with transB does), b_out; attribute num_heads.
+ */
+static int
+map_attention(onnx_ctx *cx, tl_status *st)
+{
+	onnx_value *x = dyn_in(cx, 0, st),
+			   *p[4],
+			   *out;
+	int			order[ONNX_MAX_RANK],
+				in,
+				li,
+				e,
+				heads = (int) onnx_attr_int(cx->node, "num_heads", 1);
+	int			dims[4][2];
+	float	   *wout;
+
+	if (x == NULL)
+		return -1;
+	e = (int) x->dims[x->rank - 1];
+	if (x->rank != 3 || x->batch_axis == 2 || e < 1)
+		return unsupported(cx, st, "self-attention over a (batch, steps, features) input is supported");
+	for (int k = 0; k < 4; k++)
+		if ((p[k] = const_in(cx, k + 1, 2, st)) == NULL || p[k]->is_int)
+			return st->code ? -1 : unsupported(cx, st, "the projections must be float constants");
+	if (p[0]->count != (int64_t) 3 * e * e || p[1]->count != 3 * e || p[2]->count != (int64_t) e * e ||
+		p[3]->count != e)
+		return onnx_fail_node(cx, st, TL_ERR_MODEL, "the attention projections do not match %d features", e);
+	onnx_std_order(x, x->rank - 1, order);
+	if ((in = onnx_in_order(cx, x, order, st)) < 0)
+		return -1;
+	li = onnx_emit(cx, "MultiHeadSelfAttention", NULL, json_pack("{s:i}", "num_heads", heads), &in, 1, st);
+	if (li < 0)
+		return -1;
+	dims[0][0] = e;
+	dims[0][1] = 3 * e;
+	dims[1][0] = 3 * e;
+	dims[2][0] = dims[2][1] = e;
+	dims[3][0] = e;
+	wout = tl_malloc(sizeof(float) * e * e);
+	if (wout == NULL)
+		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < e; i++)
+		for (int j = 0; j < e; j++)
+			wout[(int64_t) i * e + j] = p[2]->f[(int64_t) j * e + i];
+	if (onnx_add_weight(cx, li, floats_of(p[0]), 2, dims[0], st) < 0 ||
+		onnx_add_weight(cx, li, floats_of(p[1]), 1, dims[1], st) < 0)
+	{
+		tl_free(wout);
+		return -1;
+	}
+	if (onnx_add_weight(cx, li, wout, 2, dims[2], st) < 0 ||
+		onnx_add_weight(cx, li, floats_of(p[3]), 1, dims[3], st) < 0)
+		return -1;
+	if ((out = onnx_output_like(cx, 0, x, li, st)) == NULL)
+		return -1;
+	memcpy(out->order, order, sizeof(order));
+	return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 static const struct
 {
@@ -1804,6 +1872,7 @@ static const struct
 	{"Squeeze", map_squeeze}, {"Unsqueeze", map_squeeze}, {"Concat", map_concat},
 	{"Pad", map_pad}, {"Gather", map_gather}, {"Slice", map_slice},
 	{"LSTM", map_rnn}, {"GRU", map_rnn},
+	{"MultiHeadSelfAttention", map_attention},
 };
 
 int

@@ -9,6 +9,15 @@
  * last node is mapped as Gelu or LayerNormalization of the chain's input
  * and the others are skipped (cx->rw).  A chain that does not match is
  * mapped node by node, as any other graph (and an Erf alone is refused).
+ *
+ * nn.MultiheadAttention (self-attention, no mask) exports as an input
+ * projection (MatMul + Add), three Slices into Q, K, V, Reshapes and
+ * Transposes that merge the batch with the heads, Div by sqrt(head width),
+ * MatMul, Softmax, MatMul, and back through Transpose, Reshape and the
+ * output projection (Gemm).  The batch merged with the heads cannot be
+ * followed axis by axis, so the whole block, anchored at its Softmax, is
+ * mapped as one MultiHeadSelfAttention layer; the shape arithmetic beside
+ * it is then unused and dropped.
  */
 #include <math.h>
 #include <string.h>
@@ -248,6 +257,168 @@ match_layernorm(onnx_ctx *cx, int r1)
 	}
 }
 
+/* The node producing value `name` when its op is `op` (and it is not rewritten), else -1. */
+static int
+made_by(onnx_ctx *cx, const char *name, const char *op)
+{
+	onnx_value *v = onnx_find(cx, name);
+
+	return v && v->producer >= 0 && is_op(cx, v->producer, op) ? v->producer : -1;
+}
+
+/* The one node reading `name` whose op is `op` (others may be shape arithmetic), or -1. */
+static int
+reader_by(onnx_ctx *cx, const char *name, const char *op)
+{
+	const Onnx__GraphProto *g = cx->g;
+	int			found = -1;
+
+	for (size_t i = 0; i < g->n_node; i++)
+		for (size_t k = 0; k < g->node[i]->n_input; k++)
+			if (strcmp(g->node[i]->input[k], name) == 0 && is_op(cx, (int) i, op))
+			{
+				if (found >= 0 && found != (int) i)
+					return -1;
+				found = (int) i;
+			}
+	return found;
+}
+
+static int
+perm_is(onnx_ctx *cx, int i, int a, int b, int c)
+{
+	int			n;
+	const int64_t *p = onnx_attr_ints(cx->g->node[i], "perm", &n);
+
+	return n == 3 && p[0] == a && p[1] == b && p[2] == c;
+}
+
+/* Slice ← Reshape ← Transpose(perm) chain ending at node t: the Slice, or -1. */
+static int
+head_chain(onnx_ctx *cx, int t, int a, int b, int c, int *chain)
+{
+	int			r,
+				s;
+
+	if (t < 0 || !perm_is(cx, t, a, b, c) ||
+		(r = made_by(cx, cx->g->node[t]->input[0], "Reshape")) < 0 ||
+		(s = made_by(cx, cx->g->node[r]->input[0], "Slice")) < 0)
+		return -1;
+	chain[0] = t;
+	chain[1] = r;
+	chain[2] = s;
+	return s;
+}
+
+/* Softmax at node sm: the self-attention block around it. */
+static void
+match_attention(onnx_ctx *cx, int sm)
+{
+	const Onnx__GraphProto *g = cx->g;
+	int			m1,
+				m2,
+				dv,
+				qc[3],
+				kc[3],
+				vc[3],
+				add,
+				mm,
+				xt,
+				t4,
+				r3,
+				gm,
+				r4,
+				t5,
+				last;
+	const char *qkv,
+			   *x,
+			   *w_in,
+			   *b_in;
+	double		scale;
+	long		d;
+	onnx_value *w;
+
+	if (g->node[sm]->n_input != 1 || onnx_attr_int(g->node[sm], "axis", -1) != -1 ||
+		(m1 = made_by(cx, g->node[sm]->input[0], "MatMul")) < 0 ||
+		(m2 = sole_reader(cx, g->node[sm]->output[0])) < 0 || !is_op(cx, m2, "MatMul") ||
+		strcmp(g->node[m2]->input[0], g->node[sm]->output[0]) != 0)
+		return;
+	/* Q / sqrt(d), K^T, V: each a Transpose of a Reshape of a Slice of one projection */
+	if ((dv = made_by(cx, g->node[m1]->input[0], "Div")) < 0 ||
+		!scalar(cx, g->node[dv]->input[1], &scale) || scale <= 0 ||
+		head_chain(cx, made_by(cx, g->node[dv]->input[0], "Transpose"), 1, 0, 2, qc) < 0 ||
+		head_chain(cx, made_by(cx, g->node[m1]->input[1], "Transpose"), 1, 2, 0, kc) < 0 ||
+		head_chain(cx, made_by(cx, g->node[m2]->input[1], "Transpose"), 1, 0, 2, vc) < 0)
+		return;
+	qkv = g->node[qc[2]]->input[0];
+	if (strcmp(g->node[kc[2]]->input[0], qkv) != 0 || strcmp(g->node[vc[2]]->input[0], qkv) != 0 ||
+		!(qc[2] < kc[2] && kc[2] < vc[2]))
+		return;
+	/* the projection: Add(bias, MatMul(x^T or x, W)) */
+	if ((add = made_by(cx, qkv, "Add")) < 0)
+		return;
+	if ((mm = made_by(cx, g->node[add]->input[1], "MatMul")) >= 0)
+		b_in = g->node[add]->input[0];
+	else if ((mm = made_by(cx, g->node[add]->input[0], "MatMul")) >= 0)
+		b_in = g->node[add]->input[1];
+	else
+		return;
+	w_in = g->node[mm]->input[1];
+	w = onnx_find(cx, w_in);
+	if (w == NULL || !w->is_const || w->rank != 2 || w->dims[1] != 3 * w->dims[0])
+		return;
+	d = lround(scale * scale);
+	if (d < 1 || fabs(scale - sqrt((double) d)) > 1e-3 * scale || w->dims[0] % d != 0)
+		return;
+	x = g->node[mm]->input[0];
+	xt = made_by(cx, x, "Transpose");
+	if (xt >= 0 && perm_is(cx, xt, 1, 0, 2))
+		x = g->node[xt]->input[0];
+	else
+		xt = -1;
+	/* back: Transpose, Reshape, Gemm (the output projection), Reshape, [Transpose] */
+	if ((t4 = sole_reader(cx, g->node[m2]->output[0])) < 0 || !is_op(cx, t4, "Transpose") ||
+		!perm_is(cx, t4, 1, 0, 2) ||
+		(r3 = reader_by(cx, g->node[t4]->output[0], "Reshape")) < 0 ||
+		(gm = reader_by(cx, g->node[r3]->output[0], "Gemm")) < 0 ||
+		onnx_attr_int(g->node[gm], "transB", 0) != 1 || g->node[gm]->n_input != 3 ||
+		(r4 = reader_by(cx, g->node[gm]->output[0], "Reshape")) < 0)
+		return;
+	t5 = reader_by(cx, g->node[r4]->output[0], "Transpose");
+	if (t5 >= 0 && !perm_is(cx, t5, 1, 0, 2))
+		t5 = -1;
+	if (t5 < 0 && xt >= 0)
+	{
+		/* the block's input is the projection's own: a sequence-first model */
+		x = g->node[mm]->input[0];
+		xt = -1;
+	}
+	if (xt < 0 && t5 >= 0)
+		return;
+	last = t5 >= 0 ? t5 : r4;
+	{
+		int			skip[20],
+					ns = 0;
+		const char *in[5] = {x, w_in, b_in, g->node[gm]->input[1], g->node[gm]->input[2]};
+		onnx_rewrite *rw = &cx->rw[last];
+		int			chain[] = {mm, add, qc[0], qc[1], qc[2], kc[0], kc[1], kc[2], vc[0], vc[1], vc[2],
+		dv, m1, sm, m2, t4, r3, gm, r4};
+
+		for (size_t k = 0; k < sizeof(chain) / sizeof(chain[0]); k++)
+			if (chain[k] != last)
+				skip[ns++] = chain[k];
+		if (xt >= 0)
+			skip[ns++] = xt;
+		rewrite(cx, last, "MultiHeadSelfAttention", in, 5, skip, ns);
+		onnx__attribute_proto__init(&rw->attr);
+		rw->attr.name = (char *) "num_heads";
+		rw->attr.has_i = 1;
+		rw->attr.i = w->dims[0] / d;
+		rw->attrs[0] = &rw->attr;
+		rw->n_attr = 1;
+	}
+}
+
 void
 onnx_match_patterns(onnx_ctx *cx)
 {
@@ -261,5 +432,7 @@ onnx_match_patterns(onnx_ctx *cx)
 			match_gelu(cx, (int) i);
 		else if (strcmp(op, "ReduceMean") == 0)
 			match_layernorm(cx, (int) i);
+		else if (strcmp(op, "Softmax") == 0)
+			match_attention(cx, (int) i);
 	}
 }

@@ -186,6 +186,10 @@ struct tl_layer
 		{
 			int			axis, n;	/* the indices are in aux (ints) */
 		}			take;		/* Take */
+		struct
+		{
+			int			heads;
+		}			mha;		/* MultiHeadSelfAttention */
 	}			u;
 };
 
@@ -267,6 +271,7 @@ extern const tl_layer_ops tl_ops_merge;
 extern const tl_layer_ops tl_ops_padding;
 extern const tl_layer_ops tl_ops_const_op;
 extern const tl_layer_ops tl_ops_take;
+extern const tl_layer_ops tl_ops_attention;
 
 /* ---- config helpers shared by the families (tl_config_util.c) ---------- */
 int			tl_cfg_int(json_t *cfg, const char *key, int dflt, int *out,

@@ -58,6 +58,7 @@ static const struct
 	{"ZeroPadding2D", &tl_ops_padding},
 	{"ConstantOp", &tl_ops_const_op},
 	{"Take", &tl_ops_take},
+	{"MultiHeadSelfAttention", &tl_ops_attention},
 };
 
 const tl_layer_ops *
