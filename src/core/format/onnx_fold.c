@@ -114,7 +114,8 @@ ints_of(onnx_ctx *cx, int k, const char *attr, int64_t *out, int *n, tl_status *
 
 		if (*n > ONNX_MAX_RANK * 2)
 			return onnx_fail_node(cx, st, TL_ERR_UNSUPPORTED, "attribute %s has too many entries", attr);
-		memcpy(out, a, sizeof(int64_t) * *n);
+		if (*n > 0)
+			memcpy(out, a, sizeof(int64_t) * *n);
 		return 0;
 	}
 	if (!v->is_const || v->count > ONNX_MAX_RANK * 2)

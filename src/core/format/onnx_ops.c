@@ -1361,7 +1361,8 @@ map_pad(onnx_ctx *cx, tl_status *st)
 		if (!pv->is_const || !pv->is_int || pv->count > 2 * ONNX_MAX_RANK)
 			return unsupported(cx, st, "pads must be a constant");
 		np = (int) pv->count;
-		memcpy(pads, pv->i, sizeof(int64_t) * np);
+		if (np > 0)
+			memcpy(pads, pv->i, sizeof(int64_t) * np);
 	}
 	else
 	{
@@ -1369,7 +1370,8 @@ map_pad(onnx_ctx *cx, tl_status *st)
 
 		if (np > 2 * ONNX_MAX_RANK)
 			return unsupported(cx, st, "too many pads");
-		memcpy(pads, p, sizeof(int64_t) * np);
+		if (np > 0)
+			memcpy(pads, p, sizeof(int64_t) * np);
 	}
 	if (cv)
 	{
