@@ -37,6 +37,17 @@ onnx_const_alloc(onnx_ctx *cx, onnx_value *v, int is_int, int64_t count,
 	return 0;
 }
 
+void
+onnx_next_index(int64_t *idx, const int64_t *dims, int rank)
+{
+	for (int a = rank - 1; a >= 0; a--)
+	{
+		if (++idx[a] < dims[a])
+			return;
+		idx[a] = 0;
+	}
+}
+
 static int
 special(int64_t x)
 {
@@ -401,12 +412,7 @@ fold_slice(onnx_ctx *cx, const onnx_value *x, tl_status *st)
 			v->i[o] = x->i[src];
 		else
 			v->f[o] = x->f[src];
-		for (int a = x->rank - 1; a >= 0; a--)
-		{
-			if (++idx[a] < dims[a])
-				break;
-			idx[a] = 0;
-		}
+		onnx_next_index(idx, dims, x->rank);
 	}
 	return 1;
 }
@@ -444,12 +450,7 @@ fold_transpose(onnx_ctx *cx, const onnx_value *x, tl_status *st)
 			v->i[o] = x->i[src];
 		else
 			v->f[o] = x->f[src];
-		for (int a = x->rank - 1; a >= 0; a--)
-		{
-			if (++idx[a] < dims[a])
-				break;
-			idx[a] = 0;
-		}
+		onnx_next_index(idx, dims, x->rank);
 	}
 	return 1;
 }
@@ -666,12 +667,7 @@ fold_binary(onnx_ctx *cx, binop op, const onnx_value *a, const onnx_value *b, tl
 			v->i[o] = (int64_t) apply_d(op, elem_d(a, oa), elem_d(b, ob));
 		else
 			v->f[o] = (float) apply_d(op, elem_d(a, oa), elem_d(b, ob));
-		for (int k = r - 1; k >= 0; k--)
-		{
-			if (++idx[k] < dims[k])
-				break;
-			idx[k] = 0;
-		}
+		onnx_next_index(idx, dims, r);
 	}
 	return 1;
 }

@@ -144,6 +144,8 @@ void		onnx_match_patterns(onnx_ctx *cx);
 int			onnx_fold(onnx_ctx *cx, const Onnx__NodeProto *n, tl_status *st);
 int			onnx_const_alloc(onnx_ctx *cx, onnx_value *v, int is_int, int64_t count,
 							 tl_status *st);
+/* Advances a row-major multi-index over dims (wrapping to all zeros at the end). */
+void		onnx_next_index(int64_t *idx, const int64_t *dims, int rank);
 
 /* ---- onnx_ops.c ------------------------------------------------------------- */
 int			onnx_map_node(onnx_ctx *cx, const Onnx__NodeProto *n, tl_status *st);

@@ -311,9 +311,10 @@ emit_const_op(onnx_ctx *cx, onnx_value *x, onnx_value *c, const char *op, tl_sta
 {
 	int			n = x->rank - 1;
 	int64_t		cd[ONNX_MAX_RANK],
-				cstride[ONNX_MAX_RANK];
-	int			dims[TL_MAX_DIMS],
-				idx[TL_MAX_DIMS] = {0};
+				cstride[ONNX_MAX_RANK],
+				wd[ONNX_MAX_RANK],
+				idx[ONNX_MAX_RANK] = {0};
+	int			dims[TL_MAX_DIMS];
 	int64_t		total = 1;
 	float	   *w;
 	int			li;
@@ -341,6 +342,7 @@ emit_const_op(onnx_ctx *cx, onnx_value *x, onnx_value *c, const char *op, tl_sta
 		if (d != 1 && d != x->dims[x->order[k]])
 			return unsupported(cx, st, "the constant does not broadcast over the computed input");
 		dims[k] = (int) d;
+		wd[k] = d;
 		total *= d;
 	}
 	w = tl_malloc(sizeof(float) * total);
@@ -353,12 +355,7 @@ emit_const_op(onnx_ctx *cx, onnx_value *x, onnx_value *c, const char *op, tl_sta
 		for (int k = 0; k < n; k++)
 			src += idx[k] * cstride[x->order[k]];
 		w[o] = c->is_int ? (float) c->i[src] : c->f[src];
-		for (int k = n - 1; k >= 0; k--)
-		{
-			if (++idx[k] < dims[k])
-				break;
-			idx[k] = 0;
-		}
+		onnx_next_index(idx, wd, n);
 	}
 	li = onnx_emit(cx, "ConstantOp", NULL, json_pack("{s:s}", "op", op), &x->layer, 1, st);
 	if (li < 0)

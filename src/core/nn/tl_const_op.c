@@ -138,29 +138,44 @@ deriv(int op, float x, float c)
 	}
 }
 
+/*
+ * n samples: the forward writes y = x (op) C; given dy, the backward adds
+ * dy * d(x (op) C)/dx onto dx.
+ */
+static int
+cop_run(const tl_layer *l, tl_exec *ex, const tl_shape *in_shape, const float *x0,
+		float *y0, const float *dy0, float *dx0, int n, tl_status *st)
+{
+	int64_t		per = tl_shape_count(in_shape);
+	const float *c = l->w[0].data;
+	int64_t    *cidx;
+
+	cidx = (int64_t *) tl_scratch(ex, (size_t) per * 2, st);
+	if (cidx == NULL)
+		return -1;
+	const_index(l, in_shape, cidx, per);
+	for (int b = 0; b < n; b++)
+	{
+		const float *x = x0 + (int64_t) b * per;
+
+		if (dy0 == NULL)
+			for (int64_t k = 0; k < per; k++)
+				y0[(int64_t) b * per + k] = apply(l->u.cop.op, x[k], c[cidx[k]]);
+		else
+			for (int64_t k = 0; k < per; k++)
+				dx0[(int64_t) b * per + k] += dy0[(int64_t) b * per + k] *
+					deriv(l->u.cop.op, x[k], c[cidx[k]]);
+	}
+	return 0;
+}
+
 static int
 cop_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
 			int n, tl_status *st)
 {
-	int64_t		per = tl_shape_count(&in_shape[0]);
-	const float *c = l->w[0].data;
-	int64_t    *cidx;
-
 	(void) out_shape;
-	cidx = (int64_t *) tl_scratch(ex, (size_t) per * 2, st);
-	if (cidx == NULL)
-		return -1;
-	const_index(l, &in_shape[0], cidx, per);
-	for (int b = 0; b < n; b++)
-	{
-		const float *x = in[0] + (int64_t) b * per;
-		float	   *y = out + (int64_t) b * per;
-
-		for (int64_t k = 0; k < per; k++)
-			y[k] = apply(l->u.cop.op, x[k], c[cidx[k]]);
-	}
-	return 0;
+	return cop_run(l, ex, &in_shape[0], in[0], out, NULL, NULL, n, st);
 }
 
 static int
@@ -169,26 +184,9 @@ cop_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			 const tl_shape *out_shape, const float *dout,
 			 float *const *din, int n, tl_status *st)
 {
-	int64_t		per = tl_shape_count(&in_shape[0]);
-	const float *c = l->w[0].data;
-	int64_t    *cidx;
-
 	(void) out;
 	(void) out_shape;
-	cidx = (int64_t *) tl_scratch(ex, (size_t) per * 2, st);
-	if (cidx == NULL)
-		return -1;
-	const_index(l, &in_shape[0], cidx, per);
-	for (int b = 0; b < n; b++)
-	{
-		const float *x = in[0] + (int64_t) b * per;
-		const float *dy = dout + (int64_t) b * per;
-		float	   *dx = din[0] + (int64_t) b * per;
-
-		for (int64_t k = 0; k < per; k++)
-			dx[k] += dy[k] * deriv(l->u.cop.op, x[k], c[cidx[k]]);
-	}
-	return 0;
+	return cop_run(l, ex, &in_shape[0], in[0], NULL, dout, din[0], n, st);
 }
 
 const tl_layer_ops tl_ops_const_op = {

@@ -67,20 +67,37 @@ take_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
-/* The input viewed as [outer][len][inner] around the axis. */
+/*
+ * Walks the taken entries of n samples: the forward copies them from x to
+ * y; given dy, the backward adds each back onto dx.
+ */
 static void
-take_view(const tl_layer *l, const tl_shape *in, int64_t *outer, int64_t *len,
-		  int64_t *inner)
+take_walk(const tl_layer *l, const tl_shape *in, const float *x, float *y,
+		  const float *dy, float *dx, int n)
 {
-	int			axis = l->u.take.axis - 1;
+	int			axis = l->u.take.axis - 1,
+				m = l->u.take.n;
+	const int  *idx = (const int *) l->aux;
+	int64_t		outer = 1,
+				inner = 1,
+				len = in->d[axis];
 
-	*outer = 1;
-	*inner = 1;
 	for (int k = 0; k < axis; k++)
-		*outer *= in->d[k];
-	*len = in->d[axis];
+		outer *= in->d[k];
 	for (int k = axis + 1; k < in->nd; k++)
-		*inner *= in->d[k];
+		inner *= in->d[k];
+	for (int64_t o = 0; o < outer * n; o++)
+		for (int k = 0; k < m; k++)
+		{
+			int64_t		to = (o * m + k) * inner,
+						from = (o * len + idx[k]) * inner;
+
+			if (dy == NULL)
+				memcpy(y + to, x + from, sizeof(float) * inner);
+			else
+				for (int64_t j = 0; j < inner; j++)
+					dx[from + j] += dy[to + j];
+		}
 }
 
 static int
@@ -88,20 +105,10 @@ take_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			 const tl_shape *in_shape, float *out, const tl_shape *out_shape,
 			 int n, tl_status *st)
 {
-	int64_t		outer,
-				len,
-				inner;
-	const int  *idx = (const int *) l->aux;
-	int			m = l->u.take.n;
-
 	(void) ex;
 	(void) out_shape;
 	(void) st;
-	take_view(l, &in_shape[0], &outer, &len, &inner);
-	for (int64_t o = 0; o < outer * n; o++)
-		for (int k = 0; k < m; k++)
-			memcpy(out + (o * m + k) * inner, in[0] + (o * len + idx[k]) * inner,
-				   sizeof(float) * inner);
+	take_walk(l, &in_shape[0], in[0], out, NULL, NULL, n);
 	return 0;
 }
 
@@ -111,27 +118,12 @@ take_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			  const tl_shape *out_shape, const float *dout,
 			  float *const *din, int n, tl_status *st)
 {
-	int64_t		outer,
-				len,
-				inner;
-	const int  *idx = (const int *) l->aux;
-	int			m = l->u.take.n;
-
 	(void) ex;
 	(void) in;
 	(void) out;
 	(void) out_shape;
 	(void) st;
-	take_view(l, &in_shape[0], &outer, &len, &inner);
-	for (int64_t o = 0; o < outer * n; o++)
-		for (int k = 0; k < m; k++)
-		{
-			const float *dy = dout + (o * m + k) * inner;
-			float	   *dx = din[0] + (o * len + idx[k]) * inner;
-
-			for (int64_t j = 0; j < inner; j++)
-				dx[j] += dy[j];
-		}
+	take_walk(l, &in_shape[0], NULL, NULL, dout, din[0], n);
 	return 0;
 }
 
