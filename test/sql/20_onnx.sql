@@ -104,7 +104,7 @@ SELECT count(*) AS reviews, min(c.r) >= 0.999 AS pearson_r_over_0_999,
 SELECT f, onnx_expect_error(format('SELECT tl_model_import(%L, pg_read_binary_file(%L))',
                                    'bad_' || f, :'fixtures' || '/onnx/bad/' || f || '.onnx'))
   FROM unnest(ARRAY['truncated', 'cyclic', 'huge_dims', 'huge_input', 'short_data',
-                    'external_data', 'unsupported_op', 'custom_domain', 'two_inputs']) f;
+                    'external_data', 'unsupported_op', 'custom_domain', 'two_inputs', 'deep_nesting']) f;
 SELECT count(*) AS stored FROM tl_model WHERE name LIKE 'bad\_%';
 -- a few bytes that start like a ModelProto but are not one
 SELECT onnx_expect_error($$SELECT tl_model_import('bad_bytes', '\x0807120474657374'::bytea)$$);

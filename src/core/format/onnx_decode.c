@@ -61,10 +61,141 @@ tl_onnx_is_onnx(const void *data, size_t len)
 	}
 }
 
+/*
+ * Nesting.  protobuf-c unpacks submessages recursively, and the ONNX schema
+ * lets messages nest without end (a graph attribute holding a graph whose
+ * node holds a graph attribute...; TypeProto inside TypeProto): a file of
+ * a megabyte can nest a hundred thousand levels and overflow the stack.
+ * So the wire format is walked first, following only the fields through
+ * which the schema recurses, and files nested deeper than MAX_NESTING are
+ * refused.  Anything malformed is left for protobuf-c to refuse.
+ */
+#define MAX_NESTING 48
+
+typedef enum
+{
+	M_LEAF, M_MODEL, M_GRAPH, M_NODE, M_ATTR, M_VALUEINFO, M_TYPE, M_TYPE_INNER,
+	M_FUNCTION, M_TRAINING
+} msg_kind;
+
+/* The kind of the submessage in field `field` of a `kind` message. */
+static msg_kind
+submessage(msg_kind kind, uint64_t field)
+{
+	switch (kind)
+	{
+		case M_MODEL:
+			return field == 7 ? M_GRAPH : field == 20 ? M_TRAINING : field == 25 ? M_FUNCTION : M_LEAF;
+		case M_GRAPH:
+			return field == 1 ? M_NODE : (field >= 11 && field <= 13) ? M_VALUEINFO : M_LEAF;
+		case M_NODE:
+		case M_FUNCTION:
+			return field == (kind == M_NODE ? 5u : 7u) ? (kind == M_NODE ? M_ATTR : M_NODE) : M_LEAF;
+		case M_ATTR:
+			return (field == 6 || field == 11) ? M_GRAPH : (field == 14 || field == 15) ? M_TYPE : M_LEAF;
+		case M_VALUEINFO:
+			return field == 2 ? M_TYPE : M_LEAF;
+		case M_TYPE:
+			/* sequence_type, map_type, optional_type */
+			return (field == 4 || field == 5 || field == 9) ? M_TYPE_INNER : M_LEAF;
+		case M_TYPE_INNER:
+			/* Sequence.elem_type, Map.value_type, Optional.elem_type */
+			return (field == 1 || field == 2) ? M_TYPE : M_LEAF;
+		case M_TRAINING:
+			return (field == 1 || field == 2) ? M_GRAPH : M_LEAF;
+		default:
+			return M_LEAF;
+	}
+}
+
+static int
+read_varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *out)
+{
+	uint64_t	v = 0;
+
+	for (int shift = 0; shift < 64 && *pos < end; shift += 7)
+	{
+		uint8_t		b = p[(*pos)++];
+
+		v |= (uint64_t) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+		{
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+check_nesting(const uint8_t *p, size_t len, tl_status *st)
+{
+	struct
+	{
+		msg_kind	kind;
+		size_t		end;
+	}			stack[MAX_NESTING];
+	int			sp = 0;
+	size_t		pos = 0;
+
+	stack[0].kind = M_MODEL;
+	stack[0].end = len;
+	while (sp >= 0)
+	{
+		uint64_t	key,
+					n;
+
+		if (pos >= stack[sp].end)
+		{
+			pos = stack[sp].end;
+			sp--;
+			continue;
+		}
+		if (read_varint(p, stack[sp].end, &pos, &key) < 0)
+			return 0;
+		switch (key & 7)
+		{
+			case 0:
+				if (read_varint(p, stack[sp].end, &pos, &n) < 0)
+					return 0;
+				break;
+			case 1:
+				pos += 8;
+				break;
+			case 5:
+				pos += 4;
+				break;
+			case 2:
+				if (read_varint(p, stack[sp].end, &pos, &n) < 0 || n > stack[sp].end - pos)
+					return 0;
+				if (submessage(stack[sp].kind, key >> 3) == M_LEAF)
+					pos += n;
+				else if (sp + 1 >= MAX_NESTING)
+					return tl_fail(st, TL_ERR_LIMIT,
+								   "the ONNX model nests messages more than %d deep (graphs inside graph attributes, types inside types)",
+								   MAX_NESTING);
+				else
+				{
+					stack[sp + 1].kind = submessage(stack[sp].kind, key >> 3);
+					stack[sp + 1].end = pos + n;
+					sp++;
+				}
+				break;
+			default:
+				return 0;		/* groups and the like: protobuf-c decides */
+		}
+	}
+	return 0;
+}
+
 Onnx__ModelProto *
 onnx_unpack(const void *data, size_t len, tl_status *st)
 {
-	Onnx__ModelProto *mp = onnx__model_proto__unpack(&pb_allocator, len, data);
+	Onnx__ModelProto *mp;
+
+	if (check_nesting(data, len, st) < 0)
+		return NULL;
+	mp = onnx__model_proto__unpack(&pb_allocator, len, data);
 
 	if (mp == NULL)
 		tl_fail(st, TL_ERR_FORMAT,
