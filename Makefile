@@ -5,8 +5,13 @@ EXTVERSION = 0.3.0
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
                echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 
-CORE_SRCS = $(sort $(wildcard src/core/*/*.c))
-CORE_HDRS = $(wildcard src/core/*/*.h)
+# The ONNX schema's C code is generated from Debian's onnx.proto (libonnx-dev)
+# by protoc-c into build/, not committed; the core compiles it with its own.
+ONNX_PROTO = /usr/include/onnx/onnx.proto
+ONNX_PB    = build/onnx/onnx.pb-c.c
+ONNX_PB_H  = build/onnx/onnx.pb-c.h
+CORE_SRCS = $(sort $(wildcard src/core/*/*.c)) $(ONNX_PB)
+CORE_HDRS = $(wildcard src/core/*/*.h) $(ONNX_PB_H)
 PG_SRCS   = $(sort $(wildcard src/pg/*.c))
 MODULE_big = tensorlens
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
@@ -24,13 +29,13 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 DEPS_PKG    = hdf5 openblas jansson libzip
-PG_CPPFLAGS = -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
-SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
+PG_CPPFLAGS = -Isrc/core -Ibuild $(shell pkg-config --cflags $(DEPS_PKG))
+SHLIB_LINK  = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lprotobuf-c -lm
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard test/sql/*.sql))))
 REGRESS_OPTS = --inputdir=test --outputdir=test/out --load-extension=plpgsql
 
-EXTRA_CLEAN = $(DATA_built) test/out test/unit/build test/fuzz/build
+EXTRA_CLEAN = $(DATA_built) test/out test/unit/build test/fuzz/build build
 
 # PGXS would also build LLVM bitcode for JIT inlining; the kernels are BLAS
 # calls and gain nothing from it.
@@ -56,6 +61,10 @@ sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/upgrades/%--$(EXTVERSION).sql sql/$(
 	python3 sql/build_upgrade.py sql/$(EXTENSION)--$*.sql sql/$(EXTENSION)--$(EXTVERSION).sql $< > $@.tmp
 	mv $@.tmp $@
 
+$(ONNX_PB) $(ONNX_PB_H): $(ONNX_PROTO)
+	@mkdir -p build
+	protoc-c --c_out=build -I$(dir $(ONNX_PROTO)).. onnx/onnx.proto
+
 # PGXS does not track headers: every object depends on all of them.
 $(OBJS): $(CORE_HDRS) $(wildcard src/pg/*.h)
 
@@ -68,8 +77,8 @@ src/core/nn/tl_activation.o src/core/nn/tl_embedding.o src/core/nn/tl_pool.o: CF
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
 CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
-              -Isrc/core $(shell pkg-config --cflags $(DEPS_PKG))
-CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lm
+              -Isrc/core -Ibuild $(shell pkg-config --cflags $(DEPS_PKG))
+CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lprotobuf-c -lm
 
 # One program per core module, test/unit/test_<module>.c, found by wildcard
 # and built by one rule against the core compiled once into a library; each
@@ -80,10 +89,17 @@ UNIT_BUILD = test/unit/build
 UNIT_BINS  = $(addprefix $(UNIT_BUILD)/,$(UNIT_NAMES))
 UNIT_ASAN  = $(addsuffix _asan,$(UNIT_BINS))
 
+# the objects of the core's sources (src/core/x/y.c, and the generated
+# build/onnx/*.c) under a build directory
+core_objs = $(patsubst build/%.c,$(1)/%.o,$(patsubst src/core/%.c,$(1)/%.o,$(CORE_SRCS)))
+
 $(UNIT_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
-$(UNIT_BUILD)/libtlcore.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/core/%.o,$(CORE_SRCS))
+$(UNIT_BUILD)/core/onnx/%.o: build/onnx/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore.a: $(call core_objs,$(UNIT_BUILD)/core)
 	rm -f $@ && ar rcs $@ $^
 $(UNIT_BINS): $(UNIT_BUILD)/%: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore.a
 	$(CC) $(CORE_CFLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore.a $(CORE_LIBS)
@@ -98,7 +114,10 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 $(UNIT_BUILD)/asan/%.o: src/core/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
-$(UNIT_BUILD)/libtlcore_asan.a: $(patsubst src/core/%.c,$(UNIT_BUILD)/asan/%.o,$(CORE_SRCS))
+$(UNIT_BUILD)/asan/onnx/%.o: build/onnx/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+$(UNIT_BUILD)/libtlcore_asan.a: $(call core_objs,$(UNIT_BUILD)/asan)
 	rm -f $@ && ar rcs $@ $^
 $(UNIT_ASAN): $(UNIT_BUILD)/%_asan: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore_asan.a
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore_asan.a $(CORE_LIBS)
@@ -110,16 +129,19 @@ unit-asan: $(UNIT_ASAN)
 	  $$t test/fixtures || s=1; done; exit $$s
 
 # ---- libFuzzer targets (test/fuzz/README.md) -------------------------------
-FUZZ_TARGETS = load config forward flat
+FUZZ_TARGETS = load config forward flat onnx
 FUZZ_BINS    = $(addprefix test/fuzz/build/fuzz_,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 600
 
-FUZZ_CORE = $(patsubst src/core/%.c,test/fuzz/build/core/%.o,$(CORE_SRCS))
+FUZZ_CORE = $(call core_objs,test/fuzz/build/core)
 
 FUZZ_TOOLS = test/fuzz/build/make_seeds test/fuzz/build/replay_isolated
 
 # the core once, instrumented for coverage and the sanitizers
-$(FUZZ_CORE): test/fuzz/build/core/%.o: src/core/%.c $(CORE_HDRS)
+$(filter-out test/fuzz/build/core/onnx/%,$(FUZZ_CORE)): test/fuzz/build/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
+test/fuzz/build/core/onnx/%.o: build/onnx/%.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	clang $(CORE_CFLAGS) -O1 -fsanitize=fuzzer-no-link $(SAN_FLAGS) -c -o $@ $<
 

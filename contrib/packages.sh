@@ -7,6 +7,7 @@ TL_PG_BIN=${TL_PG_BIN:-/usr/lib/postgresql/$TL_PG_VERSION/bin}
 TL_INSTALL_LOCK=${TL_INSTALL_LOCK:-/tmp/tensorlens-install.lock}
 TL_PACKAGES="postgresql-$TL_PG_VERSION postgresql-server-dev-$TL_PG_VERSION
   libhdf5-dev libopenblas-dev libjansson-dev libzip-dev pkg-config make gcc
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   python3-numpy python3-h5py python3-sklearn dataset-fashion-mnist
   clang libclang-rt-14-dev"
 

@@ -190,6 +190,17 @@ tl_array_to_input_into(ArrayType *a, const tl_model *m, const char *model,
 			int			len = fixed.d[0];
 			int			skip = n > len ? n - len : 0;
 			int			pad = n < len ? len - n : 0;
+			int			axes = 0;
+
+			/* one sequence: a 2-D array of ids is not 100 tokens of one */
+			for (int i = 0; i < ndim; i++)
+				axes += ARR_DIMS(a)[i] > 1;
+			if (axes > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+						 errmsg("model \"%s\" takes one sequence of token ids; the input has %d dimensions longer than 1",
+								model, axes),
+						 errhint("Pass a one-dimensional integer[] per sample (tl_infer_batch runs many).")));
 
 			*shape = fixed;
 			x = dst && want && tl_shape_equal(want, shape) ? dst : palloc(sizeof(float) * len);

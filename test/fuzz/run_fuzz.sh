@@ -2,7 +2,7 @@
 # test/fuzz/run_fuzz.sh SECONDS [TARGET...] — replay each target's
 # regression inputs, then fuzz it for SECONDS with one worker.
 #
-# Targets: load config forward flat (default: all).  Corpora grow in
+# Targets: load config forward flat onnx (default: all).  Corpora grow in
 # test/fuzz/corpus/<target>/ (not committed), seeded from the fixtures, the
 # shared real models (TL_DATA_DIR, default ../shared/data) and
 # test/fuzz/build/make_seeds.  Crashing inputs land in
@@ -14,7 +14,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO"
 SECONDS_EACH=${1:?usage: run_fuzz.sh SECONDS [TARGET...]}
 shift
-TARGETS=${*:-load config forward flat}
+TARGETS=${*:-load config forward flat onnx}
 DATA_DIR=${TL_DATA_DIR:-$REPO/../shared/data}
 B=test/fuzz/build
 MAX_LEN=65536
@@ -26,13 +26,20 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # seeds: model files small enough to mutate quickly
 SEEDS=$B/seeds
 rm -rf "$SEEDS"
-mkdir -p "$SEEDS/load" "$SEEDS/config" "$SEEDS/flat" "$SEEDS/forward"
+mkdir -p "$SEEDS/load" "$SEEDS/config" "$SEEDS/flat" "$SEEDS/forward" "$SEEDS/onnx"
 models=$( (find test/fixtures -type f; [ -d "$DATA_DIR/models" ] && find "$DATA_DIR/models" -name '*_model.h5' -o -name '*.keras' -o -path '*/other/*.h5') |
   while read -r f; do [ "$(stat -c %s "$f")" -le $MAX_LEN ] && echo "$f"; done | sort)
 i=0
 for f in $models; do i=$((i + 1)); cp "$f" "$SEEDS/load/seed$(printf %03d $i)"; done
 # shellcheck disable=SC2086
 $B/make_seeds "$SEEDS" $models >/dev/null
+# ONNX: the PyTorch fixtures, the hostile files, and one model.onnx in five
+# of the ONNX backend test data (Debian libonnx-testdata), when installed
+i=0
+for f in test/fixtures/onnx/*.onnx test/fixtures/onnx/bad/*.onnx \
+         $(ls -d /usr/share/libonnx-testdata/data/{node,pytorch-converted}/*/model.onnx 2>/dev/null | awk 'NR % 5 == 0'); do
+  i=$((i + 1)); cp "$f" "$SEEDS/onnx/seed$(printf %04d $i)"
+done
 
 # Where a crash report points: "hdf5" when its first frame in libhdf5 or in
 # our sources is in libhdf5 (a libhdf5 bug: in the server it only kills the

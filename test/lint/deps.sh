@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 declare -A may=(
   [base]="base"
   [nn]="base nn"
-  [format]="base nn format"
+  [format]="base nn format onnx"   # onnx/: the C protobuf-c generates from onnx.proto (build/)
   [analysis]="base nn analysis"
   [render]="base render"
 )

@@ -120,10 +120,15 @@ tl_model_load(const void *data, size_t len, const tl_limits *lim, tl_status *st)
 		if (st->code != TL_OK)
 			goto fail;
 	}
+	else if (tl_onnx_is_onnx(data, len))
+	{
+		tl_model_free(m);
+		return tl_onnx_load(data, len, lim, st);
+	}
 	else
 	{
 		tl_fail(st, TL_ERR_FORMAT,
-				"not a Keras model file: expected an HDF5 .h5 file or a .keras zip archive");
+				"not a model file: expected a Keras HDF5 .h5 file, a .keras zip archive or an ONNX model");
 		goto fail;
 	}
 	if (m->keras_version == NULL && (m->keras_version = tl_strdup("")) == NULL)

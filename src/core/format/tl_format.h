@@ -55,4 +55,13 @@ int			tl_zip_read(const void *data, size_t len, const char *member,
 						size_t max_bytes, char **out, size_t *out_len,
 						tl_status *st);
 
+/*
+ * onnx_*.c: an ONNX ModelProto (recognised by its first field) as a layer
+ * graph; its config_json is the Keras Functional config of the layers it
+ * was mapped onto (format "onnx").
+ */
+int			tl_onnx_is_onnx(const void *data, size_t len);
+tl_model   *tl_onnx_load(const void *data, size_t len, const tl_limits *lim,
+						 tl_status *st);
+
 #endif							/* TL_FORMAT_H */

@@ -234,6 +234,8 @@ tl_flat_read(const void *data, size_t len, const tl_limits *lim, tl_status *st)
 		m->format = "keras_h5";
 	else if (strcmp(format, "keras_v3") == 0)
 		m->format = "keras_v3";
+	else if (strcmp(format, "onnx") == 0)
+		m->format = "onnx";
 	else
 	{
 		corrupt(st, "the format");

@@ -230,6 +230,24 @@ struct tl_layer
 			int			n;
 			int			perm[TL_MAX_DIMS];
 		}			permute;
+		struct
+		{
+			int			rank;
+			int			h[2], w[2];	/* before, after */
+			float		value;
+		}			pad;		/* ZeroPadding1D/2D */
+		struct
+		{
+			int			op;		/* TL_CONST_* (tl_const_op.c) */
+		}			cop;		/* ConstantOp */
+		struct
+		{
+			int			axis, n;	/* the indices are in aux (ints) */
+		}			take;		/* Take */
+		struct
+		{
+			int			heads;
+		}			mha;		/* MultiHeadSelfAttention */
 	}			u;
 };
 
@@ -302,6 +320,10 @@ extern const tl_layer_ops tl_ops_batchnorm;
 extern const tl_layer_ops tl_ops_layernorm;
 extern const tl_layer_ops tl_ops_rnn;
 extern const tl_layer_ops tl_ops_merge;
+extern const tl_layer_ops tl_ops_padding;
+extern const tl_layer_ops tl_ops_const_op;
+extern const tl_layer_ops tl_ops_take;
+extern const tl_layer_ops tl_ops_attention;
 
 /* ---- config helpers shared by the families (tl_config_util.c) ---------- */
 int			tl_cfg_int(json_t *cfg, const char *key, int dflt, int *out,

@@ -54,6 +54,11 @@ static const struct
 	{"Average", &tl_ops_merge},
 	{"Maximum", &tl_ops_merge},
 	{"Minimum", &tl_ops_merge},
+	{"ZeroPadding1D", &tl_ops_padding},
+	{"ZeroPadding2D", &tl_ops_padding},
+	{"ConstantOp", &tl_ops_const_op},
+	{"Take", &tl_ops_take},
+	{"MultiHeadSelfAttention", &tl_ops_attention},
 };
 
 const tl_layer_ops *
