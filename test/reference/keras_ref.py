@@ -283,6 +283,8 @@ class Layer:
             return self._merge(inputs)
         if c == "Dot":
             return self._dot(inputs)
+        if c == "Attention":
+            return self._attention(inputs, masks or [])
         if len(inputs) != 1:
             raise ValueError("%s expects one input" % self.name)
         x = inputs[0]
@@ -502,6 +504,24 @@ class Layer:
         y = layer([x.reshape((B * T,) + x.shape[2:])])
         return y.reshape((B, T) + y.shape[1:])
 
+    def _attention(self, xs, masks):
+        """Keras Attention, dot scores: softmax(scale q k^T) v, masked value
+        steps pushed to -1e9, masked query steps' outputs zeroed."""
+        cfg = self.cfg
+        if cfg.get("score_mode", "dot") != "dot":
+            raise NotImplementedError("score_mode %r" % cfg["score_mode"])
+        q, v = [np.asarray(a, dtype=np.float64) for a in xs[:2]]
+        k = np.asarray(xs[2], dtype=np.float64) if len(xs) > 2 else v
+        s = np.einsum("bqd,bvd->bqv", q, k)
+        if cfg.get("use_scale"):
+            s = s * float(np.ravel(self.weights[0])[0])
+        vm = masks[1] if len(masks) > 1 else None
+        if vm is not None:
+            s = s - 1e9 * (1.0 - vm[:, None, :].astype(np.float64))
+        out = _softmax(s, -1) @ v
+        qm = masks[0] if masks else None
+        return out if qm is None else out * qm[..., None]
+
     def _dot(self, xs):
         a, b = [np.asarray(v, dtype=np.float64) for v in xs]
         axes = self.cfg.get("axes", -1)
@@ -533,6 +553,8 @@ class Layer:
             return given[0] if inner.get("return_sequences") else None
         if c == "Concatenate" and int(cfg.get("axis", -1)) != -1:
             return None
+        if c == "Attention":
+            return masks[0] if masks else None
         if c in MASK_KEEP:
             return np.logical_and.reduce(given)
         return None

@@ -19,11 +19,7 @@ ct_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 
 	l->u.dw.rank = rank;
 	l->u.dw.transpose = 1;
-	if (tl_cfg_channels_last(cfg, l, st) < 0 ||
-		tl_cfg_ints(cfg, "kernel_size", rank, 1, l->u.dw.k, l, st) < 0 ||
-		tl_cfg_ints(cfg, "strides", rank, 1, l->u.dw.s, l, st) < 0 ||
-		tl_cfg_ints(cfg, "dilation_rate", rank, 1, l->u.dw.d, l, st) < 0 ||
-		tl_cfg_padding(cfg, 0, &l->u.dw.pad, l, st) < 0 ||
+	if (tl_cfg_window(cfg, rank, 0, l->u.dw.k, l->u.dw.s, l->u.dw.d, &l->u.dw.pad, l, st) < 0 ||
 		tl_cfg_int(cfg, "filters", 0, &l->u.dw.filters, l, st) < 0 ||
 		tl_cfg_bool(cfg, "use_bias", 1, &l->u.dw.use_bias, l, st) < 0 ||
 		tl_cfg_activation(cfg, "activation", "linear", cx, &l->act, l, st) < 0)
@@ -34,13 +30,6 @@ ct_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 	if (l->u.dw.filters < 1 || l->u.dw.filters > (1 << 20))
 		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): filters must be >= 1",
 					   l->name, l->class_name);
-	if (rank == 1)
-	{
-		l->u.dw.k[1] = l->u.dw.k[0];
-		l->u.dw.s[1] = l->u.dw.s[0];
-		l->u.dw.d[1] = l->u.dw.d[0];
-		l->u.dw.k[0] = l->u.dw.s[0] = l->u.dw.d[0] = 1;
-	}
 	return 0;
 }
 
@@ -189,7 +178,6 @@ ct_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				oh,
 				ow,
 				F = l->u.dw.filters;
-	float	   *pre = tl_exec_preact(ex);
 	int64_t		rows;
 
 	(void) st;
@@ -202,13 +190,7 @@ ct_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				out + (int64_t) b * oh * ow * F, NULL, oh, ow, 0);
 		tl_check_interrupt();
 	}
-	if (l->u.dw.use_bias)
-		for (int64_t r = 0; r < rows; r++)
-			for (int f = 0; f < F; f++)
-				out[r * F + f] += l->w[1].data[f];
-	if (pre)
-		memcpy(pre, out, sizeof(float) * rows * F);
-	tl_act_apply(&l->act, out, rows, F, 1);
+	tl_exec_bias_act(ex, l, l->u.dw.use_bias ? l->w[1].data : NULL, out, rows, F);
 	return 0;
 }
 

@@ -21,11 +21,7 @@ dw_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 
 	l->u.dw.rank = rank;
 	l->u.dw.separable = strncmp(l->class_name, "Separable", 9) == 0;
-	if (tl_cfg_channels_last(cfg, l, st) < 0 ||
-		tl_cfg_ints(cfg, "kernel_size", rank, 1, l->u.dw.k, l, st) < 0 ||
-		tl_cfg_ints(cfg, "strides", rank, 1, l->u.dw.s, l, st) < 0 ||
-		tl_cfg_ints(cfg, "dilation_rate", rank, 1, l->u.dw.d, l, st) < 0 ||
-		tl_cfg_padding(cfg, 0, &l->u.dw.pad, l, st) < 0 ||
+	if (tl_cfg_window(cfg, rank, 0, l->u.dw.k, l->u.dw.s, l->u.dw.d, &l->u.dw.pad, l, st) < 0 ||
 		tl_cfg_int(cfg, "depth_multiplier", 1, &l->u.dw.mult, l, st) < 0 ||
 		tl_cfg_int(cfg, "filters", 0, &l->u.dw.filters, l, st) < 0 ||
 		tl_cfg_bool(cfg, "use_bias", 1, &l->u.dw.use_bias, l, st) < 0 ||
@@ -35,14 +31,6 @@ dw_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 		(l->u.dw.separable && (l->u.dw.filters < 1 || l->u.dw.filters > (1 << 20))))
 		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): depth_multiplier and filters must be >= 1",
 					   l->name, l->class_name);
-	if (rank == 1)
-	{
-		/* a 1-D layer is the width of a height-1 2-D one */
-		l->u.dw.k[1] = l->u.dw.k[0];
-		l->u.dw.s[1] = l->u.dw.s[0];
-		l->u.dw.d[1] = l->u.dw.d[0];
-		l->u.dw.k[0] = l->u.dw.s[0] = l->u.dw.d[0] = 1;
-	}
 	return 0;
 }
 
@@ -174,7 +162,6 @@ dw_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 				ow;
 	int			CM,
 				units = out_shape->d[out_shape->nd - 1];
-	float	   *pre = tl_exec_preact(ex);
 	float	   *mid;
 	int64_t		rows;
 
@@ -193,13 +180,8 @@ dw_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	if (l->u.dw.separable)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) rows, units, CM,
 					1.0f, mid, CM, l->w[1].data, units, 0.0f, out, units);
-	if (l->u.dw.use_bias)
-		for (int64_t r = 0; r < rows; r++)
-			for (int k = 0; k < units; k++)
-				out[r * units + k] += l->w[1 + l->u.dw.separable].data[k];
-	if (pre)
-		memcpy(pre, out, sizeof(float) * rows * units);
-	tl_act_apply(&l->act, out, rows, units, 1);
+	tl_exec_bias_act(ex, l, l->u.dw.use_bias ? l->w[1 + l->u.dw.separable].data : NULL,
+					 out, rows, units);
 	return 0;
 }
 

@@ -241,6 +241,10 @@ struct tl_layer
 		}			dot;		/* Dot */
 		struct
 		{
+			int			use_scale;
+		}			att;		/* Attention */
+		struct
+		{
 			int			input_dim, output_dim, mask_zero;
 		}			emb;
 		struct
@@ -333,6 +337,13 @@ int			tl_exec_mask(tl_exec *ex, int input, int64_t steps, int n,
  * tl_exec_preact() before applying the activation; NULL otherwise.
  */
 float	   *tl_exec_preact(tl_exec *ex);
+/*
+ * The end of a layer with a bias and a fused activation over rows x units
+ * outputs: adds bias (unless NULL), keeps the pre-activation when the
+ * runner asks for it, applies l->act.
+ */
+void		tl_exec_bias_act(tl_exec *ex, const tl_layer *l, const float *bias, float *out,
+							 int64_t rows, int units);
 /* Whether the target of the backward pass is taken before this layer's activation. */
 int			tl_exec_before_act(tl_exec *ex);
 /*
@@ -369,6 +380,7 @@ extern const tl_layer_ops tl_ops_depthwise;
 extern const tl_layer_ops tl_ops_conv_transpose;
 extern const tl_layer_ops tl_ops_dot;
 extern const tl_layer_ops tl_ops_time_distributed;
+extern const tl_layer_ops tl_ops_attention_dot;
 extern const tl_layer_ops tl_ops_flatten;
 extern const tl_layer_ops tl_ops_reshape;
 extern const tl_layer_ops tl_ops_permute;
@@ -400,6 +412,13 @@ int			tl_cfg_activation(json_t *cfg, const char *key, const char *dflt,
 							  const tl_cfgctx *cx, tl_act *out,
 							  const tl_layer *l, tl_status *st);
 int			tl_cfg_channels_last(json_t *cfg, const tl_layer *l, tl_status *st);
+/*
+ * kernel_size, strides, dilation_rate and padding of a rank-1 or rank-2
+ * window layer (channels last); a 1-D layer's are stored as the width of a
+ * height-1 2-D one (index 1, with 1 at index 0).
+ */
+int			tl_cfg_window(json_t *cfg, int rank, int allow_causal, int *k, int *s,
+						  int *d, tl_padding *pad, const tl_layer *l, tl_status *st);
 /* Converts a Keras axis (batch included, may be negative) to a per-sample one. */
 int			tl_keras_axis(int axis, int nd, int *out, const tl_layer *l,
 						  tl_status *st);

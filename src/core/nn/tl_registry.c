@@ -41,6 +41,7 @@ static const struct
 	{"Conv2DTranspose", &tl_ops_conv_transpose},
 	{"Dot", &tl_ops_dot},
 	{"TimeDistributed", &tl_ops_time_distributed},
+	{"Attention", &tl_ops_attention_dot},
 	{"Embedding", &tl_ops_embedding},
 	{"Dense", &tl_ops_dense},
 	{"Activation", &tl_ops_activation},
