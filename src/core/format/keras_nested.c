@@ -249,6 +249,85 @@ resolve(const flat *f, const char *key)
 	return NULL;
 }
 
+/* The entry of the new list named name, or NULL. */
+static json_t *
+entry_named(const flat *f, const char *name)
+{
+	json_t	   *e;
+	size_t		i;
+
+	json_array_foreach(f->list, i, e)
+		if (strcmp(tl_cfg_str(e, "name", ""), name) == 0)
+		return e;
+	return NULL;
+}
+
+/*
+ * Several inputs: the model takes one flat input holding the inputs'
+ * values one after the other, in the order of input_layers, and each
+ * InputLayer becomes a TLInputSlice of it (nn/tl_input_slice.c) with its
+ * declared shape.  Returns the packed input's name, or NULL.
+ */
+static const char *
+pack_inputs(flat *f, json_t *ins, int n_in, tl_status *st)
+{
+	int64_t		total = 0;
+	json_t	   *packed;
+
+	for (int i = 0; i < n_in; i++)
+	{
+		const char *name = json_string_value(json_array_get(json_array_get(ins, i), 0));
+		json_t	   *e = name ? entry_named(f, name) : NULL;
+		json_t	   *cfg = json_object_get(e, "config");
+		json_t	   *bs = json_object_get(cfg, "batch_input_shape");
+		json_t	   *shape = json_pack("[]");
+		int64_t		count = 1;
+
+		if (bs == NULL || json_is_null(bs))
+			bs = json_object_get(cfg, "batch_shape");
+		if (shape == NULL || e == NULL || strcmp(tl_cfg_str(e, "class_name", ""), "InputLayer") != 0 ||
+			!json_is_array(bs) || json_array_size(bs) < 2 || json_array_size(bs) > TL_MAX_DIMS + 1)
+		{
+			json_decref(shape);
+			tl_fail(st, TL_ERR_MODEL, "input %d of the model is not an InputLayer declaring its shape", i);
+			return NULL;
+		}
+		for (size_t k = 1; k < json_array_size(bs); k++)
+		{
+			json_t	   *d = json_array_get(bs, k);
+
+			if (!json_is_integer(d) || json_integer_value(d) < 1 ||
+				(count *= json_integer_value(d)) > (1 << 30))
+			{
+				json_decref(shape);
+				tl_fail(st, TL_ERR_UNSUPPORTED,
+						"input \"%s\": a model with several inputs needs every input's dimensions declared",
+						name);
+				return NULL;
+			}
+			json_array_append(shape, d);
+		}
+		json_object_set_new(e, "class_name", json_string("TLInputSlice"));
+		json_object_set_new(e, "config", json_pack("{s:s, s:I, s:o}", "name", name,
+												   "offset", (json_int_t) total, "shape", shape));
+		json_object_set_new(e, "inbound_nodes", json_pack("[[[s, i, i]]]", "tl_inputs", 0, 0));
+		if ((total += count) > (1 << 30))
+		{
+			tl_fail(st, TL_ERR_LIMIT, "the model's inputs hold more than 2^30 values");
+			return NULL;
+		}
+	}
+	packed = json_pack("{s:s, s:s, s:{s:s, s:[n, I]}, s:[]}", "class_name", "InputLayer",
+					   "name", "tl_inputs", "config", "name", "tl_inputs",
+					   "batch_input_shape", (json_int_t) total, "inbound_nodes");
+	if (packed == NULL || json_array_insert_new(f->list, 0, packed) < 0)
+	{
+		tl_fail(st, TL_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	return "tl_inputs";
+}
+
 /*
  * A Functional model's config with nested models expanded and one entry
  * per call of each layer: {"layers", "input_layers", "output_layers"}
@@ -274,10 +353,10 @@ tl_keras_flatten(json_t *config, tl_status *st)
 		goto done;
 	}
 	in_name = tl_keras_io_name(ins, &n_in);
-	if (in_name == NULL || n_in != 1)
+	if (in_name == NULL || n_in < 1 || n_in > TL_MAX_INBOUND)
 	{
-		tl_fail(st, TL_ERR_UNSUPPORTED,
-				"the model has %d inputs; only models with one input are supported", n_in);
+		tl_fail(st, TL_ERR_UNSUPPORTED, "the model has %d inputs; 1 to %d are supported",
+				n_in, TL_MAX_INBOUND);
 		goto done;
 	}
 	if (flatten_model(&f, "Functional", config, NULL, NULL, 0, out, sizeof(out), st) < 0)
@@ -302,7 +381,9 @@ tl_keras_flatten(json_t *config, tl_status *st)
 			json_array_set_new(ref, 0, json_string(r));
 		}
 	}
-	r = resolve(&f, call_key(key, sizeof(key), in_name, 0));
+	r = n_in > 1 ? pack_inputs(&f, ins, n_in, st) : resolve(&f, call_key(key, sizeof(key), in_name, 0));
+	if (n_in > 1 && r == NULL)
+		goto done;
 	if (r == NULL || resolve(&f, out) == NULL)
 	{
 		tl_fail(st, TL_ERR_MODEL, "the model's input or output layer is not in its layer list");

@@ -245,6 +245,11 @@ struct tl_layer
 		}			att;		/* Attention */
 		struct
 		{
+			int			offset;
+			tl_shape	shape;
+		}			slice;		/* TLInputSlice: one of several inputs */
+		struct
+		{
 			int			input_dim, output_dim, mask_zero;
 		}			emb;
 		struct
@@ -381,6 +386,7 @@ extern const tl_layer_ops tl_ops_conv_transpose;
 extern const tl_layer_ops tl_ops_dot;
 extern const tl_layer_ops tl_ops_time_distributed;
 extern const tl_layer_ops tl_ops_attention_dot;
+extern const tl_layer_ops tl_ops_input_slice;
 extern const tl_layer_ops tl_ops_flatten;
 extern const tl_layer_ops tl_ops_reshape;
 extern const tl_layer_ops tl_ops_permute;

@@ -42,6 +42,7 @@ static const struct
 	{"Dot", &tl_ops_dot},
 	{"TimeDistributed", &tl_ops_time_distributed},
 	{"Attention", &tl_ops_attention_dot},
+	{"TLInputSlice", &tl_ops_input_slice},
 	{"Embedding", &tl_ops_embedding},
 	{"Dense", &tl_ops_dense},
 	{"Activation", &tl_ops_activation},
