@@ -285,6 +285,8 @@ class Layer:
             return self._dot(inputs)
         if c == "Attention":
             return self._attention(inputs, masks or [])
+        if c == "MultiHeadAttention":
+            return self._mha(inputs, masks or [])
         if len(inputs) != 1:
             raise ValueError("%s expects one input" % self.name)
         x = inputs[0]
@@ -522,6 +524,32 @@ class Layer:
         qm = masks[0] if masks else None
         return out if qm is None else out * qm[..., None]
 
+    def _mha(self, xs, masks):
+        """Keras MultiHeadAttention over the last axis: per head
+        softmax(q k^T / sqrt(key_dim)) v, pairs with a masked query or value
+        step pushed to -1e9, heads joined by the output kernel."""
+        cfg, ws = self.cfg, list(self.weights)
+        if cfg.get("attention_axes") is not None or cfg.get("output_shape") is not None:
+            raise NotImplementedError("attention_axes / output_shape")
+        q_in, v_in = [np.asarray(a, dtype=np.float64) for a in xs[:2]]
+        k_in = np.asarray(xs[2], dtype=np.float64) if len(xs) > 2 else v_in
+        bias = cfg.get("use_bias", True)
+        p = {}
+        for part in ("q", "k", "v", "o"):
+            p[part] = (ws.pop(0), ws.pop(0) if bias else 0.0)
+        Q = np.einsum("btd,dhk->bthk", q_in, p["q"][0]) + p["q"][1]
+        K = np.einsum("btd,dhk->bthk", k_in, p["k"][0]) + p["k"][1]
+        V = np.einsum("btd,dhk->bthk", v_in, p["v"][0]) + p["v"][1]
+        S = np.einsum("bqhk,bvhk->bhqv", Q / np.sqrt(Q.shape[-1]), K)
+        m = np.ones((S.shape[0], S.shape[2], S.shape[3]), dtype=bool)
+        if masks and masks[0] is not None:
+            m &= masks[0][:, :, None].astype(bool)
+        if len(masks) > 1 and masks[1] is not None:
+            m &= masks[1][:, None, :].astype(bool)
+        S = S - 1e9 * (1.0 - m[:, None].astype(np.float64))
+        O = np.einsum("bhqv,bvhk->bqhk", _softmax(S, -1), V)
+        return np.einsum("bqhk,hkd->bqd", O, p["o"][0]) + p["o"][1]
+
     def _dot(self, xs):
         a, b = [np.asarray(v, dtype=np.float64) for v in xs]
         axes = self.cfg.get("axes", -1)
@@ -553,7 +581,7 @@ class Layer:
             return given[0] if inner.get("return_sequences") else None
         if c == "Concatenate" and int(cfg.get("axis", -1)) != -1:
             return None
-        if c == "Attention":
+        if c in ("Attention", "MultiHeadAttention"):
             return masks[0] if masks else None
         if c in MASK_KEEP:
             return np.logical_and.reduce(given)
@@ -768,7 +796,12 @@ def _inbound_nodes(entry):
         if isinstance(node, dict):                           # Keras 3
             out.append([(h[0], int(h[1])) for h in _histories(node.get("args", []))])
         else:                                                # Keras 2
-            out.append([(t[0], int(t[1])) for t in node])
+            call = [(t[0], int(t[1])) for t in node]
+            if entry.get("class_name") == "MultiHeadAttention" and node and len(node[0]) > 3:
+                # value and key passed by keyword: in the first input's kwargs
+                call += [(node[0][3][k][0], int(node[0][3][k][1]))
+                         for k in ("value", "key") if k in node[0][3]]
+            out.append(call)
     return out
 
 

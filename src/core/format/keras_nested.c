@@ -33,10 +33,15 @@ call_key(char *buf, size_t len, const char *name, int node)
 	return buf;
 }
 
-/* The keys a call reads, as a JSON array of strings. */
+/*
+ * The keys a call reads, as a JSON array of strings: its positional inputs,
+ * then those a MultiHeadAttention takes by keyword (value, key), which
+ * Keras 2 records in its first input's kwargs and Keras 3 in "kwargs".
+ */
 static json_t *
-call_inputs(json_t *node, const char *layer, tl_status *st)
+call_inputs(json_t *node, const char *cls, const char *layer, tl_status *st)
 {
+	static const char *const by_keyword[] = {"value", "key"};
 	tl_inbound	ib = {0};
 	json_t	   *keys = json_pack("[]");
 	char		k[300];
@@ -50,6 +55,19 @@ call_inputs(json_t *node, const char *layer, tl_status *st)
 	{
 		json_decref(keys);
 		return NULL;
+	}
+	if (node && strcmp(cls, "MultiHeadAttention") == 0)
+	{
+		json_t	   *kw = json_is_object(node) ? json_object_get(node, "kwargs")
+			: json_array_get(json_array_get(node, 0), 3);
+
+		for (int i = 0; i < 2; i++)
+			if (json_object_get(kw, by_keyword[i]) &&
+				tl_keras_inbound(json_object_get(kw, by_keyword[i]), &ib, layer, st) < 0)
+			{
+				json_decref(keys);
+				return NULL;
+			}
 	}
 	for (int i = 0; i < ib.n; i++)
 		json_array_append_new(keys, json_string(call_key(k, sizeof(k), ib.names[i], ib.nodes[i])));
@@ -130,7 +148,7 @@ flatten_entry(flat *f, json_t *e, json_t *io_inputs, const char *group, json_t *
 		if (json_array_size(nodes) != 1)
 			return tl_fail(st, TL_ERR_UNSUPPORTED, "nested model \"%s\" is called %d times; once is supported",
 						   name, (int) json_array_size(nodes));
-		if ((in = call_inputs(json_array_get(nodes, 0), name, st)) == NULL)
+		if ((in = call_inputs(json_array_get(nodes, 0), cls, name, st)) == NULL)
 			return -1;
 		rc = flatten_model(f, cls, json_object_get(e, "config"), group ? group : name, in,
 						   depth + 1, out, sizeof(out), st);
@@ -161,7 +179,7 @@ flatten_entry(flat *f, json_t *e, json_t *io_inputs, const char *group, json_t *
 		return add_call(f, e, name, 0, NULL, group, st);
 	for (size_t k = 0; k < json_array_size(nodes); k++)
 	{
-		if ((in = call_inputs(json_array_get(nodes, k), name, st)) == NULL)
+		if ((in = call_inputs(json_array_get(nodes, k), cls, name, st)) == NULL)
 			return -1;
 		rc = add_call(f, e, name, (int) k, in, group, st);
 		json_decref(in);

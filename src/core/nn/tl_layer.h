@@ -245,6 +245,10 @@ struct tl_layer
 		}			att;		/* Attention */
 		struct
 		{
+			int			heads, kd, vd, use_bias;
+		}			mha;		/* MultiHeadAttention */
+		struct
+		{
 			int			offset;
 			tl_shape	shape;
 		}			slice;		/* TLInputSlice: one of several inputs */
@@ -387,6 +391,7 @@ extern const tl_layer_ops tl_ops_dot;
 extern const tl_layer_ops tl_ops_time_distributed;
 extern const tl_layer_ops tl_ops_attention_dot;
 extern const tl_layer_ops tl_ops_input_slice;
+extern const tl_layer_ops tl_ops_mha;
 extern const tl_layer_ops tl_ops_flatten;
 extern const tl_layer_ops tl_ops_reshape;
 extern const tl_layer_ops tl_ops_permute;

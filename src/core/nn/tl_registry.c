@@ -43,6 +43,7 @@ static const struct
 	{"TimeDistributed", &tl_ops_time_distributed},
 	{"Attention", &tl_ops_attention_dot},
 	{"TLInputSlice", &tl_ops_input_slice},
+	{"MultiHeadAttention", &tl_ops_mha},
 	{"Embedding", &tl_ops_embedding},
 	{"Dense", &tl_ops_dense},
 	{"Activation", &tl_ops_activation},
