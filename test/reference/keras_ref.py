@@ -55,6 +55,11 @@ def _softmax(x, axis=-1):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+def _log_softmax(x, axis=-1):
+    m = np.max(x, axis=axis, keepdims=True)
+    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -88,6 +93,11 @@ def activation_fn(name, keras_major=2):
         "silu": lambda x: x * _sigmoid(x),
         "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
         "exponential": np.exp,
+        "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),   # Keras 3 default
+        "mish": lambda x: x * np.tanh(np.logaddexp(0.0, x)),
+        "hard_silu": lambda x: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+        "hard_swish": lambda x: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+        "log_softmax": _log_softmax,
     }
     if name not in table:
         raise NotImplementedError("activation %r" % name)
@@ -154,8 +164,10 @@ def _check_channels_last(cfg):
 # --------------------------------------------------------------------------
 # recurrent cells (all batched over the first axis)
 # --------------------------------------------------------------------------
-def _run_rnn(cls, cfg, w, x, keras_major):
-    """x: (B, T, F).  Returns (B, units) or (B, T, units)."""
+def _run_rnn(cls, cfg, w, x, keras_major, mask=None, zero_masked=False):
+    """x: (B, T, F).  Returns (B, units) or (B, T, units).  mask (B, T):
+    a masked step keeps the state and outputs the previous output (zeros
+    when zero_masked, which Keras forces inside Bidirectional)."""
     units = int(cfg["units"])
     act = activation_fn(cfg.get("activation", "tanh"), keras_major)
     ract = activation_fn(cfg.get("recurrent_activation", "sigmoid"),
@@ -165,6 +177,8 @@ def _run_rnn(cls, cfg, w, x, keras_major):
     B, T, _ = x.shape
     if cfg.get("go_backwards"):
         x = x[:, ::-1, :]
+        if mask is not None:
+            mask = mask[:, ::-1]
     h = np.zeros((B, units))
     c = np.zeros((B, units))
     seq = []
@@ -189,21 +203,21 @@ def _run_rnn(cls, cfg, w, x, keras_major):
                 z = ract(xz + h @ rkernel[:, :u])
                 r = ract(xr + h @ rkernel[:, u:2 * u])
                 cand = act(xh + (r * h) @ rkernel[:, 2 * u:])
-            h = z * h + (1.0 - z) * cand
-            seq.append(h)
+            h, c = _masked_step(mask, t, h, c, z * h + (1.0 - z) * cand, c)
+            seq.append(_masked_out(mask, t, h, zero_masked))
     elif cls == "LSTM":
         xw = x @ kernel + (bias if bias is not None else 0.0)
         for t in range(T):
             zi, zf, zc, zo = np.split(xw[:, t] + h @ rkernel, 4, axis=-1)
             i, f, o = ract(zi), ract(zf), ract(zo)
-            c = f * c + i * act(zc)
-            h = o * act(c)
-            seq.append(h)
+            c_new = f * c + i * act(zc)
+            h, c = _masked_step(mask, t, h, c, o * act(c_new), c_new)
+            seq.append(_masked_out(mask, t, h, zero_masked))
     elif cls == "SimpleRNN":
         xw = x @ kernel + (bias if bias is not None else 0.0)
         for t in range(T):
-            h = act(xw[:, t] + h @ rkernel)
-            seq.append(h)
+            h, c = _masked_step(mask, t, h, c, act(xw[:, t] + h @ rkernel), c)
+            seq.append(_masked_out(mask, t, h, zero_masked))
     else:
         raise NotImplementedError(cls)
     if cfg.get("return_sequences"):
@@ -214,6 +228,20 @@ def _run_rnn(cls, cfg, w, x, keras_major):
 RNN_CLASSES = ("SimpleRNN", "LSTM", "GRU")
 
 
+def _masked_step(mask, t, h, c, h_new, c_new):
+    """Keras: a masked step leaves the states as they were."""
+    if mask is None:
+        return h_new, c_new
+    m = mask[:, t:t + 1].astype(bool)
+    return np.where(m, h_new, h), np.where(m, c_new, c)
+
+
+def _masked_out(mask, t, h, zero_masked):
+    if mask is not None and zero_masked:
+        return np.where(mask[:, t:t + 1].astype(bool), h, 0.0)
+    return h
+
+
 # --------------------------------------------------------------------------
 # layers
 # --------------------------------------------------------------------------
@@ -222,6 +250,19 @@ IDENTITY = {"InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
             "AlphaDropout", "ActivityRegularization"}
 MERGE = {"Concatenate", "Add", "Subtract", "Multiply", "Average",
          "Maximum", "Minimum"}
+# layers added in 0.3.0: class -> method
+EXTRA = {"Cropping1D": "_crop", "Cropping2D": "_crop",
+         "UpSampling1D": "_upsample", "UpSampling2D": "_upsample",
+         "RepeatVector": "_repeat", "Rescaling": "_rescale",
+         "Normalization": "_normalize", "PReLU": "_prelu",
+         "UnitNormalization": "_unit_norm", "GroupNormalization": "_group_norm",
+         "DepthwiseConv2D": "_depthwise_conv", "SeparableConv1D": "_separable_conv",
+         "SeparableConv2D": "_separable_conv", "Conv1DTranspose": "_conv_transpose",
+         "Conv2DTranspose": "_conv_transpose", "TimeDistributed": "_time_distributed"}
+# layers with Keras' supports_masking that pass their input's mask on
+MASK_KEEP = IDENTITY | MERGE | {
+    "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU",
+    "Dense", "BatchNormalization", "LayerNormalization", "TimeDistributed"}
 
 
 class Layer:
@@ -230,22 +271,28 @@ class Layer:
         self.name = cfg.get("name")
         self.weights = []
         self.inbound = []         # names of input layers (Functional)
+        self.nodes = []           # per call: [(input layer, its node)]
 
     def n_weights(self):
         return len(self.weights)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, masks=None):
         c, cfg, w, km = self.cls, self.cfg, self.weights, self.keras_major
+        mask = masks[0] if masks else None
         if c in MERGE:
             return self._merge(inputs)
+        if c == "Dot":
+            return self._dot(inputs)
+        if c == "Attention":
+            return self._attention(inputs, masks or [])
+        if c == "MultiHeadAttention":
+            return self._mha(inputs, masks or [])
         if len(inputs) != 1:
             raise ValueError("%s expects one input" % self.name)
         x = inputs[0]
         if c in IDENTITY:
             return x
         if c == "Embedding":
-            if cfg.get("mask_zero"):
-                raise NotImplementedError("mask_zero=True")
             ids = np.asarray(x).astype(np.int64)
             if ids.min() < 0 or ids.max() >= w[0].shape[0]:
                 raise ValueError("embedding index out of range")
@@ -270,11 +317,18 @@ class Layer:
         if c in ("MaxPooling1D", "MaxPooling2D",
                  "AveragePooling1D", "AveragePooling2D"):
             return self._pool(x)
+        if c == "GlobalAveragePooling1D" and mask is not None:
+            # Keras: the mean of the real steps (all masked: 0 here, 0/0 there)
+            m = mask.astype(np.float64)[:, :, None]
+            y = (x * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+            return y[:, None, :] if cfg.get("keepdims") else y
         if c.startswith("Global") and c[-2:] in ("1D", "2D"):
             _check_channels_last(cfg)
             axes = (1,) if c.endswith("1D") else (1, 2)
             f = np.mean if "Average" in c else np.max
             return f(x, axis=axes, keepdims=bool(cfg.get("keepdims", False)))
+        if c == "Masking":
+            return x * self.out_mask([x], masks)[:, :, None]
         if c == "BatchNormalization":
             return self._batchnorm(x)
         if c == "LayerNormalization":
@@ -296,11 +350,242 @@ class Layer:
         if c == "Softmax":
             ax = cfg.get("axis", -1)
             return _softmax(x, tuple(ax) if isinstance(ax, list) else ax)
+        if c in EXTRA:
+            return getattr(self, EXTRA[c])(x)
         if c in RNN_CLASSES:
-            return _run_rnn(c, cfg, w, x, km)
+            return _run_rnn(c, cfg, w, x, km, mask)
         if c == "Bidirectional":
-            return self._bidirectional(x)
+            return self._bidirectional(x, mask)
         raise NotImplementedError("layer class %r" % c)
+
+    # -- layers added in 0.3.0 (Keras documentation semantics) -------------
+    def _rank(self):
+        return 1 if "1D" in self.cls else 2
+
+    def _crop(self, x):
+        n = self._rank()
+        cr = self.cfg.get("cropping", 1 if n == 1 else 0)
+        if isinstance(cr, int):
+            pairs = [(cr, cr)] * n
+        elif n == 1:
+            pairs = [tuple(cr)]
+        else:
+            pairs = [tuple(p) if isinstance(p, (list, tuple)) else (p, p) for p in cr]
+        sl = [slice(None)] + [slice(a, x.shape[1 + i] - b)
+                              for i, (a, b) in enumerate(pairs)] + [slice(None)]
+        return x[tuple(sl)]
+
+    def _upsample(self, x):
+        n = self._rank()
+        size = _tuple(self.cfg.get("size", 2), n)
+        if self.cfg.get("interpolation", "nearest") != "nearest":
+            raise NotImplementedError("interpolation %r" % self.cfg["interpolation"])
+        for a in range(n):
+            x = np.repeat(x, size[a], axis=1 + a)
+        return x
+
+    def _repeat(self, x):
+        return np.repeat(x[:, None, :], int(self.cfg["n"]), axis=1)
+
+    def _rescale(self, x):
+        return x * np.asarray(self.cfg.get("scale", 1.0)) + np.asarray(
+            self.cfg.get("offset", 0.0))
+
+    def _normalize(self, x):
+        cfg, w = self.cfg, self.weights
+        axis = cfg.get("axis", -1)
+        axes = [] if axis is None else sorted(
+            a % x.ndim for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
+        if cfg.get("mean") is not None:
+            mean, var = np.asarray(cfg["mean"]), np.asarray(cfg["variance"])
+        else:
+            mean, var = w[0], w[1]
+        shape = [1] * x.ndim
+        for a in axes:
+            shape[a] = x.shape[a]
+        mean = np.broadcast_to(mean, [x.shape[a] for a in axes]).reshape(shape)
+        var = np.broadcast_to(var, [x.shape[a] for a in axes]).reshape(shape)
+        sd = np.maximum(np.sqrt(var), 1e-7)
+        return x * sd + mean if cfg.get("invert") else (x - mean) / sd
+
+    def _prelu(self, x):
+        return np.maximum(x, 0.0) - self.weights[0] * np.maximum(-x, 0.0)
+
+    def _unit_norm(self, x):
+        axes = tuple(self._norm_axes(x, self.cfg.get("axis", -1)))
+        return x / np.sqrt(np.maximum(np.sum(x * x, axis=axes, keepdims=True), 1e-12))
+
+    def _group_norm(self, x):
+        cfg, w = self.cfg, list(self.weights)
+        g = int(cfg.get("groups", 32))
+        if self._norm_axes(x, cfg.get("axis", -1)) != [x.ndim - 1]:
+            raise NotImplementedError("GroupNormalization on another axis than the last")
+        C = x.shape[-1]
+        xg = x.reshape(x.shape[:-1] + (g, C // g))
+        red = tuple(range(1, xg.ndim - 2)) + (xg.ndim - 1,)
+        mean = xg.mean(axis=red, keepdims=True)
+        var = ((xg - mean) ** 2).mean(axis=red, keepdims=True)
+        y = ((xg - mean) / np.sqrt(var + float(cfg.get("epsilon", 1e-3)))).reshape(x.shape)
+        if cfg.get("scale", True):
+            y = y * w.pop(0)
+        if cfg.get("center", True):
+            y = y + w.pop(0)
+        return y
+
+    def _depthwise(self, x, kernel, strides, dil, padding):
+        """kernel (*ks, C, M): channel c*M+m = sum_tap x[..., c] k[tap, c, m]"""
+        n = kernel.ndim - 2
+        ks = kernel.shape[:n]
+        xp, _ = _pad_spatial(x, padding, ks, strides, dil)
+        y = 0.0
+        for tap, view in _windows(xp, ks, strides, dil):
+            y = y + view[..., :, None] * kernel[tap]
+        return y.reshape(y.shape[:-2] + (-1,))
+
+    def _depthwise_conv(self, x):
+        cfg, w = self.cfg, self.weights
+        _check_channels_last(cfg)
+        strides = _tuple(cfg.get("strides", 1), 2)
+        dil = _tuple(cfg.get("dilation_rate", 1), 2)
+        y = self._depthwise(x, w[0], strides, dil, cfg.get("padding", "valid"))
+        if cfg.get("use_bias", True):
+            y = y + w[1]
+        return activation_fn(cfg.get("activation"), self.keras_major)(y)
+
+    def _separable_conv(self, x):
+        cfg, w = self.cfg, self.weights
+        _check_channels_last(cfg)
+        n = self._rank()
+        strides = _tuple(cfg.get("strides", 1), n)
+        dil = _tuple(cfg.get("dilation_rate", 1), n)
+        y = self._depthwise(x, w[0], strides, dil, cfg.get("padding", "valid"))
+        y = y @ w[1].reshape(-1, w[1].shape[-1])
+        if cfg.get("use_bias", True):
+            y = y + w[2]
+        return activation_fn(cfg.get("activation"), self.keras_major)(y)
+
+    def _conv_transpose(self, x):
+        """The gradient of a convolution with respect to its input: each
+        input position adds kernel[tap] x to output position i*s + tap*d -
+        pad (TF conv_transpose); Keras' deconv_output_length sizes it."""
+        cfg, w = self.cfg, self.weights
+        _check_channels_last(cfg)
+        n = self._rank()
+        kernel = w[0]                                   # (*ks, filters, C)
+        ks = kernel.shape[:n]
+        s = _tuple(cfg.get("strides", 1), n)
+        d = _tuple(cfg.get("dilation_rate", 1), n)
+        if cfg.get("output_padding") is not None:
+            raise NotImplementedError("output_padding")
+        pad = cfg.get("padding", "valid")
+        sizes, before = [], []
+        for a in range(n):
+            keff = (ks[a] - 1) * d[a] + 1
+            L = x.shape[1 + a]
+            sizes.append(L * s[a] + max(keff - s[a], 0) if pad == "valid" else L * s[a])
+            before.append(0 if pad == "valid" else max(keff - s[a], 0) // 2)
+        full = [max((x.shape[1 + a] - 1) * s[a] + (ks[a] - 1) * d[a] + 1,
+                    before[a] + sizes[a]) for a in range(n)]
+        y = np.zeros((x.shape[0],) + tuple(full) + (kernel.shape[-2],))
+        for pos in np.ndindex(*x.shape[1:1 + n]):
+            xv = x[(slice(None),) + pos]                # (B, C)
+            for tap in np.ndindex(*ks):
+                o = tuple(pos[a] * s[a] + tap[a] * d[a] for a in range(n))
+                y[(slice(None),) + o] += xv @ kernel[tap].T
+        y = y[(slice(None),) + tuple(slice(before[a], before[a] + sizes[a])
+                                     for a in range(n))]
+        if cfg.get("use_bias", True):
+            y = y + w[1]
+        return activation_fn(cfg.get("activation"), self.keras_major)(y)
+
+    def _time_distributed(self, x):
+        inner = self.cfg["layer"]
+        layer = Layer(inner["class_name"], inner["config"], self.keras_major)
+        layer.weights = self.weights
+        B, T = x.shape[:2]
+        y = layer([x.reshape((B * T,) + x.shape[2:])])
+        return y.reshape((B, T) + y.shape[1:])
+
+    def _attention(self, xs, masks):
+        """Keras Attention, dot scores: softmax(scale q k^T) v, masked value
+        steps pushed to -1e9, masked query steps' outputs zeroed."""
+        cfg = self.cfg
+        if cfg.get("score_mode", "dot") != "dot":
+            raise NotImplementedError("score_mode %r" % cfg["score_mode"])
+        q, v = [np.asarray(a, dtype=np.float64) for a in xs[:2]]
+        k = np.asarray(xs[2], dtype=np.float64) if len(xs) > 2 else v
+        s = np.einsum("bqd,bvd->bqv", q, k)
+        if cfg.get("use_scale"):
+            s = s * float(np.ravel(self.weights[0])[0])
+        vm = masks[1] if len(masks) > 1 else None
+        if vm is not None:
+            s = s - 1e9 * (1.0 - vm[:, None, :].astype(np.float64))
+        out = _softmax(s, -1) @ v
+        qm = masks[0] if masks else None
+        return out if qm is None else out * qm[..., None]
+
+    def _mha(self, xs, masks):
+        """Keras MultiHeadAttention over the last axis: per head
+        softmax(q k^T / sqrt(key_dim)) v, pairs with a masked query or value
+        step pushed to -1e9, heads joined by the output kernel."""
+        cfg, ws = self.cfg, list(self.weights)
+        if cfg.get("attention_axes") is not None or cfg.get("output_shape") is not None:
+            raise NotImplementedError("attention_axes / output_shape")
+        q_in, v_in = [np.asarray(a, dtype=np.float64) for a in xs[:2]]
+        k_in = np.asarray(xs[2], dtype=np.float64) if len(xs) > 2 else v_in
+        bias = cfg.get("use_bias", True)
+        p = {}
+        for part in ("q", "k", "v", "o"):
+            p[part] = (ws.pop(0), ws.pop(0) if bias else 0.0)
+        Q = np.einsum("btd,dhk->bthk", q_in, p["q"][0]) + p["q"][1]
+        K = np.einsum("btd,dhk->bthk", k_in, p["k"][0]) + p["k"][1]
+        V = np.einsum("btd,dhk->bthk", v_in, p["v"][0]) + p["v"][1]
+        S = np.einsum("bqhk,bvhk->bhqv", Q / np.sqrt(Q.shape[-1]), K)
+        m = np.ones((S.shape[0], S.shape[2], S.shape[3]), dtype=bool)
+        if masks and masks[0] is not None:
+            m &= masks[0][:, :, None].astype(bool)
+        if len(masks) > 1 and masks[1] is not None:
+            m &= masks[1][:, None, :].astype(bool)
+        S = S - 1e9 * (1.0 - m[:, None].astype(np.float64))
+        O = np.einsum("bhqv,bvhk->bqhk", _softmax(S, -1), V)
+        return np.einsum("bqhk,hkd->bqd", O, p["o"][0]) + p["o"][1]
+
+    def _dot(self, xs):
+        a, b = [np.asarray(v, dtype=np.float64) for v in xs]
+        axes = self.cfg.get("axes", -1)
+        axes = list(axes) if isinstance(axes, (list, tuple)) else [axes, axes]
+        axes = [ax % v.ndim for ax, v in zip(axes, (a, b))]
+        if self.cfg.get("normalize"):
+            a = a / np.sqrt(np.maximum(np.sum(a * a, axis=axes[0], keepdims=True), 1e-12))
+            b = b / np.sqrt(np.maximum(np.sum(b * b, axis=axes[1], keepdims=True), 1e-12))
+        out = np.stack([np.tensordot(a[i], b[i], axes=(axes[0] - 1, axes[1] - 1))
+                        for i in range(a.shape[0])])
+        return out.reshape(a.shape[0], 1) if out.ndim == 1 else out
+
+    # -- masks --------------------------------------------------------------
+    def out_mask(self, inputs, masks):
+        """The Keras mask this layer's output carries (bool (B, steps)), or
+        None: Embedding(mask_zero) and Masking make one, the layers with
+        supports_masking pass theirs on, the others drop it."""
+        c, cfg = self.cls, self.cfg
+        if c == "Embedding":
+            return np.asarray(inputs[0]) != 0 if cfg.get("mask_zero") else None
+        if c == "Masking":
+            v = float(cfg.get("mask_value", 0.0))
+            return np.any(np.asarray(inputs[0]) != v, axis=-1)
+        given = [m for m in (masks or []) if m is not None]
+        if not given:
+            return None
+        if c in RNN_CLASSES or c == "Bidirectional":
+            inner = cfg["layer"]["config"] if c == "Bidirectional" else cfg
+            return given[0] if inner.get("return_sequences") else None
+        if c == "Concatenate" and int(cfg.get("axis", -1)) != -1:
+            return None
+        if c in ("Attention", "MultiHeadAttention"):
+            return masks[0] if masks else None
+        if c in MASK_KEEP:
+            return np.logical_and.reduce(given)
+        return None
 
     # -- pieces -----------------------------------------------------------
     def _conv(self, x):
@@ -375,7 +660,7 @@ class Layer:
         eps = float(cfg.get("epsilon", 1e-3))
         return (x - mean) / np.sqrt(var + eps) * r(gamma) + r(beta)
 
-    def _bidirectional(self, x):
+    def _bidirectional(self, x, mask=None):
         cfg, km = self.cfg, self.keras_major
         inner = cfg["layer"]
         cls, fcfg = inner["class_name"], dict(inner["config"])
@@ -386,8 +671,9 @@ class Layer:
         else:
             bcfg = dict(fcfg, go_backwards=not fcfg.get("go_backwards"))
         half = len(self.weights) // 2
-        yf = _run_rnn(cls, fcfg, self.weights[:half], x, km)
-        yb = _run_rnn(cls, bcfg, self.weights[half:], x, km)
+        zero = bool(fcfg.get("return_sequences"))
+        yf = _run_rnn(cls, fcfg, self.weights[:half], x, km, mask, zero)
+        yb = _run_rnn(cls, bcfg, self.weights[half:], x, km, mask, zero)
         if fcfg.get("return_sequences"):
             yb = yb[:, ::-1]                     # back to input time order
         mode = cfg.get("merge_mode", "concat")
@@ -428,7 +714,8 @@ class Model:
     def __init__(self, layers, inputs, outputs, keras_version):
         self.layers = layers                 # OrderedDict name -> Layer
         self.input_names = inputs            # names of input layers
-        self.output_names = outputs
+        self.output_nodes = [o if isinstance(o, tuple) else (o, 0) for o in outputs]
+        self.output_names = [n for n, _ in self.output_nodes]
         self.keras_version = keras_version
 
     def forward(self, x):
@@ -444,22 +731,41 @@ class Model:
         if len(feeds) != len(self.input_names):
             raise ValueError("model takes %d inputs" % len(self.input_names))
         acts = OrderedDict()
+        masks = {}
         for name, v in zip(self.input_names, feeds):
             v = np.asarray(v)
             first = self._consumer(name)
             if not (first is not None and first.cls == "Embedding"):
                 v = v.astype(np.float64)
             acts[name] = v
+        # every call (node) of every layer, once its inputs are known: a
+        # shared layer is called at several nodes, a nested model is a layer
+        nacts = {(n, 0): v for n, v in acts.items()}
+        pending = []
         for name, layer in self.layers.items():
             if name in acts:
                 if layer.cls == "InputLayer":
                     continue
                 # Sequential without InputLayer: the first layer's input
                 src = [acts.pop(name)]
-                acts[name] = layer(src)
+                acts[name] = nacts[(name, 0)] = layer(src)
+                masks[(name, 0)] = layer.out_mask(src, [])
                 continue
-            acts[name] = layer([acts[s] for s in layer.inbound])
-        outs = [acts[n] for n in self.output_names]
+            pending += [(name, k) for k in range(len(layer.nodes))]
+        while pending:
+            ready = [(n, k) for n, k in pending
+                     if all(s in nacts for s in self.layers[n].nodes[k])]
+            if not ready:
+                raise ValueError("unreachable layers %r" % pending)
+            for n, k in ready:
+                layer, srcs = self.layers[n], self.layers[n].nodes[k]
+                src = [nacts[s] for s in srcs]
+                in_masks = [masks.get(s) for s in srcs]
+                nacts[(n, k)] = layer(src, in_masks)
+                masks[(n, k)] = layer.out_mask(src, in_masks)
+                acts[n if k == 0 else "%s:%d" % (n, k)] = nacts[(n, k)]
+                pending.remove((n, k))
+        outs = [nacts[(n, k)] for n, k in self.output_nodes]
         acts[OUTPUT_KEY] = outs[0] if len(outs) == 1 else outs
         return acts
 
@@ -483,37 +789,67 @@ def _keras_major(version):
     return int(m.group(1)) if m else 2
 
 
-def _history_names(obj):
-    """Keras 3 node args: collect keras_history layer names in order."""
+def _inbound_nodes(entry):
+    """Per call of the layer, its inputs as (layer name, node index)."""
     out = []
-    if isinstance(obj, dict):
-        if "keras_history" in obj.get("config", {}):
-            out.append(obj["config"]["keras_history"][0])
-        else:
-            for v in obj.values():
-                out.extend(_history_names(v))
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            out.extend(_history_names(v))
+    for node in entry.get("inbound_nodes") or []:
+        if isinstance(node, dict):                           # Keras 3
+            out.append([(h[0], int(h[1])) for h in _histories(node.get("args", []))])
+        else:                                                # Keras 2
+            call = [(t[0], int(t[1])) for t in node]
+            if entry.get("class_name") == "MultiHeadAttention" and node and len(node[0]) > 3:
+                # value and key passed by keyword: in the first input's kwargs
+                call += [(node[0][3][k][0], int(node[0][3][k][1]))
+                         for k in ("value", "key") if k in node[0][3]]
+            out.append(call)
     return out
 
 
-def _inbound_names(entry):
-    nodes = entry.get("inbound_nodes") or []
-    if not nodes:
-        return []
-    if len(nodes) > 1:
-        raise NotImplementedError("shared layer %r" % entry.get("name"))
-    node = nodes[0]
-    if isinstance(node, dict):                               # Keras 3
-        return _history_names(node.get("args", []))
-    return [t[0] for t in node]                              # Keras 2
+def _histories(obj):
+    out = []
+    if isinstance(obj, dict):
+        if "keras_history" in obj.get("config", {}):
+            out.append(obj["config"]["keras_history"])
+        else:
+            for v in obj.values():
+                out.extend(_histories(v))
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            out.extend(_histories(v))
+    return out
 
 
 def _io_names(spec):
     if spec and isinstance(spec[0], str):                    # single ["n",0,0]
         spec = [spec]
     return [s[0] for s in spec]
+
+
+def _io_nodes(spec):
+    if spec and isinstance(spec[0], str):
+        spec = [spec]
+    return [(s[0], int(s[1])) for s in spec]
+
+
+class NestedModel(Layer):
+    """A Sequential or Functional model called as a layer of another."""
+
+    def __init__(self, model, name):
+        super().__init__("Model", {"name": name}, 2)
+        self.model = model
+
+    def __call__(self, inputs, masks=None):
+        return self.model.forward(list(inputs))[OUTPUT_KEY]
+
+    def out_mask(self, inputs, masks):
+        return None
+
+    def set_weights(self, names, arrays):
+        """Legacy .h5: the nested model's group lists every inner weight;
+        an inner layer's are those whose path names it."""
+        for lname, layer in self.model.layers.items():
+            layer.weights = [a for n, a in zip(names, arrays)
+                             if lname in n.split("/")[:-1]]
 
 
 def build_model(config, keras_version):
@@ -533,19 +869,23 @@ def build_model(config, keras_version):
                 inputs = [l.name]
             else:
                 l.inbound = [prev]
+                l.nodes = [[(prev, 0)]]
             layers[l.name] = l
             prev = l.name
         return Model(layers, inputs, [prev], keras_version)
     if cls in ("Model", "Functional"):
         for e in cfg["layers"]:
-            l = Layer(e["class_name"], e["config"], km)
-            l.name = e.get("name", l.name)
-            if l.cls in ("Sequential", "Model", "Functional"):
-                raise NotImplementedError("nested model %r" % l.name)
-            l.inbound = _inbound_names(e)
+            name = e.get("name", e["config"].get("name"))
+            if e["class_name"] in ("Sequential", "Model", "Functional"):
+                l = NestedModel(build_model(e, keras_version), name)
+            else:
+                l = Layer(e["class_name"], e["config"], km)
+            l.name = name
+            l.nodes = _inbound_nodes(e)
+            l.inbound = [s for s, _ in l.nodes[0]] if l.nodes else []
             layers[l.name] = l
         return Model(layers, _io_names(cfg["input_layers"]),
-                     _io_names(cfg["output_layers"]), keras_version)
+                     _io_nodes(cfg["output_layers"]), keras_version)
     raise NotImplementedError("model class %r" % cls)
 
 
@@ -576,8 +916,11 @@ def _load_h5(path):
             if name not in mw:
                 continue
             g = mw[name]
-            wn = g.attrs.get("weight_names", [])
-            layer.weights = [_weight(g[_as_str(n)]) for n in wn]
+            wn = [_as_str(n) for n in g.attrs.get("weight_names", [])]
+            if isinstance(layer, NestedModel):
+                layer.set_weights(wn, [_weight(g[n]) for n in wn])
+            else:
+                layer.weights = [_weight(g[n]) for n in wn]
     return model
 
 

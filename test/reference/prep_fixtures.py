@@ -16,6 +16,10 @@ as PostgreSQL array literals, floats printed with %.9g):
                    models/imdb/, input = token ids as that model expects
                    them, expected = keras_ref.py output on exactly that input.
   mnist.tsv        id, label, pixels, expected_neuroedge, expected_gosolna
+  other.tsv        model, model_path, sample, input, input_dims, layer,
+                   expected -- every model under models/other (no outputs
+                   stored with them): seeded random inputs, keras_ref.py's
+                   output of every layer (layer '__output__': the model's)
   tokens_500.tsv   id, ids -- the first 500 reviews tokenised by
                    imdb_tokenize.py (no num_words, no padding)
   activations.tsv  model, id, layer, expected -- every layer's output
@@ -120,6 +124,45 @@ def write_conformance(data, out):
             log("  %-45s %s" % (case, " ".join(errs)))
     log("conformance.tsv: %d rows, max |keras_ref - keras| = %.3g"
         % (n_rows, worst))
+
+
+# --------------------------------------------------------------------------
+# models/other: real models without stored outputs, against keras_ref.py
+# --------------------------------------------------------------------------
+OTHER_SAMPLES = 4
+
+
+def declared_input(model):
+    """(per-sample input shape, Embedding input_dim or None) of a model."""
+    first = model.layers[model.input_names[0]]
+    shape = first.cfg.get("batch_input_shape") or first.cfg.get("batch_shape")
+    consumer = model._consumer(model.input_names[0])
+    vocab = (int(consumer.cfg["input_dim"])
+             if consumer is not None and consumer.cls == "Embedding" else None)
+    return tuple(int(d) for d in shape[1:]), vocab
+
+
+def write_other(data, out):
+    with open(os.path.join(out, "other.tsv"), "w") as f:
+        for path in sorted(glob.glob(os.path.join(data, "models", "other", "*"))):
+            key = os.path.splitext(os.path.basename(path))[0]
+            model = keras_ref.load(path)
+            shape, vocab = declared_input(model)
+            rng = np.random.default_rng(len(key))
+            if vocab:
+                x = rng.integers(0, vocab, size=(OTHER_SAMPLES,) + shape)
+            else:
+                x = rng.standard_normal((OTHER_SAMPLES,) + shape).astype(np.float32)
+            acts = model.forward(x)
+            for layer, a in acts.items():
+                if layer in model.layers and model.layers[layer].cls == "InputLayer":
+                    continue
+                for s in range(OTHER_SAMPLES):
+                    write_row(f, [key, os.path.abspath(path), s, flit(x[s]),
+                                  ilit(shape), layer, flit(a[s])])
+            log("other %-40s %d layers, output [%.3g, %.3g]" % (
+                key, len(acts) - 1, np.min(acts[keras_ref.OUTPUT_KEY]),
+                np.max(acts[keras_ref.OUTPUT_KEY])))
 
 
 # --------------------------------------------------------------------------
@@ -328,14 +371,17 @@ def main(argv):
     ap.add_argument("--reviews", type=int, default=None,
                     help="first N IMDB reviews (default: all)")
     ap.add_argument("--digits", type=int, default=1000)
-    ap.add_argument("--only", choices=["conformance", "imdb", "mnist", "perception"],
+    ap.add_argument("--only", choices=["conformance", "other", "imdb", "mnist",
+                                       "perception"],
                     action="append", help="write only these parts")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    parts = a.only or ["conformance", "imdb", "mnist", "perception"]
+    parts = a.only or ["conformance", "other", "imdb", "mnist", "perception"]
     t0 = time.time()
     if "conformance" in parts:
         write_conformance(a.data, a.out)
+    if "other" in parts:
+        write_other(a.data, a.out)
     if "imdb" in parts:
         write_imdb(a.data, a.out, a.reviews)
     if "mnist" in parts:

@@ -35,3 +35,13 @@ SELECT name, coalesce(max(err_float), max(err_tokens)) <= 1e-4 AS ok
 SELECT count(*) FILTER (WHERE ok) AS passed, count(*) AS total FROM (
   SELECT name, coalesce(max(err_float), max(err_tokens)) <= 1e-4 AS ok
     FROM layer_results GROUP BY name) s;
+
+-- A model with several inputs takes one flat array: its inputs' values one
+-- after the other, in the order of its input_layers.  tl_layers shows the
+-- packed input (tl_inputs) and where each input sits (TLInputSlice).
+SELECT idx, name, kind, output_shape FROM tl_layers('case_two_inputs')
+ WHERE kind IN ('InputLayer', 'TLInputSlice') ORDER BY idx;
+SELECT bool_and(max_rel_err(tl_infer('case_two_inputs', c.input[1:4] || c.input[5:10]), c.expected) <= 1e-4) AS concatenated
+  FROM layer_cases c WHERE c.name = 'two_inputs';
+-- too few values for the two inputs
+SELECT tl_infer('case_two_inputs', '{1,2,3,4,5,6}'::real[]);

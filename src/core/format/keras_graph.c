@@ -12,8 +12,6 @@
 
 #include "format/tl_format.h"
 
-#define MAX_INBOUND 64
-
 /* Reads a Keras shape list with its batch entry first; null → -1. */
 static int
 parse_batch_shape(json_t *v, int has_batch, tl_shape *out, const char *layer,
@@ -115,8 +113,8 @@ assign_store_names(tl_layer *layers, int n, const int *config_order, tl_status *
 	return 0;
 }
 
-static const char *
-layer_name(json_t *entry)
+const char *
+tl_keras_layer_name(json_t *entry)
 {
 	json_t	   *cfg = json_object_get(entry, "config");
 	const char *n = tl_cfg_str(cfg, "name", NULL);
@@ -129,7 +127,7 @@ static int
 init_layer(tl_layer *l, json_t *entry, const tl_cfgctx *cx, tl_status *st)
 {
 	const char *cls = tl_cfg_str(entry, "class_name", NULL);
-	const char *name = layer_name(entry);
+	const char *name = tl_keras_layer_name(entry);
 	json_t	   *cfg = json_object_get(entry, "config");
 
 	if (cls == NULL || name == NULL || !json_is_object(cfg))
@@ -138,11 +136,19 @@ init_layer(tl_layer *l, json_t *entry, const tl_cfgctx *cx, tl_status *st)
 	l->class_name = tl_strdup(cls);
 	if (l->name == NULL || l->class_name == NULL)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	if (json_object_get(entry, "tl_weight_group"))
+	{
+		/* set by flatten_functional only: a shared layer's later call, a nested model's layer */
+		l->weight_group = tl_strdup(tl_cfg_str(entry, "tl_weight_group", ""));
+		l->weight_key = tl_strdup(tl_cfg_str(entry, "tl_weight_key", ""));
+		if (l->weight_group == NULL || l->weight_key == NULL)
+			return tl_fail(st, TL_ERR_NOMEM, "out of memory");
+	}
 	tl_act_parse("linear", cx->keras_major, &l->act);
 	if (strcmp(cls, "Sequential") == 0 || strcmp(cls, "Functional") == 0 ||
 		strcmp(cls, "Model") == 0)
 		return tl_fail(st, TL_ERR_UNSUPPORTED,
-					   "layer \"%s\" is a nested model (%s); nested models are not supported",
+					   "layer \"%s\" is a model (%s) inside a Sequential model; nested models are supported in Functional models",
 					   name, cls);
 	l->ops = tl_layer_lookup(cls);
 	if (l->ops == NULL)
@@ -230,29 +236,27 @@ build_sequential(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 }
 
 /* ---- Functional models --------------------------------------------------- */
-typedef struct inbound
-{
-	int			n;
-	const char *names[MAX_INBOUND];
-} inbound;
-
 static int
-add_inbound(inbound *ib, const char *name, json_int_t node, json_int_t tensor,
+add_inbound(tl_inbound *ib, const char *name, json_int_t node, json_int_t tensor,
 			const char *layer, tl_status *st)
 {
-	if (node != 0 || tensor != 0)
+	if (tensor != 0)
 		return tl_fail(st, TL_ERR_UNSUPPORTED,
-					   "layer \"%s\" uses output %d of call %d of \"%s\": shared layers and multi-output layers are not supported",
-					   layer, (int) tensor, (int) node, name);
-	if (ib->n >= MAX_INBOUND)
+					   "layer \"%s\" uses output %d of \"%s\": multi-output layers are not supported",
+					   layer, (int) tensor, name);
+	if (node < 0 || node > TL_MAX_LAYERS)
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" reads call %lld of \"%s\"",
+					   layer, (long long) node, name);
+	if (ib->n >= TL_MAX_INBOUND)
 		return tl_fail(st, TL_ERR_LIMIT, "layer \"%s\" has too many inputs", layer);
+	ib->nodes[ib->n] = (int) node;
 	ib->names[ib->n++] = name;
 	return 0;
 }
 
 /* Walks one inbound node in either Keras 2 or Keras 3 form. */
-static int
-collect_inbound(json_t *v, inbound *ib, const char *layer, tl_status *st)
+int
+tl_keras_inbound(json_t *v, tl_inbound *ib, const char *layer, tl_status *st)
 {
 	if (json_is_array(v))
 	{
@@ -263,7 +267,7 @@ collect_inbound(json_t *v, inbound *ib, const char *layer, tl_status *st)
 							   json_integer_value(json_array_get(v, 1)),
 							   json_integer_value(json_array_get(v, 2)), layer, st);
 		for (size_t i = 0; i < json_array_size(v); i++)
-			if (collect_inbound(json_array_get(v, i), ib, layer, st) < 0)
+			if (tl_keras_inbound(json_array_get(v, i), ib, layer, st) < 0)
 				return -1;
 		return 0;
 	}
@@ -278,14 +282,14 @@ collect_inbound(json_t *v, inbound *ib, const char *layer, tl_status *st)
 							   json_integer_value(json_array_get(hist, 2)), layer, st);
 		/* Keras 3 call record: producers are in the positional args */
 		if (json_object_get(v, "args"))
-			return collect_inbound(json_object_get(v, "args"), ib, layer, st);
+			return tl_keras_inbound(json_object_get(v, "args"), ib, layer, st);
 	}
 	return 0;
 }
 
 /* The first layer name in an input_layers/output_layers value. */
-static const char *
-io_layer_name(json_t *v, int *count)
+const char *
+tl_keras_io_name(json_t *v, int *count)
 {
 	*count = 0;
 	if (!json_is_array(v) || json_array_size(v) == 0)
@@ -340,7 +344,7 @@ read_names(fgraph *g, json_t *list, tl_status *st)
 {
 	for (int i = 0; i < g->n; i++)
 	{
-		const char *nm = layer_name(json_array_get(list, i));
+		const char *nm = tl_keras_layer_name(json_array_get(list, i));
 
 		if (nm == NULL)
 			return tl_fail(st, TL_ERR_MODEL, "layer %d has no name", i);
@@ -358,14 +362,11 @@ read_producers(fgraph *g, json_t *list, tl_status *st)
 	for (int i = 0; i < g->n; i++)
 	{
 		json_t	   *nodes = json_object_get(json_array_get(list, i), "inbound_nodes");
-		inbound		ib = {0};
+		tl_inbound	ib = {0};
 
-		if (json_array_size(nodes) > 1)
-			return tl_fail(st, TL_ERR_UNSUPPORTED,
-						   "layer \"%s\" is called %d times: shared layers are not supported",
-						   g->names[i], (int) json_array_size(nodes));
+		/* the flat list (flatten_functional) has one call per entry */
 		if (json_array_size(nodes) == 1 &&
-			collect_inbound(json_array_get(nodes, 0), &ib, g->names[i], st) < 0)
+			tl_keras_inbound(json_array_get(nodes, 0), &ib, g->names[i], st) < 0)
 			return -1;
 		g->producers[i] = tl_malloc(sizeof(int) * (ib.n ? ib.n : 1));
 		if (g->producers[i] == NULL)
@@ -432,7 +433,7 @@ init_in_order(tl_model *m, const fgraph *g, json_t *list, const tl_cfgctx *cx, t
 	{
 		int			i = g->order[k];
 		tl_layer   *l = &m->layers[k];
-		int			idx[MAX_INBOUND];
+		int			idx[TL_MAX_INBOUND];
 
 		if (init_layer(l, json_array_get(list, i), cx, st) < 0)
 			return -1;
@@ -455,8 +456,8 @@ build_functional(tl_model *m, json_t *config, const tl_cfgctx *cx, tl_status *st
 	int			n = (int) json_array_size(list);
 	int			n_in,
 				n_out;
-	const char *in_name = io_layer_name(json_object_get(config, "input_layers"), &n_in);
-	const char *out_name = io_layer_name(json_object_get(config, "output_layers"), &n_out);
+	const char *in_name = tl_keras_io_name(json_object_get(config, "input_layers"), &n_in);
+	const char *out_name = tl_keras_io_name(json_object_get(config, "output_layers"), &n_out);
 	fgraph		g = {.n = n};
 	int			rc = -1,
 				oi;
@@ -517,7 +518,16 @@ tl_graph_build(tl_model *m, json_t *root, tl_status *st)
 	if (strcmp(cls, "Sequential") == 0)
 		return build_sequential(m, config, &cx, st);
 	if (strcmp(cls, "Model") == 0 || strcmp(cls, "Functional") == 0)
-		return build_functional(m, config, &cx, st);
+	{
+		json_t	   *flat = tl_keras_flatten(config, st);
+		int			rc;
+
+		if (flat == NULL)
+			return -1;
+		rc = build_functional(m, flat, &cx, st);
+		json_decref(flat);
+		return rc;
+	}
 	return tl_fail(st, TL_ERR_UNSUPPORTED,
 				   "model class %s is not supported (Sequential and Functional models are)", cls);
 }

@@ -464,22 +464,41 @@ wrong_count(const tl_layer *l, int found, int expected, tl_status *st)
 				   l->name, l->class_name, found, expected);
 }
 
-/* Legacy .h5: model_weights/<layer> lists its datasets in "weight_names". */
+/* Whether weight path p names layer key in a component before its last. */
+static int
+names_layer(const char *p, const char *key)
+{
+	size_t		kl = strlen(key);
+
+	for (const char *c = p; (c = strstr(c, key)) != NULL; c++)
+		if ((c == p || c[-1] == '/') && c[kl] == '/')
+			return 1;
+	return 0;
+}
+
+/*
+ * Legacy .h5: model_weights/<layer> lists its datasets in "weight_names".
+ * A layer whose weights sit in another group (weight_group: a nested
+ * model's, or the first call's of a shared layer) takes the names there
+ * whose path names it (weight_key).
+ */
 static int
 read_legacy_layer(hid_t root, tl_layer *l, int expected, size_t *budget, tl_status *st)
 {
 	hid_t		g;
 	char	  **names;
 	int			n,
-				rc = 0;
+				rc = 0,
+				got = 0;
+	const char *group = l->weight_group ? l->weight_group : l->name;
 
-	if (H5LTpath_valid(root, l->name, 1) <= 0)
+	if (H5LTpath_valid(root, group, 1) <= 0)
 		return tl_fail(st, TL_ERR_MODEL,
 					   "layer \"%s\" (%s): its weights are missing (no group model_weights/%s)",
-					   l->name, l->class_name, l->name);
-	g = H5Gopen2(root, l->name, H5P_DEFAULT);
+					   l->name, l->class_name, group);
+	g = H5Gopen2(root, group, H5P_DEFAULT);
 	if (g < 0)
-		return tl_fail(st, TL_ERR_FORMAT, "model_weights/%s is not a group", l->name);
+		return tl_fail(st, TL_ERR_FORMAT, "model_weights/%s is not a group", group);
 	if (H5Aexists(g, "weight_names") <= 0)
 	{
 		H5Gclose(g);
@@ -491,19 +510,24 @@ read_legacy_layer(hid_t root, tl_layer *l, int expected, size_t *budget, tl_stat
 		H5Gclose(g);
 		return -1;
 	}
-	if (n != expected)
-		rc = wrong_count(l, n, expected, st);
+	for (int i = 0; i < n; i++)
+		got += l->weight_key == NULL || names_layer(names[i], l->weight_key);
+	if (got != expected)
+		rc = wrong_count(l, got, expected, st);
 	for (int i = 0; rc == 0 && i < n; i++)
 	{
-		int			r = read_dataset(g, names[i], l->name, &l->w[i], budget, st);
+		int			r;
 
+		if (l->weight_key && !names_layer(names[i], l->weight_key))
+			continue;
+		r = read_dataset(g, names[i], l->name, &l->w[l->n_w], budget, st);
 		if (r < 0)
 			rc = -1;
 		else if (r == 0)
 			rc = tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): weight \"%s\" is listed but missing",
 						 l->name, l->class_name, names[i]);
 		else
-			l->n_w = i + 1;
+			l->n_w++;
 	}
 	free_strings(names);
 	H5Gclose(g);
@@ -519,7 +543,7 @@ static int
 read_v3_group(hid_t root, const char *path, tl_layer *l, int depth,
 			  size_t *budget, tl_status *st)
 {
-	static const char *const subgroups[] = {"cell", "forward_layer", "backward_layer"};
+	static const char *const subgroups[] = {"cell", "forward_layer", "backward_layer", "layer"};
 	char		p[1024];
 
 	for (int i = 0; l->n_w < TL_MAX_WEIGHTS; i++)
@@ -573,7 +597,11 @@ tl_h5_read_weights(tl_h5 *h, tl_model *m, int v3, size_t max_bytes, tl_status *s
 
 		if (expected == 0)
 			continue;
-		if (v3)
+		if (v3 && l->weight_group)
+			rc = tl_fail(st, TL_ERR_UNSUPPORTED,
+						 "layer \"%s\" (%s): shared layers and nested models are read from legacy .h5 files only",
+						 l->name, l->class_name);
+		else if (v3)
 		{
 			/* Keras 3 names the group after the class; older writers used the name */
 			const char *p = l->store_name;

@@ -34,6 +34,27 @@ tl_model   *tl_flat_read(const void *data, size_t len, const tl_limits *lim,
 /* keras_graph.c: builds m->layers from the parsed model config. */
 int			tl_graph_build(tl_model *m, json_t *root, tl_status *st);
 
+/* Pieces of a Keras config that keras_graph.c and keras_nested.c both read. */
+#define TL_MAX_INBOUND 64
+typedef struct tl_inbound
+{
+	int			n;
+	const char *names[TL_MAX_INBOUND];
+	int			nodes[TL_MAX_INBOUND];	/* which call of the producer */
+} tl_inbound;
+
+/* A layer entry's name (config.name, else name), or NULL. */
+const char *tl_keras_layer_name(json_t *entry);
+/* Appends the producers one inbound node (Keras 2 or 3 form) names. */
+int			tl_keras_inbound(json_t *node, tl_inbound *ib, const char *layer, tl_status *st);
+/* The first layer name of input_layers/output_layers; *count of them. */
+const char *tl_keras_io_name(json_t *v, int *count);
+/*
+ * A Functional model's config with nested models expanded and one entry
+ * per call of each layer (keras_nested.c), or NULL.
+ */
+json_t	   *tl_keras_flatten(json_t *config, tl_status *st);
+
 /* keras_h5.c: HDF5 access. */
 typedef struct tl_h5 tl_h5;
 int			tl_h5_is_hdf5(const void *data, size_t len);

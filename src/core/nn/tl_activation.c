@@ -25,6 +25,10 @@ static const struct
 	{"silu", TL_ACT_SWISH},
 	{"gelu", TL_ACT_GELU},
 	{"exponential", TL_ACT_EXPONENTIAL},
+	{"mish", TL_ACT_MISH},
+	{"hard_silu", TL_ACT_HARD_SILU},
+	{"hard_swish", TL_ACT_HARD_SILU},
+	{"log_softmax", TL_ACT_LOG_SOFTMAX},
 };
 
 int
@@ -40,6 +44,16 @@ tl_act_parse(const char *name, int keras_major, tl_act *a)
 	{
 		/* Keras 3 redefined hard_sigmoid as relu6(x + 3) / 6. */
 		a->fn = keras_major >= 3 ? TL_ACT_HARD_SIGMOID_K3 : TL_ACT_HARD_SIGMOID_K2;
+		return 0;
+	}
+	/* relu6 and leaky_relu (Keras 3 default slope 0.2) are relu's options */
+	if (strcmp(name, "relu6") == 0 || strcmp(name, "leaky_relu") == 0)
+	{
+		a->fn = TL_ACT_RELU;
+		if (name[4] == '6')
+			a->max_value = 6.0f;
+		else
+			a->alpha = 0.2f;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(act_names) / sizeof(act_names[0]); i++)
@@ -74,7 +88,8 @@ tl_act_scalar(const tl_act *a, float x)
 	switch (a->fn)
 	{
 		case TL_ACT_LINEAR:
-		case TL_ACT_SOFTMAX:	/* not element-wise; never called for it */
+		case TL_ACT_SOFTMAX:	/* not element-wise; never called for them */
+		case TL_ACT_LOG_SOFTMAX:
 			return x;
 		case TL_ACT_RELU:
 			{
@@ -114,6 +129,10 @@ tl_act_scalar(const tl_act *a, float x)
 			return expf(x);
 		case TL_ACT_THRESHOLDED:
 			return x > a->threshold ? x : 0.0f;
+		case TL_ACT_MISH:
+			return x * tanhf(fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))));
+		case TL_ACT_HARD_SILU:
+			return x * fminf(1.0f, fmaxf(0.0f, x / 6.0f + 0.5f));
 	}
 	return x;
 }
@@ -233,6 +252,22 @@ softmax_strided(float *x, int64_t len, int64_t stride)
 		x[i * stride] = (float) (x[i * stride] / sum);
 }
 
+static void
+log_softmax_strided(float *x, int64_t len, int64_t stride)
+{
+	float		mx = -INFINITY;
+	double		sum = 0;
+	float		lse;
+
+	for (int64_t i = 0; i < len; i++)
+		mx = fmaxf(mx, x[i * stride]);
+	for (int64_t i = 0; i < len; i++)
+		sum += exp((double) (x[i * stride] - mx));
+	lse = mx + (float) log(sum);
+	for (int64_t i = 0; i < len; i++)
+		x[i * stride] -= lse;
+}
+
 void
 tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inner)
 {
@@ -246,6 +281,11 @@ tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len, int64_t inne
 			for (int64_t o = 0; o < outer; o++)
 				for (int64_t i = 0; i < inner; i++)
 					softmax_strided(x + o * len * inner + i, len, inner);
+			return;
+		case TL_ACT_LOG_SOFTMAX:
+			for (int64_t o = 0; o < outer; o++)
+				for (int64_t i = 0; i < inner; i++)
+					log_softmax_strided(x + o * len * inner + i, len, inner);
 			return;
 		case TL_ACT_RELU:
 			if (a->threshold == 0.0f && a->alpha == 0.0f && a->max_value < 0)
@@ -293,7 +333,8 @@ tl_act_deriv(const tl_act *a, float x)
 	switch (a->fn)
 	{
 		case TL_ACT_LINEAR:
-		case TL_ACT_SOFTMAX:	/* not element-wise; never called for it */
+		case TL_ACT_SOFTMAX:	/* not element-wise; never called for them */
+		case TL_ACT_LOG_SOFTMAX:
 			return 1.0f;
 		case TL_ACT_RELU:
 			if (x > a->threshold)
@@ -351,6 +392,17 @@ tl_act_deriv(const tl_act *a, float x)
 			return expf(x);
 		case TL_ACT_THRESHOLDED:
 			return x > a->threshold ? 1.0f : 0.0f;
+		case TL_ACT_MISH:
+			{
+				/* tanh(sp) + x sech^2(sp) sigmoid(x), sp = softplus(x) */
+				float		t = tanhf(fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))));
+
+				return t + x * (1.0f - t * t) * sigmoidf(x);
+			}
+		case TL_ACT_HARD_SILU:
+			if (x <= -3.0f)
+				return 0.0f;
+			return x >= 3.0f ? 1.0f : (2.0f * x + 3.0f) / 6.0f;
 	}
 	return 1.0f;
 }
@@ -382,6 +434,24 @@ tl_act_backward(const tl_act *a, const float *x, const float *y, const float *dy
 						int64_t		k = base + j * inner;
 
 						dx[k] += (float) (y[k] * (dy[k] - dot));
+					}
+				}
+			return;
+		case TL_ACT_LOG_SOFTMAX:
+			/* dx_j = dy_j - softmax_j sum_k dy_k, softmax = exp(y) */
+			for (int64_t o = 0; o < outer; o++)
+				for (int64_t i = 0; i < inner; i++)
+				{
+					int64_t		base = o * len * inner + i;
+					double		sum = 0;
+
+					for (int64_t j = 0; j < len; j++)
+						sum += dy[base + j * inner];
+					for (int64_t j = 0; j < len; j++)
+					{
+						int64_t		k = base + j * inner;
+
+						dx[k] += (float) (dy[k] - exp((double) y[k]) * sum);
 					}
 				}
 			return;

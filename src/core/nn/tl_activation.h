@@ -22,8 +22,14 @@ typedef enum tl_act_fn
 	TL_ACT_SWISH,
 	TL_ACT_GELU,
 	TL_ACT_EXPONENTIAL,
-	TL_ACT_THRESHOLDED			/* x > theta ? x : 0 */
+	TL_ACT_THRESHOLDED,			/* x > theta ? x : 0 */
+	TL_ACT_MISH,				/* x tanh(softplus(x)) */
+	TL_ACT_HARD_SILU,			/* x relu6(x + 3) / 6 (Keras 3 hard_silu, hard_swish) */
+	TL_ACT_LOG_SOFTMAX			/* x - logsumexp(x) along the axis, like softmax */
 } tl_act_fn;
+
+/* Whether a runs along an axis (softmax, log_softmax) rather than element-wise. */
+#define tl_act_along_axis(a) ((a)->fn == TL_ACT_SOFTMAX || (a)->fn == TL_ACT_LOG_SOFTMAX)
 
 typedef struct tl_act
 {
@@ -38,8 +44,8 @@ typedef struct tl_act
 int			tl_act_parse(const char *name, int keras_major, tl_act *a);
 
 /*
- * Applies a in place to x viewed as [outer][len][inner]; softmax runs along
- * the middle axis, everything else is element-wise.
+ * Applies a in place to x viewed as [outer][len][inner]; softmax and
+ * log_softmax run along the middle axis, everything else is element-wise.
  */
 void		tl_act_apply(const tl_act *a, float *x, int64_t outer, int64_t len,
 						 int64_t inner);
@@ -51,7 +57,8 @@ float		tl_act_deriv(const tl_act *a, float x);
 
 /*
  * The backward pass of tl_act_apply: dx += J^T dy, with x the
- * pre-activation and y = act(x) (softmax uses y, the others x), all viewed
+ * pre-activation and y = act(x) (softmax and log_softmax use y, the others
+ * x), all viewed
  * as [outer][len][inner].
  */
 void		tl_act_backward(const tl_act *a, const float *x, const float *y,

@@ -68,7 +68,7 @@ act_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 		  tl_status *st)
 {
 	(void) n_in;
-	if (l->act.fn == TL_ACT_SOFTMAX)
+	if (tl_act_along_axis(&l->act))
 	{
 		int			axis;
 
@@ -102,7 +102,7 @@ act_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	(void) ex;
 	(void) out_shape;
 	memcpy(out, in[0], sizeof(float) * count * n);
-	if (l->act.fn == TL_ACT_SOFTMAX)
+	if (tl_act_along_axis(&l->act))
 	{
 		int			axis;
 		int64_t		outer,
@@ -138,7 +138,7 @@ act_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			din[0][i] += dout[i];
 		return 0;
 	}
-	if (l->act.fn == TL_ACT_SOFTMAX)
+	if (tl_act_along_axis(&l->act))
 	{
 		int			axis;
 
@@ -158,4 +158,5 @@ const tl_layer_ops tl_ops_activation = {
 	.forward = act_forward,
 	.backward = act_backward,
 	.flags = TL_LAYER_ACTIVATION | TL_LAYER_POSITIONWISE,
+	.mask_rule = tl_mask_keep,
 };

@@ -23,9 +23,9 @@ static int
 mha_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 {
 	(void) cx;
-	if (tl_cfg_int(cfg, "num_heads", 1, &l->u.mha.heads, l, st) < 0)
+	if (tl_cfg_int(cfg, "num_heads", 1, &l->u.self_mha.heads, l, st) < 0)
 		return -1;
-	if (l->u.mha.heads < 1 || l->u.mha.heads > 4096)
+	if (l->u.self_mha.heads < 1 || l->u.self_mha.heads > 4096)
 		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (MultiHeadSelfAttention): num_heads must be 1..4096",
 					   l->name);
 	return 0;
@@ -38,10 +38,10 @@ mha_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	int			e = in[0].d[in[0].nd - 1];
 
 	(void) n_in;
-	if (in[0].nd != 2 || e < 1 || e % l->u.mha.heads != 0)
+	if (in[0].nd != 2 || e < 1 || e % l->u.self_mha.heads != 0)
 		return tl_fail(st, TL_ERR_MODEL,
 					   "layer \"%s\" (MultiHeadSelfAttention): expected an input (steps, features) with features a multiple of %d",
-					   l->name, l->u.mha.heads);
+					   l->name, l->u.self_mha.heads);
 	*out = in[0];
 	return 0;
 }
@@ -113,7 +113,7 @@ mha_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 {
 	int			steps = in_shape[0].d[0],
 				e = in_shape[0].d[1],
-				heads = l->u.mha.heads,
+				heads = l->u.self_mha.heads,
 				d = e / heads;
 	int64_t		rows = (int64_t) n * steps;
 	float		scale = 1.0f / sqrtf((float) d);
@@ -153,7 +153,7 @@ mha_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 {
 	int			steps = in_shape[0].d[0],
 				e = in_shape[0].d[1],
-				heads = l->u.mha.heads,
+				heads = l->u.self_mha.heads,
 				d = e / heads;
 	int64_t		rows = (int64_t) n * steps,
 				ss = (int64_t) steps * steps;

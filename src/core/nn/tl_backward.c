@@ -47,6 +47,21 @@ tl_exec_preact(tl_exec *ex)
 	return ex->r->backward ? ex->r->pre[ex->layer] : NULL;
 }
 
+void
+tl_exec_bias_act(tl_exec *ex, const tl_layer *l, const float *bias, float *out,
+				 int64_t rows, int units)
+{
+	float	   *pre = tl_exec_preact(ex);
+
+	if (bias)
+		for (int64_t r = 0; r < rows; r++)
+			for (int k = 0; k < units; k++)
+				out[r * units + k] += bias[k];
+	if (pre)
+		memcpy(pre, out, sizeof(float) * rows * units);
+	tl_act_apply(&l->act, out, rows, units, 1);
+}
+
 int
 tl_exec_before_act(tl_exec *ex)
 {

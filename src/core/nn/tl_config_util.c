@@ -181,6 +181,26 @@ tl_cfg_channels_last(json_t *cfg, const tl_layer *l, tl_status *st)
 }
 
 int
+tl_cfg_window(json_t *cfg, int rank, int allow_causal, int *k, int *s, int *d,
+			  tl_padding *pad, const tl_layer *l, tl_status *st)
+{
+	if (tl_cfg_channels_last(cfg, l, st) < 0 ||
+		tl_cfg_ints(cfg, "kernel_size", rank, 1, k, l, st) < 0 ||
+		tl_cfg_ints(cfg, "strides", rank, 1, s, l, st) < 0 ||
+		tl_cfg_ints(cfg, "dilation_rate", rank, 1, d, l, st) < 0 ||
+		tl_cfg_padding(cfg, allow_causal, pad, l, st) < 0)
+		return -1;
+	if (rank == 1)
+	{
+		k[1] = k[0];
+		s[1] = s[0];
+		d[1] = d[0];
+		k[0] = s[0] = d[0] = 1;
+	}
+	return 0;
+}
+
+int
 tl_keras_axis(int axis, int nd, int *out, const tl_layer *l, tl_status *st)
 {
 	/* Keras counts the batch dimension as axis 0. */

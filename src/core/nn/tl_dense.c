@@ -113,4 +113,5 @@ const tl_layer_ops tl_ops_dense = {
 	.forward = dense_forward,
 	.backward = dense_backward,
 	.flags = TL_LAYER_LEARNED,
+	.mask_rule = tl_mask_keep,
 };

@@ -12,23 +12,35 @@
 static int
 emb_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 {
-	int			mask_zero;
-
 	(void) cx;
 	if (tl_cfg_int(cfg, "input_dim", 0, &l->u.emb.input_dim, l, st) < 0 ||
 		tl_cfg_int(cfg, "output_dim", 0, &l->u.emb.output_dim, l, st) < 0 ||
-		tl_cfg_bool(cfg, "mask_zero", 0, &mask_zero, l, st) < 0)
+		tl_cfg_bool(cfg, "mask_zero", 0, &l->u.emb.mask_zero, l, st) < 0)
 		return -1;
 	if (l->u.emb.input_dim < 1 || l->u.emb.output_dim < 1 ||
 		l->u.emb.input_dim > (1 << 24))
 		return tl_fail(st, TL_ERR_MODEL,
 					   "layer \"%s\" (Embedding): input_dim must be 1..16777216 and output_dim >= 1",
 					   l->name);
-	if (mask_zero)
-		return tl_fail(st, TL_ERR_UNSUPPORTED,
-					   "layer \"%s\" (Embedding): mask_zero=True is not supported (masking changes what later layers compute)",
-					   l->name);
 	return 0;
+}
+
+/* mask_zero=True: id 0 is padding, which the layers that honour masks skip */
+static tl_mask_rule
+emb_mask_rule(const tl_layer *l)
+{
+	return l->u.emb.mask_zero ? TL_MASK_MAKE : TL_MASK_DROP;
+}
+
+static void
+emb_make_mask(const tl_layer *l, const float *ids, const tl_shape *in_shape, int n,
+			  float *mask)
+{
+	int64_t		count = tl_shape_count(in_shape) * n;
+
+	(void) l;
+	for (int64_t i = 0; i < count; i++)
+		mask[i] = ids[i] != 0.0f;
 }
 
 static int
@@ -121,4 +133,6 @@ const tl_layer_ops tl_ops_embedding = {
 	.bind = emb_bind,
 	.forward = emb_forward,
 	.flags = TL_LAYER_TOKENS | TL_LAYER_LEARNED,
+	.mask_rule = emb_mask_rule,
+	.make_mask = emb_make_mask,
 };

@@ -16,7 +16,11 @@
 /* The largest token table a runner builds, in floats (16 MiB). */
 #define TOKEN_TABLE_MAX (4 * 1024 * 1024)
 
-/* The producer of layer i's single input, through aliasing layers; 0 if none. */
+/*
+ * The Embedding that layer i reads as its single input, through aliasing
+ * layers, or 0.  An Embedding that makes a mask is none: its readers honour
+ * the mask on the plain path.
+ */
 static int
 source_of(const tl_model *m, int i)
 {
@@ -25,7 +29,7 @@ source_of(const tl_model *m, int i)
 
 	while (src > 0 && m->layers[src].ops->aliases_input)
 		src = m->layers[src].in[0];
-	return src;
+	return tl_layer_is(&m->layers[src], TL_LAYER_TOKENS) && m->layers[src].mask == 0 ? src : 0;
 }
 
 void
@@ -39,7 +43,7 @@ tl_fusion_sources(tl_runner *r)
 		int			src = source_of(m, i);
 
 		r->token_src[i] = -1;
-		r->emb_src[i] = i > 0 && l->n_in == 1 && tl_layer_is(&m->layers[src], TL_LAYER_TOKENS) ? src : -1;
+		r->emb_src[i] = src > 0 ? src : -1;
 		if (r->emb_src[i] >= 0 && tl_layer_token_path(l) == TL_TOKENS_ANY_TABLE &&
 			l->ops->token_table_bytes(l, &m->layers[src]) <= sizeof(float) * TOKEN_TABLE_MAX)
 			r->token_src[i] = src;
@@ -180,7 +184,7 @@ tl_model_prepare_fusion(tl_model *m, size_t max_bytes, tl_status *st)
 		size_t		bytes;
 		float	   *t;
 
-		if (l->fused || src == 0 || !tl_layer_is(e, TL_LAYER_TOKENS) ||
+		if (l->fused || src == 0 ||
 			(path != TL_TOKENS_TABLE && path != TL_TOKENS_ANY_TABLE))
 			continue;
 		bytes = l->ops->token_table_bytes(l, e);

@@ -72,6 +72,19 @@ typedef enum tl_token_path
 								 * Embedding's output is not computed anyway */
 } tl_token_path;
 
+/*
+ * What a layer does with the Keras mask its input carries (the steps that
+ * Embedding(mask_zero=True) or Masking marked as padding): keeps it on its
+ * output (Keras supports_masking), makes one, or drops it (the default, as
+ * a Keras layer without supports_masking does).
+ */
+typedef enum tl_mask_rule
+{
+	TL_MASK_DROP = 0,
+	TL_MASK_KEEP,
+	TL_MASK_MAKE
+} tl_mask_rule;
+
 typedef struct tl_layer_ops
 {
 	const char *family;
@@ -128,6 +141,16 @@ typedef struct tl_layer_ops
 								   const tl_shape *ids_shape, const tl_shape *in_shape,
 								   float *out, const tl_shape *out_shape, int n,
 								   tl_status *st);
+
+	/*
+	 * Optional, masks: what the layer's output carries (NULL: dropped);
+	 * for TL_MASK_MAKE, make_mask writes the mask of n samples (1 = a real
+	 * step, 0 = padding; one value per position of the output but its last
+	 * axis) from the layer's input.
+	 */
+	tl_mask_rule (*mask_rule) (const tl_layer *l);
+	void		(*make_mask) (const tl_layer *l, const float *in, const tl_shape *in_shape,
+							  int n, float *mask);
 } tl_layer_ops;
 
 typedef enum tl_cell
@@ -174,6 +197,14 @@ struct tl_layer
 	tl_shape	out;			/* declared output shape (-1 = unknown) */
 	int64_t		params;
 	tl_act		act;			/* activation fused into the layer */
+	char	   *weight_group;	/* legacy .h5: the group holding its weights when
+								 * not its own (a shared layer's later call, a
+								 * nested model's layer), or NULL */
+	char	   *weight_key;		/* there, the path component naming its weights */
+	struct tl_layer *inner;		/* the wrapped layer (TimeDistributed): shares
+								 * this layer's weights, owns the rest */
+	int			mask;			/* the layer that made the mask its output
+								 * carries, or 0 (none; layer 0 makes none) */
 	float	   *aux;			/* derived per-layer data (freed with the model) */
 	float	   *fused;			/* per-token table (tl_model_prepare_fusion), or NULL */
 	size_t		fused_bytes;
@@ -181,7 +212,49 @@ struct tl_layer
 	{
 		struct
 		{
-			int			input_dim, output_dim;
+			float		value;
+		}			masking;	/* Masking */
+		struct
+		{
+			int			rank, kind;
+			int			a[2], b[2];	/* crop before/after; upsampling size; repeats */
+		}			resize;		/* Cropping, UpSampling, RepeatVector */
+		struct
+		{
+			int			n;		/* length of scale and offset in aux (1: all channels) */
+		}			affine;		/* Rescaling, Normalization */
+		struct
+		{
+			int			groups, center, scale;
+			float		eps;
+		}			gnorm;		/* GroupNormalization, UnitNormalization */
+		struct
+		{
+			int			rank, filters, mult, use_bias, separable, transpose;
+			int			k[2], s[2], d[2];
+			tl_padding	pad;
+		}			dw;			/* DepthwiseConv2D, SeparableConv, ConvTranspose */
+		struct
+		{
+			int			axes[2];	/* per-sample axes, Keras numbering until bound */
+			int			normalize;
+		}			dot;		/* Dot */
+		struct
+		{
+			int			use_scale;
+		}			att;		/* Attention */
+		struct
+		{
+			int			heads, kd, vd, use_bias;
+		}			mha;		/* MultiHeadAttention */
+		struct
+		{
+			int			offset;
+			tl_shape	shape;
+		}			slice;		/* TLInputSlice: one of several inputs */
+		struct
+		{
+			int			input_dim, output_dim, mask_zero;
 		}			emb;
 		struct
 		{
@@ -247,7 +320,7 @@ struct tl_layer
 		struct
 		{
 			int			heads;
-		}			mha;		/* MultiHeadSelfAttention */
+		}			self_mha;	/* MultiHeadSelfAttention (ONNX) */
 	}			u;
 };
 
@@ -277,12 +350,27 @@ tl_layer_token_path(const tl_layer *l)
 float	   *tl_scratch(tl_exec *ex, size_t n, tl_status *st);
 
 /*
+ * Sets *mask to the mask that input `input` (0..3) of the current layer
+ * carries, for its n samples of `steps` positions each (1 = a real step),
+ * or to NULL when it carries none.  Returns 0, or -1 on failure.
+ */
+int			tl_exec_mask(tl_exec *ex, int input, int64_t steps, int n,
+						 const float **mask, tl_status *st);
+
+/*
  * Fused activations (Dense, Conv) and the backward pass (tl_backward.c).
  * When the runner prepares a backward pass, the forward of a layer with a
  * non-linear fused activation copies its pre-activation to
  * tl_exec_preact() before applying the activation; NULL otherwise.
  */
 float	   *tl_exec_preact(tl_exec *ex);
+/*
+ * The end of a layer with a bias and a fused activation over rows x units
+ * outputs: adds bias (unless NULL), keeps the pre-activation when the
+ * runner asks for it, applies l->act.
+ */
+void		tl_exec_bias_act(tl_exec *ex, const tl_layer *l, const float *bias, float *out,
+							 int64_t rows, int units);
 /* Whether the target of the backward pass is taken before this layer's activation. */
 int			tl_exec_before_act(tl_exec *ex);
 /*
@@ -301,12 +389,27 @@ const float *tl_exec_act_grad(tl_exec *ex, const tl_layer *l, const float *out,
 int			tl_embedding_check_ids(const tl_layer *emb, const float *ids,
 								   const tl_shape *ids_shape, int n, tl_status *st);
 
+/* The mask_rule of a layer that passes its input's mask on (tl_mask.c). */
+tl_mask_rule tl_mask_keep(const tl_layer *l);
+
 /* ---- the registry of layer classes ----------------------------------- */
 const tl_layer_ops *tl_layer_lookup(const char *class_name);
 
 /* Families (each defined in its own file). */
 extern const tl_layer_ops tl_ops_input;
 extern const tl_layer_ops tl_ops_identity;
+extern const tl_layer_ops tl_ops_masking;
+extern const tl_layer_ops tl_ops_resize;
+extern const tl_layer_ops tl_ops_affine;
+extern const tl_layer_ops tl_ops_prelu;
+extern const tl_layer_ops tl_ops_group_norm;
+extern const tl_layer_ops tl_ops_depthwise;
+extern const tl_layer_ops tl_ops_conv_transpose;
+extern const tl_layer_ops tl_ops_dot;
+extern const tl_layer_ops tl_ops_time_distributed;
+extern const tl_layer_ops tl_ops_attention_dot;
+extern const tl_layer_ops tl_ops_input_slice;
+extern const tl_layer_ops tl_ops_mha;
 extern const tl_layer_ops tl_ops_flatten;
 extern const tl_layer_ops tl_ops_reshape;
 extern const tl_layer_ops tl_ops_permute;
@@ -342,6 +445,13 @@ int			tl_cfg_activation(json_t *cfg, const char *key, const char *dflt,
 							  const tl_cfgctx *cx, tl_act *out,
 							  const tl_layer *l, tl_status *st);
 int			tl_cfg_channels_last(json_t *cfg, const tl_layer *l, tl_status *st);
+/*
+ * kernel_size, strides, dilation_rate and padding of a rank-1 or rank-2
+ * window layer (channels last); a 1-D layer's are stored as the width of a
+ * height-1 2-D one (index 1, with 1 at index 0).
+ */
+int			tl_cfg_window(json_t *cfg, int rank, int allow_causal, int *k, int *s,
+						  int *d, tl_padding *pad, const tl_layer *l, tl_status *st);
 /* Converts a Keras axis (batch included, may be negative) to a per-sample one. */
 int			tl_keras_axis(int axis, int nd, int *out, const tl_layer *l,
 						  tl_status *st);

@@ -238,10 +238,19 @@ merge_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	return 0;
 }
 
+/* Keras merges keep the mask, but for a concatenation along another axis than the last */
+static tl_mask_rule
+merge_mask_rule(const tl_layer *l)
+{
+	return l->u.merge.op != TL_MERGE_CONCAT || l->u.merge.axis == -1 ?
+		TL_MASK_KEEP : TL_MASK_DROP;
+}
+
 const tl_layer_ops tl_ops_merge = {
 	.family = "merge",
 	.configure = merge_configure,
 	.shape = merge_shape,
 	.forward = merge_forward,
 	.backward = merge_backward,
+	.mask_rule = merge_mask_rule,
 };

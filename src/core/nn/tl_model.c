@@ -71,10 +71,29 @@ find_token_input(tl_model *m)
 int
 tl_model_finish_graph(tl_model *m, tl_status *st)
 {
-	if (infer_shapes(m, st) < 0)
+	if (infer_shapes(m, st) < 0 || tl_model_find_masks(m, st) < 0)
 		return -1;
 	find_token_input(m);
 	return 0;
+}
+
+/* What a layer owns but its weights. */
+static void
+free_layer_parts(tl_layer *l)
+{
+	tl_free(l->name);
+	tl_free(l->class_name);
+	tl_free(l->store_name);
+	tl_free(l->weight_group);
+	tl_free(l->weight_key);
+	tl_free(l->in);
+	tl_free(l->aux);
+	tl_free(l->fused);
+	if (l->inner)
+	{
+		free_layer_parts(l->inner);
+		tl_free(l->inner);
+	}
 }
 
 void
@@ -86,12 +105,7 @@ tl_model_free(tl_model *m)
 	{
 		tl_layer   *l = &m->layers[i];
 
-		tl_free(l->name);
-		tl_free(l->class_name);
-		tl_free(l->store_name);
-		tl_free(l->in);
-		tl_free(l->aux);
-		tl_free(l->fused);
+		free_layer_parts(l);
 		for (int k = 0; k < TL_MAX_WEIGHTS; k++)
 			tl_free(l->w[k].data);
 	}

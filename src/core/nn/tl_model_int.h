@@ -33,6 +33,8 @@ struct tl_model
  * precompute.
  */
 int			tl_model_finish_graph(tl_model *m, tl_status *st);
+/* Which layer made the mask each layer's output carries (tl_mask.c). */
+int			tl_model_find_masks(tl_model *m, tl_status *st);
 int			tl_model_bind_weights(tl_model *m, tl_status *st);
 
 #endif							/* TL_MODEL_INT_H */

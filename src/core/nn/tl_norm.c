@@ -315,6 +315,7 @@ norm_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	.forward = norm_forward, \
 	.backward = norm_backward, \
 	.flags = TL_LAYER_LEARNED | TL_LAYER_POSITIONWISE, \
+	.mask_rule = tl_mask_keep, \
 }
 const tl_layer_ops tl_ops_batchnorm = NORM_OPS("batchnorm");
 const tl_layer_ops tl_ops_layernorm = NORM_OPS("layernorm");

@@ -268,6 +268,31 @@ gpool_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
+/*
+ * GlobalAveragePooling1D honours a Keras mask: the mean of the real steps
+ * (0 when there are none, where Keras divides by zero).  The other global
+ * poolings drop it, as Keras does: a max pools the padding too.
+ */
+static int
+gpool_mask(const tl_layer *l, tl_exec *ex, int64_t steps, int n, const float **mask,
+		   tl_status *st)
+{
+	*mask = NULL;
+	if (l->u.gpool.is_max || l->u.gpool.rank != 1)
+		return 0;
+	return tl_exec_mask(ex, 0, steps, n, mask, st);
+}
+
+static double
+real_steps(const float *mask, int64_t steps)
+{
+	double		real = 0;
+
+	for (int64_t t = 0; t < steps; t++)
+		real += mask[t] != 0.0f;
+	return real;
+}
+
 static int
 gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			  const tl_shape *in_shape, float *out, const tl_shape *out_shape,
@@ -275,14 +300,17 @@ gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 {
 	int			c = in_shape[0].d[in_shape[0].nd - 1];
 	int64_t		steps = tl_shape_count(&in_shape[0]) / c;
+	const float *mask;
 
-	(void) ex;
 	(void) out_shape;
-	(void) st;
+	if (gpool_mask(l, ex, steps, n, &mask, st) < 0)
+		return -1;
 	for (int b = 0; b < n; b++)
 	{
 		const float *src = in[0] + b * steps * c;
 		float	   *o = out + (int64_t) b * c;
+		const float *mb = mask ? mask + b * steps : NULL;
+		double		real = mb ? real_steps(mb, steps) : (double) steps;
 
 		if (l->u.gpool.is_max)
 		{
@@ -302,10 +330,11 @@ gpool_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 
 				memset(acc, 0, sizeof(double) * kn);
 				for (int64_t t = 0; t < steps; t++)
-					for (int k = 0; k < kn; k++)
-						acc[k] += src[t * c + k0 + k];
+					if (mb == NULL || mb[t] != 0.0f)
+						for (int k = 0; k < kn; k++)
+							acc[k] += src[t * c + k0 + k];
 				for (int k = 0; k < kn; k++)
-					o[k0 + k] = (float) (acc[k] / steps);
+					o[k0 + k] = real > 0 ? (float) (acc[k] / real) : 0.0f;
 			}
 		}
 	}
@@ -320,16 +349,19 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 {
 	int			c = in_shape[0].d[in_shape[0].nd - 1];
 	int64_t		steps = tl_shape_count(&in_shape[0]) / c;
+	const float *mask;
 
-	(void) ex;
 	(void) out_shape;
-	(void) st;
+	if (gpool_mask(l, ex, steps, n, &mask, st) < 0)
+		return -1;
 	for (int b = 0; b < n; b++)
 	{
 		const float *src = in[0] + b * steps * c;
 		const float *o = out + (int64_t) b * c;
 		const float *d = dout + (int64_t) b * c;
 		float	   *dx = din[0] + b * steps * c;
+		const float *mb = mask ? mask + b * steps : NULL;
+		double		real = mb ? real_steps(mb, steps) : (double) steps;
 
 		for (int k = 0; k < c; k++)
 		{
@@ -342,9 +374,10 @@ gpool_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 						break;
 					}
 			}
-			else
+			else if (real > 0)
 				for (int64_t t = 0; t < steps; t++)
-					dx[t * c + k] += d[k] / steps;
+					if (mb == NULL || mb[t] != 0.0f)
+						dx[t * c + k] += (float) (d[k] / real);
 		}
 	}
 	return 0;

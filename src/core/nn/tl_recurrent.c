@@ -201,9 +201,9 @@ rnn_scratch_per_sample(const tl_layer *l, int T, int backward)
 		int64_t		gu = tl_rnn_gates(r->cell) * r->units;
 
 		if (backward)
-			per_sample += (int64_t) T * tl_rnn_rec_stride(r) + gu + 4 * r->units;
-		else if ((int64_t) T * gu + gu + 3 * r->units > per_sample)
-			per_sample = (int64_t) T * gu + gu + 3 * r->units;
+			per_sample += (int64_t) T * tl_rnn_rec_stride(r) + gu + 5 * r->units;
+		else if ((int64_t) T * gu + gu + 5 * r->units > per_sample)
+			per_sample = (int64_t) T * gu + gu + 5 * r->units;
 	}
 	/* the two directions' outputs (forward) or their gradients (backward) */
 	if (bi)
@@ -218,8 +218,8 @@ rnn_scratch_per_sample(const tl_layer *l, int T, int backward)
  */
 static int
 rnn_run(const tl_layer *l, tl_exec *ex, const float *x0, int T, int in_dim,
-		const float *tab, const float *tab1, float *out, const tl_shape *out_shape, int n,
-		tl_status *st)
+		const float *tab, const float *tab1, const float *mask,
+		float *out, const tl_shape *out_shape, int n, tl_status *st)
 {
 	int			bi = l->u.rnn.bidirectional;
 	int64_t		out_len = tl_shape_count(out_shape);
@@ -236,9 +236,10 @@ rnn_run(const tl_layer *l, tl_exec *ex, const float *x0, int T, int in_dim,
 		int			m = n - b0 < chunk ? n - b0 : (int) chunk;
 		const float *x = x0 + (int64_t) b0 * T * (tab ? 1 : in_dim);
 		float	   *o = out + b0 * out_len;
+		tl_rnn_mask mk = {mask ? mask + (int64_t) b0 * T : NULL, bi && l->u.rnn.dir[0].return_sequences};
 
 		if (!bi)
-			tl_rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work, NULL, tab);
+			tl_rnn_direction(l, &l->u.rnn.dir[0], x, m, T, in_dim, o, work, NULL, tab, &mk);
 		else
 		{
 			const tl_rnn_cfg *f = &l->u.rnn.dir[0],
@@ -248,8 +249,8 @@ rnn_run(const tl_layer *l, tl_exec *ex, const float *x0, int T, int in_dim,
 			float	   *of = work + chunk * per_sample - steps * m * (f->units + bw->units);
 			float	   *ob = of + steps * m * f->units;
 
-			tl_rnn_direction(l, f, x, m, T, in_dim, of, work, NULL, tab);
-			tl_rnn_direction(l, bw, x, m, T, in_dim, ob, work, NULL, tab1);
+			tl_rnn_direction(l, f, x, m, T, in_dim, of, work, NULL, tab, &mk);
+			tl_rnn_direction(l, bw, x, m, T, in_dim, ob, work, NULL, tab1, &mk);
 			for (int i = 0; i < m; i++)
 				for (int64_t t = 0; t < steps; t++)
 				{
@@ -279,7 +280,11 @@ rnn_forward(const tl_layer *l, tl_exec *ex, const float *const *in,
 			const tl_shape *in_shape, float *out, const tl_shape *out_shape,
 			int n, tl_status *st)
 {
-	return rnn_run(l, ex, in[0], in_shape[0].d[0], in_shape[0].d[1], NULL, NULL,
+	const float *mask;
+
+	if (tl_exec_mask(ex, 0, in_shape[0].d[0], n, &mask, st) < 0)
+		return -1;
+	return rnn_run(l, ex, in[0], in_shape[0].d[0], in_shape[0].d[1], NULL, NULL, mask,
 				   out, out_shape, n, st);
 }
 
@@ -295,7 +300,7 @@ tl_rnn_forward_tokens(const tl_layer *l, tl_exec *ex, const float *table,
 
 	/* the second direction's table follows the first's */
 	return rnn_run(l, ex, ids, (int) tl_shape_count(ids_shape), 0, table,
-				   table + vocab * gu0, out, out_shape, n, st);
+				   table + vocab * gu0, NULL, out, out_shape, n, st);
 }
 
 static float *
@@ -358,8 +363,11 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 	int64_t		per_sample = rnn_scratch_per_sample(l, T, 1);
 	int64_t		chunk;
 	float	   *work;
+	const float *mask;
 
 	(void) out;
+	if (tl_exec_mask(ex, 0, T, n, &mask, st) < 0)
+		return -1;
 	work = rnn_chunk_scratch(ex, per_sample, n, &chunk, st);
 	if (work == NULL)
 		return -1;
@@ -375,24 +383,25 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 		float	   *recs_f = work;
 		float	   *recs_b = recs_f + (int64_t) m * T * tl_rnn_rec_stride(f);
 		float	   *cell = bi ? recs_b + (int64_t) m * T * tl_rnn_rec_stride(bw) : recs_b;
+		tl_rnn_mask mk = {mask ? mask + (int64_t) b0 * T : NULL, bi && f->return_sequences};
 
 		if (!bi)
 		{
-			tl_rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL);
-			tl_rnn_direction_backward(l, f, m, T, in_dim, recs_f, dO, dx, cell);
+			tl_rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL, &mk);
+			tl_rnn_direction_backward(l, f, m, T, in_dim, recs_f, dO, dx, cell, &mk);
 		}
 		else
 		{
 			int			seq = f->return_sequences;
 			int64_t		steps = seq ? T : 1;
 			/* the cell work area fits either direction */
-			int64_t		cw = (int64_t) m * (tl_rnn_gates(f->cell) * f->units + 4 * f->units +
-											tl_rnn_gates(bw->cell) * bw->units + 4 * bw->units);
+			int64_t		cw = (int64_t) m * (tl_rnn_gates(f->cell) * f->units + 5 * f->units +
+											tl_rnn_gates(bw->cell) * bw->units + 5 * bw->units);
 			float	   *dof = cell + cw;
 			float	   *dob = dof + steps * m * f->units;
 
-			tl_rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL);
-			tl_rnn_direction(l, bw, x, m, T, in_dim, NULL, cell, recs_b, NULL);
+			tl_rnn_direction(l, f, x, m, T, in_dim, NULL, cell, recs_f, NULL, &mk);
+			tl_rnn_direction(l, bw, x, m, T, in_dim, NULL, cell, recs_b, NULL, &mk);
 			for (int i = 0; i < m; i++)
 				for (int64_t t = 0; t < steps; t++)
 				{
@@ -424,11 +433,18 @@ rnn_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 					if (l->u.rnn.merge == TL_MERGE_CONCAT)
 						memcpy(gb, g + f->units, sizeof(float) * bw->units);
 				}
-			tl_rnn_direction_backward(l, f, m, T, in_dim, recs_f, dof, dx, cell);
-			tl_rnn_direction_backward(l, bw, m, T, in_dim, recs_b, dob, dx, cell);
+			tl_rnn_direction_backward(l, f, m, T, in_dim, recs_f, dof, dx, cell, &mk);
+			tl_rnn_direction_backward(l, bw, m, T, in_dim, recs_b, dob, dx, cell, &mk);
 		}
 	}
 	return 0;
+}
+
+/* A returned sequence keeps the mask of the input; a last state has none. */
+static tl_mask_rule
+rnn_mask_rule(const tl_layer *l)
+{
+	return l->u.rnn.dir[0].return_sequences ? TL_MASK_KEEP : TL_MASK_DROP;
 }
 
 /*
@@ -479,6 +495,7 @@ const tl_layer_ops tl_ops_rnn = {
 	.forward = rnn_forward,
 	.backward = rnn_backward,
 	.flags = TL_LAYER_LEARNED,
+	.mask_rule = rnn_mask_rule,
 	.token_path = rnn_token_path,
 	.token_table_bytes = rnn_token_table_bytes,
 	.token_table = rnn_token_table,

@@ -20,15 +20,27 @@ int			tl_rnn_rec_stride(const tl_rnn_cfg *r);
 const float *tl_rnn_rec_h(const tl_rnn_cfg *r, const float *recs, int i, int T, int s);
 
 /*
+ * A Keras mask over one direction's steps: mask (m x T in time order, 1 =
+ * a real step) or NULL; a masked step leaves the state as it was and
+ * outputs the previous output, or zeros when `zeros` is set (Bidirectional
+ * returning sequences, as Keras forces).
+ */
+typedef struct tl_rnn_mask
+{
+	const float *mask;
+	int			zeros;
+} tl_rnn_mask;
+
+/*
  * One direction over m samples of T steps (tl_rnn_cell.c): see there for
  * the layout of out, work, recs and the token table xtab.
  */
 void		tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 							 int T, int in_dim, float *out, float *work, float *recs,
-							 const float *xtab);
+							 const float *xtab, const tl_rnn_mask *mk);
 /* Backpropagation through time for one direction, from its step records. */
 void		tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 									  int in_dim, float *recs, const float *dO, float *dx,
-									  float *work);
+									  float *work, const tl_rnn_mask *mk);
 
 #endif							/* TL_RECURRENT_H */

@@ -134,14 +134,16 @@ rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
 /*
  * Runs one direction over m samples of T steps: out (unless NULL) receives
  * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
- * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 3u)
- * floats; without, work holds m*(T*gu + gu + 3u).  (long function: one time
- * loop for the three cells, whose step shares the buffers and the h·U sgemm.)
+ * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 5u)
+ * floats; without, work holds m*(T*gu + gu + 5u).  Under a mask, a masked
+ * step's state is put back as it was before the step.
+ * (long function: one time loop for the three cells, whose step shares the
+ * buffers and the h·U sgemm.)
  */
 void
 tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			  int T, int in_dim, float *out, float *work, float *recs,
-			  const float *xtab)
+			  const float *xtab, const tl_rnn_mask *mk)
 {
 	int			u = r->units;
 	int			gu = tl_rnn_gates(r->cell) * u;
@@ -155,6 +157,9 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	float	   *h = rec + (int64_t) m * gu;
 	float	   *c = h + (int64_t) m * u;
 	float	   *rh = c + (int64_t) m * u;
+	float	   *h_was = rh + (int64_t) m * u;
+	float	   *c_was = h_was + (int64_t) m * u;
+	const float *mask = mk ? mk->mask : NULL;
 
 	if (xtab)
 	{
@@ -182,6 +187,11 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	{
 		int			t = r->go_backwards ? T - 1 - s : s;
 
+		if (mask)
+		{
+			memcpy(h_was, h, sizeof(float) * m * u);
+			memcpy(c_was, c, sizeof(float) * m * u);
+		}
 		/* recurrent product h·U (GRU without reset_after: z and r only) */
 		for (int i = 0; i < m; i++)
 		{
@@ -258,13 +268,24 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 					}
 					break;
 			}
+			if (mask && mask[(int64_t) i * T + t] == 0.0f)
+			{
+				/* a masked step: the state stays */
+				memcpy(hi, h_was + (int64_t) i * u, sizeof(float) * u);
+				memcpy(ci, c_was + (int64_t) i * u, sizeof(float) * u);
+			}
 			if (recs)
 			{
 				memcpy(xt + rec_pre(r), hi, sizeof(float) * u);
 				memcpy(xt + rec_pre(r) + u, ci, sizeof(float) * u);
 			}
 			if (out && r->return_sequences)
-				memcpy(out + ((int64_t) i * T + s) * u, hi, sizeof(float) * u);
+			{
+				if (mask && mk->zeros && mask[(int64_t) i * T + t] == 0.0f)
+					memset(out + ((int64_t) i * T + s) * u, 0, sizeof(float) * u);
+				else
+					memcpy(out + ((int64_t) i * T + s) * u, hi, sizeof(float) * u);
+			}
 		}
 		tl_check_interrupt();
 	}
@@ -286,13 +307,15 @@ tl_rnn_rec_h(const tl_rnn_cfg *r, const float *recs, int i, int T, int s)
  * dO is the gradient of the direction's output: (m, T, u) in reading order
  * when returning sequences, else (m, u).  Each step's pre-activations are
  * replaced by their gradient, and at the end dx += dP·W^T for all steps in
- * one sgemm.  work holds 4 * m * u floats.  (long function: the reverse of
- * tl_rnn_direction's loop, three cells' gate derivatives sharing its buffers.)
+ * one sgemm.  work holds 4 * m * u floats.  A masked step passes the
+ * gradient of its state through unchanged and has none of its own.
+ * (long function: the reverse of tl_rnn_direction's loop, three cells'
+ * gate derivatives sharing its buffers.)
  */
 void
 tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 					   int in_dim, float *recs, const float *dO, float *dx,
-					   float *work)
+					   float *work, const tl_rnn_mask *mk)
 {
 	int			u = r->units;
 	int			gu = tl_rnn_gates(r->cell) * u;
@@ -304,6 +327,7 @@ tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 	float	   *dh2 = dh + (int64_t) m * u;
 	float	   *dc = dh2 + (int64_t) m * u;
 	float	   *drh = dc + (int64_t) m * u;
+	const float *mask = mk ? mk->mask : NULL;
 
 	memset(dh, 0, sizeof(float) * m * u);
 	memset(dc, 0, sizeof(float) * m * u);
@@ -314,13 +338,17 @@ tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 		int64_t		ps = (int64_t) T * rs;
 
 		for (int i = 0; i < m; i++)
+		{
+			int			skip = mask && mask[(int64_t) i * T + t] == 0.0f;
+
 			for (int k = 0; k < u; k++)
 			{
-				if (r->return_sequences)
+				if (r->return_sequences && !(skip && mk->zeros))
 					dh[(int64_t) i * u + k] += dO[((int64_t) i * T + s) * u + k];
-				else if (s == T - 1)
+				else if (!r->return_sequences && s == T - 1)
 					dh[(int64_t) i * u + k] += dO[(int64_t) i * u + k];
 			}
+		}
 
 		if (r->cell == TL_CELL_GRU && !r->reset_after)
 		{
@@ -330,6 +358,13 @@ tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 				float	   *P = P0 + i * ps;
 				const float *hp = s > 0 ? tl_rnn_rec_h(r, recs, i, T, s - 1) : NULL;
 
+				if (mask && mask[(int64_t) i * T + t] == 0.0f)
+				{
+					/* masked: the state's gradient passes, the step has none */
+					memcpy(dh2 + (int64_t) i * u, dh + (int64_t) i * u, sizeof(float) * u);
+					memset(P, 0, sizeof(float) * np);
+					continue;
+				}
 				for (int k = 0; k < u; k++)
 				{
 					float		g = dh[(int64_t) i * u + k];
@@ -371,6 +406,12 @@ tl_rnn_direction_backward(const tl_layer *l, const tl_rnn_cfg *r, int m, int T,
 				float	   *cd = dc + (int64_t) i * u;
 				float	   *hd2 = dh2 + (int64_t) i * u;
 
+				if (mask && mask[(int64_t) i * T + t] == 0.0f)
+				{
+					memcpy(hd2, hd, sizeof(float) * u);
+					memset(P, 0, sizeof(float) * np);
+					continue;
+				}
 				for (int k = 0; k < u; k++)
 				{
 					float		g = hd[k];

@@ -126,6 +126,8 @@ tl_runner_free(tl_runner *r)
 	tl_free(r->mode);
 	tl_free(r->need);
 	tl_free(r->scratch);
+	for (int k = 0; k < 4; k++)
+		tl_free(r->mask[k]);
 	tl_free(r->dz);
 	tl_free(r);
 }

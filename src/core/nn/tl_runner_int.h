@@ -28,6 +28,8 @@ struct tl_runner
 	const float **ptr;			/* outputs of the last forward */
 	float	   *scratch;
 	size_t		scratch_n;
+	float	   *mask[4];		/* masks of the current layer's inputs (tl_exec_mask) */
+	size_t		mask_n[4];
 	int64_t		bytes_per_sample;
 	int			n_last;			/* samples of the last forward */
 	int			override;		/* layer whose output the caller gave, or -1 */

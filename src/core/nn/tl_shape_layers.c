@@ -44,6 +44,7 @@ const tl_layer_ops tl_ops_identity = {
 	.shape = same_shape,
 	.aliases_input = 1,
 	.flags = TL_LAYER_POSITIONWISE,
+	.mask_rule = tl_mask_keep,
 };
 
 /* ---- Flatten ------------------------------------------------------------ */
