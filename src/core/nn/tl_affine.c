@@ -119,18 +119,6 @@ affine_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 							  0.0f, 1.0f, 1, invert, st);
 }
 
-static int
-affine_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
-			 tl_status *st)
-{
-	(void) n_in;
-	if (in[0].nd < 1 || in[0].d[in[0].nd - 1] < 1)
-		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): the last input dimension must be known",
-					   l->name, l->class_name);
-	*out = in[0];
-	return 0;
-}
-
 /* Normalization adapted on data keeps its mean and variance as weights. */
 static int
 affine_n_weights(const tl_layer *l)
@@ -201,7 +189,7 @@ affine_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 const tl_layer_ops tl_ops_affine = {
 	.family = "affine",
 	.configure = affine_configure,
-	.shape = affine_shape,
+	.shape = tl_shape_same_last_known,
 	.n_weights = affine_n_weights,
 	.bind = affine_bind,
 	.forward = affine_forward,

@@ -215,6 +215,29 @@ tl_keras_axis(int axis, int nd, int *out, const tl_layer *l, tl_status *st)
 }
 
 int
+tl_one_weight(const tl_layer *l)
+{
+	(void) l;
+	return 1;
+}
+
+int
+tl_weight_broadcasts(const tl_layer *l, int i, const tl_shape *s,
+					 const char *what, tl_status *st)
+{
+	const tl_shape *w = &l->w[i].shape;
+	int			ok = w->nd == s->nd;
+
+	for (int k = 0; ok && k < w->nd; k++)
+		ok = w->d[k] == 1 || w->d[k] == s->d[k];
+	if (!ok)
+		return tl_fail(st, TL_ERR_MODEL,
+					   "layer \"%s\" (%s): %s does not broadcast over the input (each dimension 1 or the input's)",
+					   l->name, l->class_name, what);
+	return 0;
+}
+
+int
 tl_expect_weight(const tl_layer *l, int i, const char *what, int nd,
 				 const int *dims, tl_status *st)
 {

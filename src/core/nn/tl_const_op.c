@@ -37,37 +37,10 @@ cop_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 }
 
 static int
-cop_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
-		  tl_status *st)
-{
-	(void) l;
-	(void) n_in;
-	(void) st;
-	*out = in[0];
-	return 0;
-}
-
-static int
-cop_n_weights(const tl_layer *l)
-{
-	(void) l;
-	return 1;
-}
-
-static int
 cop_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 {
-	const tl_shape *c = &l->w[0].shape;
-	int			ok = c->nd == in[0].nd;
-
 	(void) n_in;
-	for (int k = 0; ok && k < c->nd; k++)
-		ok = c->d[k] == 1 || c->d[k] == in[0].d[k];
-	if (!ok)
-		return tl_fail(st, TL_ERR_MODEL,
-					   "layer \"%s\" (ConstantOp): the constant does not broadcast over the input",
-					   l->name);
-	return 0;
+	return tl_weight_broadcasts(l, 0, &in[0], "the constant", st);
 }
 
 /*
@@ -192,8 +165,8 @@ cop_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 const tl_layer_ops tl_ops_const_op = {
 	.family = "const_op",
 	.configure = cop_configure,
-	.shape = cop_shape,
-	.n_weights = cop_n_weights,
+	.shape = tl_shape_same,
+	.n_weights = tl_one_weight,
 	.bind = cop_bind,
 	.forward = cop_forward,
 	.backward = cop_backward,

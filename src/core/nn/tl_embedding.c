@@ -56,13 +56,6 @@ emb_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 }
 
 static int
-emb_n_weights(const tl_layer *l)
-{
-	(void) l;
-	return 1;
-}
-
-static int
 emb_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 {
 	int			dims[2] = {l->u.emb.input_dim, l->u.emb.output_dim};
@@ -129,7 +122,7 @@ const tl_layer_ops tl_ops_embedding = {
 	.family = "embedding",
 	.configure = emb_configure,
 	.shape = emb_shape,
-	.n_weights = emb_n_weights,
+	.n_weights = tl_one_weight,
 	.bind = emb_bind,
 	.forward = emb_forward,
 	.flags = TL_LAYER_TOKENS | TL_LAYER_LEARNED,

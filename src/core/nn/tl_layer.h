@@ -456,6 +456,19 @@ int			tl_cfg_window(json_t *cfg, int rank, int allow_causal, int *k, int *s,
 int			tl_keras_axis(int axis, int nd, int *out, const tl_layer *l,
 						  tl_status *st);
 
+/* Shape hooks: the output has the input's shape (element-wise layers); the
+ * second also requires a known last dimension (per-feature weights, masks). */
+int			tl_shape_same(const tl_layer *l, const tl_shape *in, int n_in,
+						  tl_shape *out, tl_status *st);
+int			tl_shape_same_last_known(const tl_layer *l, const tl_shape *in,
+									 int n_in, tl_shape *out, tl_status *st);
+/* n_weights hook of a layer with one weight. */
+int			tl_one_weight(const tl_layer *l);
+/* Checks that weight i broadcasts over a sample of shape s: the same rank,
+ * each dimension 1 or the sample's. */
+int			tl_weight_broadcasts(const tl_layer *l, int i, const tl_shape *s,
+								 const char *what, tl_status *st);
+
 /* Checks that weight i has exactly the given shape. */
 int			tl_expect_weight(const tl_layer *l, int i, const char *what,
 							 int nd, const int *dims, tl_status *st);

@@ -15,18 +15,6 @@ masking_configure(tl_layer *l, json_t *cfg, const tl_cfgctx *cx, tl_status *st)
 	return tl_cfg_float(cfg, "mask_value", 0.0f, &l->u.masking.value, l, st);
 }
 
-static int
-masking_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
-			  tl_status *st)
-{
-	(void) n_in;
-	if (in[0].nd < 1 || in[0].d[in[0].nd - 1] < 1)
-		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (Masking): the last input dimension must be known",
-					   l->name);
-	*out = in[0];
-	return 0;
-}
-
 static tl_mask_rule
 masking_mask_rule(const tl_layer *l)
 {
@@ -98,7 +86,7 @@ masking_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 const tl_layer_ops tl_ops_masking = {
 	.family = "masking",
 	.configure = masking_configure,
-	.shape = masking_shape,
+	.shape = tl_shape_same_last_known,
 	.forward = masking_forward,
 	.backward = masking_backward,
 	.flags = TL_LAYER_POSITIONWISE,

@@ -6,37 +6,11 @@
 #include "nn/tl_layer.h"
 
 static int
-prelu_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
-			tl_status *st)
-{
-	(void) l;
-	(void) n_in;
-	(void) st;
-	*out = in[0];
-	return 0;
-}
-
-static int
-prelu_n_weights(const tl_layer *l)
-{
-	(void) l;
-	return 1;
-}
-
-static int
 prelu_bind(tl_layer *l, const tl_shape *in, int n_in, tl_status *st)
 {
-	const tl_shape *a = &l->w[0].shape;
-	int			ok = a->nd == in[0].nd;
-
 	(void) n_in;
-	for (int k = 0; ok && k < a->nd; k++)
-		ok = a->d[k] == 1 || a->d[k] == in[0].d[k];
-	if (!ok)
-		return tl_fail(st, TL_ERR_MODEL,
-					   "layer \"%s\" (PReLU): alpha must have the input's shape, with 1 on the shared axes",
-					   l->name);
-	return 0;
+	/* alpha has the input's shape with 1 on the shared axes */
+	return tl_weight_broadcasts(l, 0, &in[0], "alpha", st);
 }
 
 /* The alpha of element i of a sample of shape s. */
@@ -97,8 +71,8 @@ prelu_backward(const tl_layer *l, tl_exec *ex, const float *const *in,
 
 const tl_layer_ops tl_ops_prelu = {
 	.family = "prelu",
-	.shape = prelu_shape,
-	.n_weights = prelu_n_weights,
+	.shape = tl_shape_same,
+	.n_weights = tl_one_weight,
 	.bind = prelu_bind,
 	.forward = prelu_forward,
 	.backward = prelu_backward,

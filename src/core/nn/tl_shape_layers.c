@@ -28,9 +28,9 @@ const tl_layer_ops tl_ops_input = {
 };
 
 /* ---- Dropout, SpatialDropout*, GaussianNoise...: identity at inference - */
-static int
-same_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
-		   tl_status *st)
+int
+tl_shape_same(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
+			  tl_status *st)
 {
 	(void) l;
 	(void) n_in;
@@ -39,9 +39,21 @@ same_shape(const tl_layer *l, const tl_shape *in, int n_in, tl_shape *out,
 	return 0;
 }
 
+int
+tl_shape_same_last_known(const tl_layer *l, const tl_shape *in, int n_in,
+						 tl_shape *out, tl_status *st)
+{
+	(void) n_in;
+	if (in[0].nd < 1 || in[0].d[in[0].nd - 1] < 1)
+		return tl_fail(st, TL_ERR_MODEL, "layer \"%s\" (%s): the last input dimension must be known",
+					   l->name, l->class_name);
+	*out = in[0];
+	return 0;
+}
+
 const tl_layer_ops tl_ops_identity = {
 	.family = "identity",
-	.shape = same_shape,
+	.shape = tl_shape_same,
 	.aliases_input = 1,
 	.flags = TL_LAYER_POSITIONWISE,
 	.mask_rule = tl_mask_keep,
