@@ -76,7 +76,7 @@ $(CORE_SRCS:.c=.o): CFLAGS += -O3
 src/core/nn/tl_activation.o src/core/nn/tl_embedding.o src/core/nn/tl_pool.o: CFLAGS += -fno-trapping-math
 
 # ---- the core as a plain C library, for unit tests and fuzzing ----------
-CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter \
+CORE_CFLAGS = -std=gnu99 -O3 -g -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
               -Isrc/core -Ibuild $(shell pkg-config --cflags $(DEPS_PKG))
 CORE_LIBS   = -lhdf5_hl $(shell pkg-config --libs $(DEPS_PKG)) -lprotobuf-c -lm
 

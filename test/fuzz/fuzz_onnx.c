@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "format/tl_format.h"
 #include "nn/tl_model_int.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
