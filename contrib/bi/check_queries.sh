@@ -105,17 +105,22 @@ for n, m in enumerate(re.finditer(r"^```sql\n(.*?)^```", readme, re.S | re.M), 1
     queries.append(("README", name, block, block.startswith("-- as a superuser"), "may return no rows" in block))
 
 # ---- the runs to try them on ------------------------------------------------------
-ok, out, _ = psql("tensorlens_bi", "SELECT id || ' ' || dataset FROM tl_run WHERE status = 'ready' ORDER BY id")
+ok, out, _ = psql("tensorlens_bi", "SELECT id || ' ' || model || ' ' || dataset FROM tl_run WHERE status = 'ready' ORDER BY id")
 if not ok:
     print(out)
     sys.exit("the read-only role cannot read tl_run")
-runs = [line.split(" ", 1) for line in out.splitlines()]
+runs = [line.split(" ", 2) for line in out.splitlines()]
+model_of = {r: m for r, m, d in runs}
+runs = [(r, d) for r, m, d in runs]
 if not runs:
     sys.exit("no ready run in %s: run bash contrib/demo.sh first" % db)
 print("runs: %s" % ", ".join("%s (%s)" % (r, d) for r, d in runs))
 
 def other_run(run, dataset):
+    """Another run on the dataset to compare with, of another model when there
+    is one (two runs of one model on the same samples may agree everywhere)."""
     same = [r for r, d in runs if d == dataset and r != run]
+    same.sort(key=lambda r: model_of[r] == model_of[run])
     return same[0] if same else run
 
 checked = 0

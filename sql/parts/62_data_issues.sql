@@ -142,6 +142,9 @@ LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_similar_to(integer, real[], integer, text) IS
     'The k samples of a run nearest to a perception vector in the run''s neighbour space, exactly, leaving out the sample named exclude (or none). Used by tl_similar.';
 
+-- In both forms the neighbours are the preserved side of a LEFT JOIN, so they
+-- are always computed (a plain join may skip them when tl_result has no row
+-- of the run) and an unknown run or sample is an error whatever the plan.
 CREATE FUNCTION @extschema@.tl_similar(run integer, vector real[], k integer DEFAULT 10)
 RETURNS TABLE (rank integer, sample_id text, distance real, label integer, prediction integer, loss real)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -149,7 +152,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT s.rank, s.sample_id, s.distance, t.label, t.prediction, t.loss
       FROM @extschema@.tl_similar_to($1, $2, $3, NULL) s
-      JOIN @extschema@.tl_result t ON t.run = $1 AND t.sample_id = s.sample_id
+      LEFT JOIN @extschema@.tl_result t ON t.run = $1 AND t.sample_id = s.sample_id
      ORDER BY s.rank
 $$;
 COMMENT ON FUNCTION @extschema@.tl_similar(integer, real[], integer) IS
@@ -181,22 +184,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.tl_sample_perception(integer, text) IS
     'The perception vector of one sample of a run; an error when there is none.';
 
--- plpgsql: the sample's vector is read first, so that a run or sample the
--- caller cannot see is an error whatever plan the query gets
 CREATE FUNCTION @extschema@.tl_similar(run integer, sample_id text, k integer DEFAULT 10)
 RETURNS TABLE (rank integer, sample_id text, distance real, label integer, prediction integer, loss real)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v real[] := @extschema@.tl_sample_perception($1, $2);
-BEGIN
-    RETURN QUERY
     SELECT s.rank, s.sample_id, s.distance, t.label, t.prediction, t.loss
-      FROM @extschema@.tl_similar_to($1, v, $3, $2) s
-      JOIN @extschema@.tl_result t ON t.run = $1 AND t.sample_id = s.sample_id
-     ORDER BY s.rank;
-END
+      FROM @extschema@.tl_similar_to($1, @extschema@.tl_sample_perception($1, $2), $3, $2) s
+      LEFT JOIN @extschema@.tl_result t ON t.run = $1 AND t.sample_id = s.sample_id
+     ORDER BY s.rank
 $$;
 COMMENT ON FUNCTION @extschema@.tl_similar(integer, text, integer) IS
     'The k other samples of a run the model perceives as closest to one of its samples, nearest first.';

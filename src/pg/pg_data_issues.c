@@ -29,17 +29,47 @@ typedef struct run_labels
 	double	   *probs;			/* n × c */
 } run_labels;
 
-static tl_output_kind
-run_output_kind(const char *schema, int32 run)
+/*
+ * Whether schema.table has column: a 0.2.0 catalog still in use with this
+ * library (before ALTER EXTENSION UPDATE) has no tl_run.output_kind and no
+ * tl_neighbour.
+ */
+static bool
+table_has_column(const char *schema, const char *table, const char *column)
 {
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1) "
+							  "AND attname::pg_catalog.text OPERATOR(pg_catalog.=) $2 AND NOT attisdropped", 2, (Oid[]) {TEXTOID, TEXTOID},
+							  (Datum[]) {CStringGetTextDatum(psprintf("%s.%s", schema, table)), CStringGetTextDatum(column)},
+							  NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading the catalog failed");
+	return SPI_processed == 1;
+}
+
+/* What the outputs of run mean: tl_run.output_kind, or derived from its model on a 0.2.0 catalog. */
+static tl_output_kind
+run_output_kind(const char *schema, Oid fn_oid, int32 run)
+{
+	bool		has_column = table_has_column(schema, "tl_run", "output_kind");
 	bool		isnull;
 	Datum		d;
 
 	tl_pg_check_run(schema, run);
-	if (SPI_execute_with_args(psprintf("SELECT output_kind FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema),
+	if (SPI_execute_with_args(psprintf(has_column ? "SELECT output_kind FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1"
+									   : "SELECT model OPERATOR(pg_catalog.||) COALESCE('@' OPERATOR(pg_catalog.||) revision, '') "
+									   "FROM %s.tl_run WHERE id OPERATOR(pg_catalog.=) $1", schema),
 							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "tensorlens: reading tl_run failed");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!has_column)
+	{
+		tl_cached_model *e = tl_model_get(fn_oid, TextDatumGetCString(d));
+		tl_output_kind kind;
+		tl_status	st = {0};
+
+		if (tl_model_output_kind(e->model, NULL, &kind, &st) < 0)
+			tl_pg_raise(&st, e->name);
+		return kind;
+	}
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -53,9 +83,9 @@ run_output_kind(const char *schema, int32 run)
  * in `only` when given), as class distributions.  Call inside SPI.
  */
 static void
-read_labels(const char *schema, int32 run, run_labels *rl, MemoryContext cxt)
+read_labels(const char *schema, Oid fn_oid, int32 run, run_labels *rl, MemoryContext cxt)
 {
-	tl_output_kind kind = run_output_kind(schema, run);
+	tl_output_kind kind = run_output_kind(schema, fn_oid, run);
 	SPITupleTable *tt;
 	tl_status	st = {0};
 	int			units = 0;
@@ -126,7 +156,8 @@ read_labels(const char *schema, int32 run, run_labels *rl, MemoryContext cxt)
  * The first k neighbours of each of ids (n, sorted) in the stored graph of
  * run, as indices into ids (-1: none, or a neighbour not among ids).  Fails
  * when the graph is stored with fewer than k neighbours (and the run has
- * more samples than that); NULL when the run has no graph.
+ * more samples than that); NULL when the run has no graph (or the catalog
+ * has no tl_neighbour yet).
  */
 static int32 *
 read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContext cxt)
@@ -137,6 +168,8 @@ read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContex
 				with_vectors = 0;
 	bool		isnull;
 
+	if (!table_has_column(schema, "tl_neighbour", "run"))
+		return NULL;
 	if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0), pg_catalog.count(DISTINCT sample_id) FROM %s.tl_neighbour "
 									   "WHERE run OPERATOR(pg_catalog.=) $1", schema), 1,
 							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
@@ -266,7 +299,7 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 		runs = &run;
 
 	SPI_connect();
-	read_labels(schema, run, &rl, cxt);
+	read_labels(schema, fcinfo->flinfo->fn_oid, run, &rl, cxt);
 	if (rl.n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -289,7 +322,7 @@ pg_tl_label_issues(PG_FUNCTION_ARGS)
 		double	   *aligned = MemoryContextAllocHuge(cxt, sizeof(double) * (Size) rl.n * rl.c);
 		uint8	   *has = MemoryContextAllocZero(cxt, rl.n);
 
-		read_labels(schema, runs[r], &other, cxt);
+		read_labels(schema, fcinfo->flinfo->fn_oid, runs[r], &other, cxt);
 		if (other.c != rl.c)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),

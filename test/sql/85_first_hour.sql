@@ -59,15 +59,21 @@ SELECT fh_error($$SELECT tl_evaluate('fh_emb', 'SELECT i, ARRAY[1,2], 1 FROM no_
 SELECT last_value = :seq_before AS no_run_id_used FROM tl_run_id_seq;
 -- duplicate sample ids: a unique violation naming the id, not internal SQL; nothing stays
 SELECT fh_error($$SELECT tl_evaluate('fh_emb', 'SELECT i % 5, ARRAY[1,2,3], 1 FROM generate_series(1, 8) i', 'fh', loss => 'binary_crossentropy')$$);
--- a model without a training loss and no loss given: an error with the fix, no NULL losses
+-- a model without a training loss and no loss given: the loss of its output kind (a sigmoid
+-- unit: binary crossentropy), said in a NOTICE with the way to choose another; no NULL losses
 SELECT training_config IS NULL AS no_training_config FROM tl_model WHERE name = 'fh_emb';
-SELECT fh_error(format('SELECT tl_evaluate(%L, %L, %L)', 'fh_emb', :'samples', 'fh'));
+SELECT tl_evaluate('fh_emb', :'samples', 'fh default loss') AS default_loss_run \gset
+SELECT count(label) AS labelled, count(loss) AS losses FROM tl_result WHERE run = :default_loss_run;
 SELECT count(*) AS no_runs_left FROM tl_run WHERE dataset = 'fh';
 -- unlabelled samples need no loss
 SELECT tl_evaluate('fh_emb', replace(:'samples', 'i % 2 FROM', 'NULL::int FROM'), 'fh unlabelled') AS unlabelled_run \gset
 SELECT count(*) AS results, count(label) AS labelled, count(loss) AS losses, count(x) AS placed
   FROM tl_result WHERE run = :unlabelled_run;
 SELECT tl_evaluate('fh_emb', :'samples', 'fh', loss => 'binary_crossentropy', class_names => '{no,yes}') AS run \gset
+-- the default is the loss named explicitly (hand-checked formula in 32_loss)
+SELECT bool_and(d.loss = e.loss) AS default_is_binary_crossentropy, count(*) AS compared
+  FROM tl_result d JOIN tl_result e USING (sample_id)
+ WHERE d.run = :default_loss_run AND e.run = :run AND d.label IS NOT NULL;
 SELECT count(*) AS results, count(loss) AS losses FROM tl_result WHERE run = :run;
 
 -- ---- unlabelled samples are never failures ----------------------------------------------
