@@ -41,12 +41,28 @@ sole_reader(onnx_ctx *cx, const char *name)
 	return found;
 }
 
+/*
+ * The inputs the patterns read of a node of kind op: two for the binary
+ * ops and Reshape (data, shape), one otherwise.  A node with fewer (a
+ * malformed file) matches no pattern, so that input[k] is always there.
+ */
+static size_t
+pattern_inputs(const char *op)
+{
+	static const char *const binary[] = {"Add", "Sub", "Mul", "Div", "Pow", "MatMul", "Reshape", "Gemm"};
+
+	for (size_t k = 0; k < sizeof(binary) / sizeof(binary[0]); k++)
+		if (strcmp(op, binary[k]) == 0)
+			return 2;
+	return 1;
+}
+
 static int
 is_op(onnx_ctx *cx, int i, const char *op)
 {
 	return i >= 0 && cx->g->node[i]->op_type && strcmp(cx->g->node[i]->op_type, op) == 0 &&
 		!cx->rw[i].skip && !cx->rw[i].op &&
-		cx->g->node[i]->n_output >= 1;
+		cx->g->node[i]->n_output >= 1 && cx->g->node[i]->n_input >= pattern_inputs(op);
 }
 
 /* The value of a one-element float constant (an initializer or a Constant node). */
