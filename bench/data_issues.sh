@@ -7,9 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/packages.sh
-. bench/cluster.sh
+. contrib/cluster.sh
 DATA=${TL_DATA_DIR:-$PWD/../shared/data}
 PORT=${TL_BENCH_PORT:-55471}
-tl_bench_cluster "$PORT"
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster data-issues "$PORT"
+TMP=$TL_CLUSTER
 "${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TMP" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
 /usr/bin/python3 bench/data_issues.py --host "$TMP" --port "$PORT" --db data_issues --data "$DATA" "$@"

@@ -9,16 +9,17 @@
 # (rate 0.15); planted runs have about 10 % samples tagged source =
 # scanner_b, moved off their blob and wrong at rate 0.6; batch and length
 # are random in every run.  Seeds here (0.5 + i/1000, -i/1000) differ from the
-# test's.  Builds, installs and starts its own cluster (bench/cluster.sh).
+# test's.  Builds, installs and starts its own cluster (contrib/cluster.sh).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 . contrib/packages.sh
-. bench/cluster.sh
+. contrib/cluster.sh
 PLANTED=${1:-30}
 CLEAN=${2:-100}
 TL_PG_BIN=${TL_PG_BIN:-/usr/lib/postgresql/15/bin}
-tl_bench_cluster 54431
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster insights-sweep 54431
+TMP=$TL_CLUSTER
 PSQL=("${RUN_AS[@]}" psql -X -q -h "$TMP" -p 54431 -U postgres -d postgres -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -c "CREATE EXTENSION tensorlens"
 sed -n '/^CREATE FUNCTION plant_run/,/^\$\$;/p' test/sql/66_insights.sql | "${PSQL[@]}"

@@ -15,9 +15,10 @@ DATA=${TL_DATA_DIR:-$REPO/../shared/data}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 tl_install_packages python3-psycopg2 python3-sklearn dataset-fashion-mnist
-. bench/cluster.sh
+. contrib/cluster.sh
 # one BLAS thread in the server (tensorlens.blas_threads, the default)
-tl_bench_cluster "$PORT" -c fsync=off -c shared_buffers=1GB -c tensorlens.blas_threads=1
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster maps-bench "$PORT" -c fsync=off -c shared_buffers=1GB -c tensorlens.blas_threads=1
+TMP=$TL_CLUSTER
 "${RUN_AS[@]}" $TL_PG_BIN/psql -h "$TMP" -p $PORT -U postgres -X -q -c "CREATE EXTENSION tensorlens"
 
 echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \

@@ -8,11 +8,12 @@ set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 . contrib/packages.sh
-. bench/cluster.sh
+. contrib/cluster.sh
 PORT=${TL_BENCH_PORT:-54436}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 tl_install_packages python3-torch python3-psycopg2 python3-onnx || exit 1
-tl_bench_cluster "$PORT" -c fsync=off
+TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster onnx-bench "$PORT" -c fsync=off
+TMP=$TL_CLUSTER
 "${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TMP" -p "$PORT" -U postgres -c "CREATE EXTENSION tensorlens" postgres
 /usr/bin/python3 bench/onnx_bench.py --dsn "host=$TMP port=$PORT user=postgres dbname=postgres" \
   --work "$TMP" --rows "${ROWS:-5000}" --rounds "${ROUNDS:-3}" 2> >(grep -v -i warn >&2)

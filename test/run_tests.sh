@@ -75,7 +75,7 @@ tl_lock_install
 tl_build_install || { echo "build or install failed"; FAILED=$((FAILED + 1)); summary; exit 1; }
 
 # ---- the architecture's rules (doc/architecture.md) ------------------------
-for lint in deps sizes releases; do
+for lint in deps sizes releases sourced; do
   if out=$(bash test/lint/$lint.sh 2>&1); then
     echo "test lint/$lint ... ok"; PASSED=$((PASSED + 1))
   else
