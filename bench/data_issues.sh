@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/packages.sh
-. bench/cluster.sh
+. contrib/cluster.sh
 DATA=${TL_DATA_DIR:-$PWD/../shared/data}
 PORT=${TL_BENCH_PORT:-55471}
-tl_bench_cluster "$PORT"
-"${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TMP" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
-/usr/bin/python3 bench/data_issues.py --host "$TMP" --port "$PORT" --db data_issues --data "$DATA" "$@"
+tl_installed_cluster data-issues "$PORT" -c fsync=off
+"${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TL_CLUSTER" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
+/usr/bin/python3 bench/data_issues.py --host "$TL_CLUSTER" --port "$PORT" --db data_issues --data "$DATA" "$@"
