@@ -4,9 +4,9 @@
  * converted to its model's input without running the model (pg_batch.c),
  * become sets (token ids: word 3-grams; multi-hot vectors: their ones) or
  * dense inputs, whose near-duplicate pairs the core finds
- * (analysis/tl_near_dup.h).  A run without an input query, or whose query
- * the caller may not have run, keeps the perception-space pairs alone, said
- * in a NOTICE.
+ * (analysis/tl_near_dup.h).  A run without an input query keeps the
+ * perception-space pairs alone (doc/data_issues.md); so does one whose
+ * query the caller may not have run, said in a NOTICE.
  */
 #include "tl_pg.h"
 
@@ -51,7 +51,8 @@ typedef struct input_rows
 	int64	   *offset;			/* sets: n + 1 */
 	uint32	   *elem;
 	int64		cap_elem;
-	const char *skip;			/* why the stage stopped; NULL while it holds */
+	const char *skip;			/* why the stage stopped ("": needs no NOTICE);
+								 * NULL while it holds */
 } input_rows;
 
 static input_kind
@@ -142,11 +143,16 @@ read_run_inputs(FunctionCallInfo fcinfo, const char *schema, int32 run, input_ro
 	bool		isnull;
 
 	if (!tl_run_as_prepare(&ra, fcinfo->flinfo->fn_oid, run))
+	{
 		rows->skip = "its input query runs as the run's creator, whose privileges the caller lacks";
-	else if (ra.input_query == NULL)
-		rows->skip = "it has no input query (tl_run.input_query)";
-	if (rows->skip)
 		return false;
+	}
+	if (ra.input_query == NULL)
+	{
+		/* a pipeline's run: perception space, as documented (no NOTICE: the usual case) */
+		rows->skip = "";
+		return false;
+	}
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(sample_id) FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1", schema),
 							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
@@ -215,9 +221,10 @@ tl_pg_input_duplicates(FunctionCallInfo fcinfo, const char *schema, int32 run, i
 
 		if (!read_run_inputs(fcinfo, schema, which, &rows))
 		{
-			ereport(NOTICE,
-					(errmsg("near-duplicates: the input space of run %d is not searched (%s), the perception space only",
-							which, rows.skip)));
+			if (rows.skip[0] != '\0')
+				ereport(NOTICE,
+						(errmsg("near-duplicates: the input space of run %d is not searched (%s), the perception space only",
+								which, rows.skip)));
 			return 0;
 		}
 		if (r == 0)

@@ -13,18 +13,6 @@
 
 static uint64_t rng_state = 13;
 
-static double
-uniform(void)
-{
-	return test_uniform(&rng_state);
-}
-
-static double
-gauss(void)
-{
-	return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
-
 static int
 has_pair(const tl_ndup_pairs *ps, int a, int b)
 {
@@ -81,14 +69,14 @@ test_set_pairs(void)
 
 	for (int i = 0; i < DOCS; i++)
 		for (int t = 0; t < DOC_LEN; t++)
-			docs[i][t] = (float) (1 + (int) (uniform() * 3000));
+			docs[i][t] = (float) (1 + (int) (test_uniform(&rng_state) * 3000));
 	for (int k = 0; k < COPIES; k++)
 	{
-		int			at = (int) (uniform() * (DOC_LEN - 12));
+		int			at = (int) (test_uniform(&rng_state) * (DOC_LEN - 12));
 
 		memcpy(docs[DOCS + k], docs[k], sizeof(docs[k]));
 		for (int t = at; t < at + 12; t++)
-			docs[DOCS + k][t] = (float) (1 + (int) (uniform() * 3000));
+			docs[DOCS + k][t] = (float) (1 + (int) (test_uniform(&rng_state) * 3000));
 	}
 	offset[0] = 0;
 	for (int i = 0; i < n; i++)
@@ -133,9 +121,9 @@ blob_image(float *img)
 	memset(img, 0, sizeof(float) * SIDE * SIDE);
 	for (int b = 0; b < 4; b++)
 	{
-		double		cy = 6 + uniform() * 16,
-					cx = 6 + uniform() * 16,
-					r = 1.5 + uniform() * 3;
+		double		cy = 6 + test_uniform(&rng_state) * 16,
+					cx = 6 + test_uniform(&rng_state) * 16,
+					r = 1.5 + test_uniform(&rng_state) * 3;
 
 		for (int y = 0; y < SIDE; y++)
 			for (int x = 0; x < SIDE; x++)
@@ -174,7 +162,7 @@ test_dense_pairs(void)
 		for (int y = 0; y < SIDE; y++)
 			for (int c = 0; c < SIDE; c++)
 				dst[y * SIDE + c] = k % 2 ? (c > 0 ? src[y * SIDE + c - 1] : 0)
-					: src[y * SIDE + c] + (float) (0.02 * gauss());
+					: src[y * SIDE + c] + (float) (0.02 * test_gauss(&rng_state));
 	}
 	CHECK_NEAR(tl_ndup_shift_distance(x + IMAGES * SIDE * SIDE + SIDE * SIDE, x + SIDE * SIDE, &g), 0, 1e-6);
 	CHECK(tl_ndup_dense_pairs(x, n, n, &g, 0, 1000, &ps, &used, &st) == 0, "dense pairs: %s", st.msg);
