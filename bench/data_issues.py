@@ -7,7 +7,8 @@ Independent truth, planted by this script with its own seeds (never by the code 
     self-confidence and margin computed here from the stored outputs; ensembles of two models
     (with_runs) next to each model's best baseline;
   * near-duplicates: copies of samples with noise, a one-pixel shift or one sentence changed -
-    recall and precision of tl_near_duplicates at its default threshold;
+    recall and precision of tl_near_duplicates at its default thresholds, in perception space,
+    in input space and merged (the multi-hot and the token-id IMDB models);
   * out-of-distribution samples: Fashion-MNIST images among MNIST digits, amazon/yelp sentences
     among IMDB reviews - AUROC of tl_outliers (within the run, and against a reference run of
     in-distribution samples) next to max-softmax.
@@ -143,15 +144,20 @@ def duplicate_case(cur, dataset, model, seed, n_copies=100):
     _, inp, _ = dl.MODELS[model]
     cur.execute("SELECT tl_evaluate(%s, %s, 'duplicates', %s)", (model, "SELECT id, %s, label FROM dup_src" % inp, dataset))
     run = cur.fetchone()[0]
-    cur.execute("SELECT sample_id, duplicate_id, distance FROM tl_near_duplicates(%s)", (run,))
-    found = {tuple(sorted((a, b))) for a, b, _ in cur.fetchall()}
+    cur.execute("SELECT sample_id, duplicate_id, distance IS NOT NULL, input_distance IS NOT NULL "
+                "FROM tl_near_duplicates(%s)", (run,))
+    rows = cur.fetchall()
     truth = {tuple(sorted((a, b))) for a, b, _ in planted}
-    out = {"dataset": dataset, "model": model, "seed": seed, "planted": len(truth), "found_pairs": len(found),
-           "recall": round(len(found & truth) / len(truth), 3),
-           "precision": round(len(found & truth) / max(1, len(found)), 3)}
-    for how in sorted({h for _, _, h in planted}):
-        t = {tuple(sorted((a, b))) for a, b, h in planted if h == how}
-        out["recall " + how] = round(len(found & t) / len(t), 3)
+    out = {"dataset": dataset, "model": model, "seed": seed, "planted": len(truth)}
+    # each space alone and merged (the rows tl_near_duplicates returns)
+    for space, keep in (("perception", lambda p, i: p), ("input", lambda p, i: i), ("merged", lambda p, i: True)):
+        found = {tuple(sorted((a, b))) for a, b, p, i in rows if keep(p, i)}
+        out["found " + space] = len(found)
+        out["recall " + space] = round(len(found & truth) / len(truth), 3)
+        out["precision " + space] = round(len(found & truth) / max(1, len(found)), 3)
+        for how in sorted({h for _, _, h in planted}):
+            t = {tuple(sorted((a, b))) for a, b, h in planted if h == how}
+            out["recall %s %s" % (space, how)] = round(len(found & t) / len(t), 3)
     return out
 
 
@@ -232,6 +238,7 @@ def main(argv):
             emit(duplicate_case(cur, "digits", "mnist_small", s))
             emit(duplicate_case(cur, "fashion", "fashion_cnn", s))
             emit(duplicate_case(cur, "imdb", "imdb_multihot3", s))
+            emit(duplicate_case(cur, "imdb", "imdb_cnn", s))
         if "ood" in only:
             for m in ("mnist_small", "mnist_cnn", "imdb_multihot3", "imdb_cnn"):
                 emit(ood_case(cur, m, s))

@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 . contrib/cluster.sh
 DATA=${TL_DATA_DIR:-$PWD/../shared/data}
 PORT=${TL_BENCH_PORT:-55471}
-TL_INITDB_OPTS="-E UTF8 --locale=C" tl_installed_cluster data-issues "$PORT"
-TMP=$TL_CLUSTER
-"${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TMP" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
-/usr/bin/python3 bench/data_issues.py --host "$TMP" --port "$PORT" --db data_issues --data "$DATA" "$@"
+tl_installed_cluster data-issues "$PORT" -c fsync=off
+"${RUN_AS[@]}" $TL_PG_BIN/psql -X -q -h "$TL_CLUSTER" -p "$PORT" -U postgres -c "CREATE DATABASE data_issues" postgres
+/usr/bin/python3 bench/data_issues.py --host "$TL_CLUSTER" --port "$PORT" --db data_issues --data "$DATA" "$@"

@@ -120,12 +120,15 @@ LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_label_issues(integer, integer, integer[]) IS
     'Labelled samples of a run ranked most likely mislabelled first: score = 1 - p(label) for the product of the models'' class distribution (averaged with the runs of with_runs) and the labels of the k nearest neighbours, whose weight is fitted on the run; confident learning flags; self-confidence per run.';
 
+-- VOLATILE, PARALLEL UNSAFE: the input space reads the runs' input queries
+-- (run as their creators), as tl_run_rows does.
 CREATE FUNCTION @extschema@.tl_near_duplicates(run integer, other_run integer DEFAULT NULL, threshold real DEFAULT NULL)
-RETURNS TABLE (sample_id text, duplicate_run integer, duplicate_id text, distance real)
+RETURNS TABLE (sample_id text, duplicate_run integer, duplicate_id text, distance real,
+               input_distance real, method text)
 AS 'MODULE_PATHNAME', 'pg_tl_near_duplicates'
-LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.tl_near_duplicates(integer, integer, real) IS
-    'Pairs of samples the model perceives as (nearly) identical: within a run, or samples of run that nearly duplicate samples of other_run (train/test leakage). Default threshold: calibrated on the nearest-neighbour distances of the run (other_run), doc/data_issues.md.';
+    'Pairs of (nearly) identical samples: within a run, or samples of run that nearly duplicate samples of other_run (train/test leakage). Found in perception space (distance; threshold, by default calibrated on the nearest-neighbour distances of the run, or other_run) and in input space from the runs'' input queries (input_distance: 1 - Jaccard of token 3-grams or multi-hot ones, or the relative distance of dense inputs at the best one-pixel shift; default thresholds); method says which: perception, input or both. doc/data_issues.md.';
 
 CREATE FUNCTION @extschema@.tl_outliers(run integer, reference_run integer DEFAULT NULL)
 RETURNS TABLE (rank integer, sample_id text, score real, outlier boolean, nearest_id text,
@@ -204,7 +207,7 @@ CREATE FUNCTION @extschema@.tl_sample_issues(run integer)
 RETURNS TABLE (sample_id text, label integer, prediction integer, loss real,
                label_issue_score real, label_issue boolean, suggested_label integer,
                outlier_score real, outlier boolean, duplicate_of text, hardness real)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable

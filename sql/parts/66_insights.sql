@@ -331,7 +331,7 @@ COMMENT ON FUNCTION @extschema@.tl_insights_mislabeled(integer) IS
 -- neighbour graph (no perception vectors) says it could not be computed.
 CREATE FUNCTION @extschema@.tl_insights_duplicates(run integer)
 RETURNS SETOF @extschema@.tl_finding
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -354,7 +354,7 @@ $$;
 
 CREATE FUNCTION @extschema@.tl_insights_leakage(run integer, reference_run integer)
 RETURNS SETOF @extschema@.tl_finding
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -504,7 +504,7 @@ CREATE FUNCTION @extschema@.tl_insights(run integer, reference_run integer DEFAU
                                         alpha double precision DEFAULT 0.01)
 RETURNS TABLE (rank integer, kind text, severity real, samples integer, description text,
                sample_ids text[], details jsonb)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -627,7 +627,7 @@ COMMENT ON FUNCTION @extschema@.tl_run_label_issue_rate(integer) IS
 -- vectors) or nothing to compare with.
 CREATE FUNCTION @extschema@.tl_run_data_issue_counts(run integer,
                                                      OUT duplicates integer, OUT leakage integer, OUT outlier_rate real)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable

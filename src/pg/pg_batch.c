@@ -63,12 +63,14 @@ estimated_rows(Portal portal)
 	return ps && ps->planTree ? (int64) ps->planTree->plan_rows : -1;
 }
 
+/* forward = false: the batch's inputs are emitted without running the model. */
 static void
-flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
+flush(tl_call_model *cm, tl_batch *b, bool forward, tl_batch_emit emit, void *arg)
 {
 	if (b->n == 0)
 		return;
-	tl_call_forward(cm, &b->shape, b->x, b->n);
+	if (forward)
+		tl_call_forward(cm, &b->shape, b->x, b->n);
 	emit(cm, b, arg);
 	tl_progress_add(b->n);
 	b->n = 0;
@@ -84,7 +86,7 @@ flush(tl_call_model *cm, tl_batch *b, tl_batch_emit emit, void *arg)
  */
 static void
 batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int requested,
-		   int min_cols, const char *columns, tl_batch_emit emit, void *arg)
+		   int min_cols, const char *columns, bool forward, tl_batch_emit emit, void *arg)
 {
 	MemoryContext batch_cxt,
 				buf_cxt,
@@ -157,7 +159,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 				{
 					/* variable-length models: a new length starts a new batch */
 					tl_run_as_leave(ra);
-					flush(cm, &b, emit, arg);
+					flush(cm, &b, forward, emit, arg);
 					MemoryContextReset(batch_cxt);
 					tl_run_as_enter(ra);
 				}
@@ -199,7 +201,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 				if (b.n == b.cap)
 				{
 					tl_run_as_leave(ra);
-					flush(cm, &b, emit, arg);
+					flush(cm, &b, forward, emit, arg);
 					MemoryContextReset(batch_cxt);
 					tl_run_as_enter(ra);
 				}
@@ -210,7 +212,7 @@ batch_loop(tl_call_model *cm, const char *query, Datum ids, tl_run_as *ra, int r
 		}
 		SPI_cursor_close(portal);
 		tl_run_as_leave(ra);
-		flush(cm, &b, emit, arg);
+		flush(cm, &b, forward, emit, arg);
 		tl_progress_phase_done();
 	}
 	PG_FINALLY();
@@ -228,16 +230,28 @@ void
 tl_batch_query(tl_call_model *cm, const char *query, int requested, int min_cols,
 			   const char *columns, tl_batch_emit emit, void *arg)
 {
-	batch_loop(cm, query, (Datum) 0, NULL, requested, min_cols, columns, emit, arg);
+	batch_loop(cm, query, (Datum) 0, NULL, requested, min_cols, columns, true, emit, arg);
 }
 
-void
-tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids, tl_batch_emit emit, void *arg)
+static void
+run_query(tl_call_model *cm, tl_run_as *ra, Datum ids, bool forward, tl_batch_emit emit, void *arg)
 {
 	/* the wrapper names everything it uses: it runs under the run's search_path */
 	char	   *query = psprintf("SELECT q.* FROM (%s) q(sample_id) "
 								 "WHERE q.sample_id::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)",
 								 ra->input_query);
 
-	batch_loop(cm, query, ids, ra, 0, 2, "sample_id, input", emit, arg);
+	batch_loop(cm, query, ids, ra, 0, 2, "sample_id, input", forward, emit, arg);
+}
+
+void
+tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids, tl_batch_emit emit, void *arg)
+{
+	run_query(cm, ra, ids, true, emit, arg);
+}
+
+void
+tl_batch_run_inputs(tl_call_model *cm, tl_run_as *ra, Datum ids, tl_batch_emit emit, void *arg)
+{
+	run_query(cm, ra, ids, false, emit, arg);
 }

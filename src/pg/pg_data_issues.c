@@ -472,12 +472,15 @@ against_reference(const char *schema, int32 run, int32 ref, int *k, tl_points *a
 
 /*
  * tl_near_duplicates(run, other_run, threshold) → TABLE(sample_id,
- * duplicate_run, duplicate_id, distance): pairs within a run (each once,
- * sample_id < duplicate_id) from its stored graph, or each sample of run
- * whose nearest sample of other_run (in other_run's neighbour space) is
- * within the threshold.
+ * duplicate_run, duplicate_id, distance, input_distance, method): pairs
+ * within a run (each once, sample_id < duplicate_id), or each sample of run
+ * with its nearest sample of other_run — in perception space (the stored
+ * graph; other_run's neighbour space, within the threshold) and in input
+ * space (pg_near_dup.c, its own default thresholds), merged.
  */
 PG_FUNCTION_INFO_V1(pg_tl_near_duplicates);
+/* (long function: arguments, the threshold, the pairs of the graph or of
+ * the reference, then the input space, all in one SPI connection) */
 Datum
 pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 {
@@ -486,6 +489,10 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 	int32		run,
 				other;
 	double		threshold;
+	tl_pg_dup_pair *pairs,
+			   *in_input = NULL;
+	int			n = 0,
+				n_input = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -515,27 +522,24 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args(psprintf("SELECT least(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), "
 										   "greatest(sample_id COLLATE pg_catalog.\"C\", neighbour_id COLLATE pg_catalog.\"C\"), pg_catalog.min(distance) "
 										   "FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1 "
-										   "AND distance OPERATOR(pg_catalog.<=) $2 GROUP BY 1, 2 ORDER BY 3, 1, 2", schema), 2,
+										   "AND distance OPERATOR(pg_catalog.<=) $2 GROUP BY 1, 2", schema), 2,
 								  (Oid[]) {INT4OID, FLOAT4OID},
 								  (Datum[]) {Int32GetDatum(run), Float4GetDatum((float4) threshold)},
 								  NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "tensorlens: reading tl_neighbour failed");
 		tt = SPI_tuptable;
+		pairs = MemoryContextAlloc(cxt, sizeof(tl_pg_dup_pair) * Max(SPI_processed, 1));
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			Datum		values[4];
-			bool		nulls[4] = {0},
-						isnull;
+			bool		isnull;
 
-			values[0] = CStringGetTextDatum(SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
-			values[1] = Int32GetDatum(run);
-			values[2] = CStringGetTextDatum(SPI_getvalue(tt->vals[r], tt->tupdesc, 2));
-			values[3] = SPI_getbinval(tt->vals[r], tt->tupdesc, 3, &isnull);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			pairs[n].a = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
+			pairs[n].b = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 2));
+			pairs[n].perception = DatumGetFloat4(SPI_getbinval(tt->vals[r], tt->tupdesc, 3, &isnull));
+			pairs[n++].input = NAN;
 		}
-		SPI_finish();
-		return (Datum) 0;
 	}
+	else
 	{
 		tl_points	a,
 					b;
@@ -544,21 +548,32 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 		int			k = 1;
 
 		against_reference(schema, run, other, &k, &a, &b, &idx, &dist, cxt);
-		SPI_finish();
+		pairs = MemoryContextAlloc(cxt, sizeof(tl_pg_dup_pair) * Max(a.n, 1));
 		for (int i = 0; i < a.n; i++)
 		{
-			Datum		values[4];
-			bool		nulls[4] = {0};
-
 			if (dist[i] > threshold)
 				continue;
-			values[0] = CStringGetTextDatum(a.ids[i]);
-			values[1] = Int32GetDatum(other);
-			values[2] = CStringGetTextDatum(b.ids[idx[i]]);
-			values[3] = Float4GetDatum(dist[i]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			pairs[n].a = a.ids[i];
+			pairs[n].b = b.ids[idx[i]];
+			pairs[n].perception = dist[i];
+			pairs[n++].input = NAN;
 		}
 	}
+	{
+		/* the pairs outlive the SPI connection */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		n_input = tl_pg_input_duplicates(fcinfo, schema, run, other, &in_input);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (n_input > 0)
+	{
+		pairs = repalloc(pairs, sizeof(tl_pg_dup_pair) * (n + n_input));
+		memcpy(pairs + n, in_input, sizeof(tl_pg_dup_pair) * n_input);
+		n += n_input;
+	}
+	tl_pg_emit_duplicates(rsinfo, other, pairs, n);
 	return (Datum) 0;
 }
 

@@ -38,14 +38,13 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
-void
-tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run)
+bool
+tl_run_as_prepare(tl_run_as *ra, Oid fn_oid, int32 run)
 {
 	const char *schema = quote_identifier(get_namespace_name(get_func_namespace(fn_oid)));
 	MemoryContext cxt = CurrentMemoryContext;
 	SPITupleTable *tt;
 	bool		isnull;
-	char	   *creator;
 
 	memset(ra, 0, sizeof(*ra));
 	ra->run = run;
@@ -61,26 +60,33 @@ tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run %d does not exist", run)));
 	tt = SPI_tuptable;
-	creator = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[0], tt->tupdesc, 1));
+	ra->creator_name = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[0], tt->tupdesc, 1));
 	ra->search_path = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[0], tt->tupdesc, 2));
 	SPI_getbinval(tt->vals[0], tt->tupdesc, 3, &isnull);
 	ra->input_query = isnull ? NULL : MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[0], tt->tupdesc, 3));
 	ra->model = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[0], tt->tupdesc, 4));
 	SPI_finish();
 
-	ra->creator = get_role_oid(creator, true);
+	ra->creator = get_role_oid(ra->creator_name, true);
+	return OidIsValid(ra->creator) && has_privs_of_role(GetUserId(), ra->creator);
+}
+
+void
+tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run)
+{
+	if (tl_run_as_prepare(ra, fn_oid, run))
+		return;
 	if (!OidIsValid(ra->creator))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("run %d was created by role \"%s\", which no longer exists: its SQL is not run", run, creator)));
-	if (!has_privs_of_role(GetUserId(), ra->creator))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to run SQL of run %d as its creator \"%s\"", run, creator),
-				 errdetail("The SQL of a run (its input query; a report's preview query) runs as the role that created the run; "
-						   "only that role, roles with its privileges and superusers may have it run."),
-				 errhint("Ask \"%s\" to analyse the run, or call tl_html_report without a preview query and with heatmaps => 0.",
-						 creator)));
+				 errmsg("run %d was created by role \"%s\", which no longer exists: its SQL is not run", run, ra->creator_name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to run SQL of run %d as its creator \"%s\"", run, ra->creator_name),
+			 errdetail("The SQL of a run (its input query; a report's preview query) runs as the role that created the run; "
+					   "only that role, roles with its privileges and superusers may have it run."),
+			 errhint("Ask \"%s\" to analyse the run, or call tl_html_report without a preview query and with heatmaps => 0.",
+					 ra->creator_name)));
 }
 
 void

@@ -7,6 +7,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "access/tupdesc.h"
+#include "nodes/execnodes.h"
 #include "utils/array.h"
 
 #include "base/tl_core.h"
@@ -101,7 +102,8 @@ void		tl_call_forward(tl_call_model *cm, const tl_shape *in, const float *x, int
 typedef struct tl_run_as
 {
 	int32		run;
-	Oid			creator;
+	Oid			creator;		/* InvalidOid: the creator's role is gone */
+	char	   *creator_name;
 	char	   *search_path;
 	char	   *input_query;	/* NULL if the run has none */
 	char	   *model;			/* "name@revision" or "name" */
@@ -112,6 +114,8 @@ typedef struct tl_run_as
 } tl_run_as;
 
 void		tl_run_as_init(tl_run_as *ra, Oid fn_oid, int32 run);
+/* As init without the check's ERROR: false when the caller may not run the run's SQL. */
+bool		tl_run_as_prepare(tl_run_as *ra, Oid fn_oid, int32 run);
 void		tl_run_as_enter(tl_run_as *ra);
 void		tl_run_as_leave(tl_run_as *ra);
 
@@ -147,6 +151,36 @@ void		tl_batch_query(tl_call_model *cm, const char *query, int requested,
  */
 void		tl_batch_run_query(tl_call_model *cm, tl_run_as *ra, Datum ids,
 							   tl_batch_emit emit, void *arg);
+/*
+ * The same rows converted to the model's input (b->x, b->shape) and
+ * emitted without running the model: near-duplicates in input space.
+ */
+void		tl_batch_run_inputs(tl_call_model *cm, tl_run_as *ra, Datum ids,
+								tl_batch_emit emit, void *arg);
+
+/* ---- near-duplicates (pg_near_dup.c) ---- */
+/* A pair of samples and its distance in each space (NaN: not found there). */
+typedef struct tl_pg_dup_pair
+{
+	char	   *a,
+			   *b;
+	float		perception,
+				input;
+} tl_pg_dup_pair;
+
+/*
+ * The near-duplicate pairs of run in input space (other != run: each of
+ * run's samples with its nearest sample of other, leakage), a < b within a
+ * run; 0 pairs and a NOTICE when a run's inputs cannot be read.
+ */
+int			tl_pg_input_duplicates(FunctionCallInfo fcinfo, const char *schema, int32 run,
+								   int32 other, tl_pg_dup_pair **out);
+/*
+ * Rows (sample_id, duplicate_run, duplicate_id, distance, input_distance,
+ * method) of the n pairs found in either space (each pair once, its
+ * distances merged), nearest in perception space first.
+ */
+void		tl_pg_emit_duplicates(ReturnSetInfo *rsinfo, int32 other, tl_pg_dup_pair *pairs, int n);
 /*
  * Prepares a query with nargs parameters (inside SPI): an ERROR unless it
  * parses and is a SELECT; `columns` names what it must return, for errors.

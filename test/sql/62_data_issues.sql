@@ -179,3 +179,75 @@ SELECT method, method_auroc >= greatest(self_confidence_auroc, coalesce(margin_a
 \else
 \echo NOTICE: shared data absent (set TL_DATA_DIR or put ../shared/data beside the repo): the real label-issue case is skipped
 \endif
+
+-- 6. near-duplicates in input space, planted here in shared real data: 30 of
+--    300 MNIST digits copied with Gaussian noise (sigma 0.03, every other) or
+--    shifted one pixel right (the rest); 30 of 300 reviews copied with one
+--    sentence replaced, under the multi-hot and the token-id (Conv1D) model.
+--    The test fails if tl_near_duplicates, at its default thresholds, finds
+--    fewer than 90 % of the planted pairs of images of a kind or 85 % of the
+--    edited reviews (a review of one sentence is replaced whole: 28 of 30
+--    found here), if fewer than 90 % of the pairs it finds in input space are
+--    planted, or if a copy in another run is not found as leakage
+--    (doc/data_issues.md).
+\if :{?data}
+SELECT tl_model_load('di_mnist', :'data' || '/models/mnist/mnist_cnn_small__neuroedge.h5') > 0 AS loaded;
+CREATE TABLE di_digits (id int PRIMARY KEY, label int, pixels real[]);
+-- (the MNIST test set has the file names of Fashion-MNIST's: the same loader)
+\copy di_digits FROM PROGRAM '/usr/bin/python3 contrib/fashion/load_fashion.py --limit 300 --data-dir "$TL_DATA/datasets/mnist"'
+SELECT setseed(0.13);
+CREATE TABLE di_planted AS
+SELECT 100000 + id AS copy_id, id AS source_id, CASE WHEN n % 2 = 0 THEN 'noise' ELSE 'shift' END AS how
+  FROM (SELECT id, row_number() OVER (ORDER BY random()) AS n FROM di_digits) s WHERE n <= 30;
+INSERT INTO di_digits
+SELECT p.copy_id, d.label,
+       CASE p.how WHEN 'noise' THEN
+            array(SELECT least(1, greatest(0, v + 0.03 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))::real
+                    FROM unnest(d.pixels) WITH ORDINALITY u(v, i) ORDER BY i)
+       ELSE array(SELECT CASE WHEN (i - 1) % 28 = 0 THEN 0 ELSE d.pixels[i - 1] END
+                    FROM generate_series(1, 784) i ORDER BY i) END
+  FROM di_planted p JOIN di_digits d ON d.id = p.source_id;
+CREATE TABLE di_edited AS
+SELECT id, label, text FROM di_reviews ORDER BY id OFFSET 1000 LIMIT 300;
+INSERT INTO di_planted
+SELECT 200000 + id, id, 'sentence' FROM (SELECT id FROM di_edited ORDER BY random() LIMIT 30) s;
+INSERT INTO di_edited
+SELECT p.copy_id, r.label,
+       array_to_string((SELECT array_agg(CASE WHEN i = 1 + floor(random() * cardinality(s))::int
+                                              THEN 'I watched it again with my family last weekend' ELSE x END ORDER BY i)
+                          FROM unnest(s) WITH ORDINALITY u(x, i)), '. ')
+  FROM di_planted p JOIN di_edited r ON r.id = p.source_id, string_to_array(r.text, '. ') s
+ WHERE p.how = 'sentence';
+SELECT tl_evaluate('di_mnist', 'SELECT id, pixels, label FROM di_digits', 'di digits') AS dig \gset
+SELECT tl_evaluate('di_multihot3', $$SELECT id, tl_multi_hot(tl_tokenize('di_imdb', text, NULL, 10000), 10000), label
+                                      FROM di_edited$$, 'di edited') AS mh_dup \gset
+SELECT tl_evaluate('di_cnn', $$SELECT id, tl_tokenize('di_imdb', text, 500, 2000), label FROM di_edited$$, 'di edited') AS cnn_dup \gset
+CREATE TABLE di_found AS
+SELECT 'mnist' AS model, d.* FROM tl_near_duplicates(:dig) d
+UNION ALL SELECT 'multi-hot', d.* FROM tl_near_duplicates(:mh_dup) d
+UNION ALL SELECT 'token ids', d.* FROM tl_near_duplicates(:cnn_dup) d;
+SELECT m.model, p.how, count(*) AS planted,
+       count(*) FILTER (WHERE f.sample_id IS NOT NULL) >= m.margin * count(*) AS recall_above_margin,
+       count(*) FILTER (WHERE f.input_distance IS NOT NULL) >= m.margin * count(*) AS input_space_recall_above_margin
+  FROM di_planted p
+  CROSS JOIN (VALUES ('mnist', 0.9), ('multi-hot', 0.85), ('token ids', 0.85)) m(model, margin)
+  LEFT JOIN di_found f ON f.model = m.model
+       AND (f.sample_id, f.duplicate_id) IN ((p.source_id::text, p.copy_id::text), (p.copy_id::text, p.source_id::text))
+ WHERE (m.model = 'mnist') = (p.how <> 'sentence')
+ GROUP BY m.model, m.margin, p.how ORDER BY 1, 2;
+SELECT f.model, count(*) FILTER (WHERE p.copy_id IS NOT NULL) >= 0.9 * count(*) AS input_space_precision_at_least_90,
+       bool_and(f.method IN ('input', 'both')) AS methods_named
+  FROM di_found f
+  LEFT JOIN di_planted p
+       ON (f.sample_id, f.duplicate_id) IN ((p.source_id::text, p.copy_id::text), (p.copy_id::text, p.source_id::text))
+ WHERE f.input_distance IS NOT NULL GROUP BY 1 ORDER BY 1;
+-- leakage in input space: the copies as another run find their sources
+SELECT tl_evaluate('di_mnist', 'SELECT id, pixels, label FROM di_digits WHERE id < 100000', 'di digits originals') AS dig_originals \gset
+SELECT tl_evaluate('di_mnist', 'SELECT id, pixels, label FROM di_digits WHERE id >= 100000', 'di digits copies') AS dig_copies \gset
+SELECT count(*) FILTER (WHERE p.copy_id IS NOT NULL) AS copies_leaking_in_input_space
+  FROM tl_near_duplicates(:dig_copies, :dig_originals) d
+  LEFT JOIN di_planted p ON d.sample_id = p.copy_id::text AND d.duplicate_id = p.source_id::text
+ WHERE d.input_distance IS NOT NULL;
+\else
+\echo NOTICE: shared data absent: the planted near-duplicate case is skipped
+\endif

@@ -25,6 +25,10 @@ SELECT tl_grant_usage('rg_other');
 -- a run of each: the pipeline's and another team's
 SET ROLE rg_pipeline;
 SELECT tl_evaluate('rg_emb', :'samples', 'rg pipeline data', loss => 'binary_crossentropy') AS pipeline_run \gset
+-- sample i + 20 repeats sample i: the creator finds these pairs in input
+-- space (19: samples 20 and 40 are all padding)
+SELECT count(*) FILTER (WHERE method <> 'perception' AND (sample_id::int - duplicate_id::int) % 20 = 0) AS repeats_from_inputs
+  FROM tl_near_duplicates(:pipeline_run);
 RESET ROLE;
 SET ROLE rg_other;
 SELECT tl_evaluate('rg_emb', :'samples', 'rg other data', loss => 'binary_crossentropy') AS other_run \gset
@@ -61,6 +65,14 @@ SELECT count(*) > 0 AS class_rows FROM tl_class_metrics;
 SELECT count(*) AS label_issues FROM tl_label_issues(:pipeline_run, 5);
 SELECT sum(size) AS clustered FROM tl_failure_clusters(:pipeline_run, 2);
 SELECT rg_error('SELECT count(*) FROM tl_label_issues(' || :other_run || ', 5)') LIKE '42704: run % does not exist' AS other_runs_unknown;
+-- near-duplicates: the pipeline's input query is not run (not as the
+-- pipeline, whose privileges the reader lacks, nor as the reader): the
+-- perception space alone, said in a NOTICE (run ids vary: not shown), and
+-- none of the pairs in input space
+SET client_min_messages = warning;
+SELECT count(*) FILTER (WHERE method <> 'perception') AS pairs_from_inputs
+  FROM tl_near_duplicates(:pipeline_run);
+RESET client_min_messages;
 -- and changes nothing, not even the runs it reads
 SELECT rg_error('UPDATE tl_run SET dataset = ''x''');
 SELECT rg_error('DELETE FROM tl_result');

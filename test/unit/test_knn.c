@@ -10,18 +10,6 @@
 
 static uint64_t rng_state = 42;
 
-static double
-uniform(void)
-{
-	return test_uniform(&rng_state);
-}
-
-static double
-gauss(void)
-{
-	return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
-
 /* clusters of points in d dimensions, like perception vectors on their principal components */
 static float *
 clustered(int n, int d, int clusters)
@@ -30,10 +18,10 @@ clustered(int n, int d, int clusters)
 	float	   *c = malloc(sizeof(float) * clusters * d);
 
 	for (int i = 0; i < clusters * d; i++)
-		c[i] = (float) (3 * gauss());
+		c[i] = (float) (3 * test_gauss(&rng_state));
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < d; j++)
-			x[i * d + j] = c[(i % clusters) * d + j] + (float) gauss();
+			x[i * d + j] = c[(i % clusters) * d + j] + (float) test_gauss(&rng_state);
 	free(c);
 	return x;
 }
@@ -94,7 +82,7 @@ test_near_identical(void)
 	tl_status	st = {0};
 
 	for (int i = 0; i < n * d; i++)
-		x[i] = (float) (1000 + 10 * gauss());
+		x[i] = (float) (1000 + 10 * test_gauss(&rng_state));
 	memcpy(x + 7 * d, x + 3 * d, sizeof(float) * d);
 	x[7 * d + 2] += 1e-3f;
 	CHECK(tl_knn_exact(x, n, x, n, d, 1, 1, idx, dist, &st) == 0, "exact");

@@ -131,4 +131,13 @@ test_uniform(uint64_t *state)
 	return ((*state >> 11) + 0.5) / 9007199254740992.0;
 }
 
+/* A standard normal draw (Box-Muller) from the same state. */
+static inline double
+test_gauss(uint64_t *state)
+{
+	double		u = test_uniform(state);
+
+	return sqrt(-2 * log(u)) * cos(6.283185307179586 * test_uniform(state));
+}
+
 #endif							/* TEST_UTIL_H */
