@@ -3,7 +3,7 @@
 the same perception vectors, in the same run (run by bench/maps_bench.sh,
 which starts the cluster and sets one thread on each side).
 
-  maps_bench.py --dsn DSN --data DIR [--sizes 5000,10000] [--imdb 5000] [--large 100000]
+  maps_bench.py --dsn DSN --data DIR [--sizes 5000,10000] [--imdb 5000] [--large 100000] [--large-maps umap]
 
 Perception vectors are computed by tensorlens (tl_perception_batch) from
   * the Fashion-MNIST CNN of contrib/fashion on the first N test images
@@ -204,6 +204,7 @@ def main(argv):
     ap.add_argument("--sizes", default="5000,10000", help="Fashion-MNIST test images, comma-separated")
     ap.add_argument("--imdb", type=int, default=5000, help="IMDB reviews (0: none)")
     ap.add_argument("--large", type=int, default=0, help="also map this many Fashion vectors (tensorlens only)")
+    ap.add_argument("--large-maps", default="umap,tsne", help="the maps drawn at --large (e.g. umap)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--stability", type=int, default=0, help="epochs of the stability run (0: none)")
     ap.add_argument("--stability-test", type=int, default=2000, help="test images of the stability run")
@@ -264,7 +265,7 @@ def main(argv):
         cur.execute("SELECT count(*) FROM fashion_large")
         n = cur.fetchone()[0]
         print("\nFashion-MNIST CNN, %d perception vectors (test, train, mirrored train), tensorlens only:" % n)
-        for fn in ("tl_embed_umap", "tl_embed_tsne"):
+        for fn in ["tl_embed_" + m for m in a.large_maps.split(",")]:
             conn.close()
             conn = psycopg2.connect(a.dsn)     # a fresh backend: its peak memory is this call's
             cur = conn.cursor()
