@@ -33,7 +33,8 @@ ones, and the independent ones after the best rotation/reflection and
 shift onto the previous epoch (orthogonal Procrustes).
 --large N: N perception vectors of Fashion-MNIST images (the 10,000 test
 and 60,000 training images, then the training images mirrored left-right
-until N) mapped by tensorlens only: time and the server's peak memory
+until N, each further round shifted by another 1-2 pixels) mapped by
+tensorlens only: time and the server's peak memory
 (VmHWM of the backend).  scikit-learn is not run at that size.
 """
 import argparse
@@ -253,11 +254,18 @@ def main(argv):
     if a.large:
         xr, yr = load_fashion("train")
         load_images(cur, xr, yr, first_id=10000)
-        k = 70000
+        # past 130,000 the mirrored training images again, each round moved by
+        # another 1-2 pixel shift: copies the CNN sees as close but not identical
+        # (identical copies would make each sample's neighbours its own copies)
+        shifts = [(0, 0), (0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1),
+                  (0, 2), (2, 0), (0, -2), (-2, 0), (2, 2), (-2, -2), (2, -2), (-2, 2)]
+        k, rnd = 70000, 0
         while k < a.large:
             m = min(a.large - k, len(xr))
-            load_images(cur, xr[:m, :, ::-1], yr[:m], first_id=k)
+            dy, dx = shifts[rnd % len(shifts)]
+            load_images(cur, np.roll(xr[:m, :, ::-1], (dy, dx), axis=(1, 2)), yr[:m], first_id=k)
             k += m
+            rnd += 1
         conn.commit()
         cur.execute("""CREATE TABLE fashion_large AS SELECT p.id::int AS id, p.perception, NULL::real AS x, NULL::real AS y
                          FROM tl_perception_batch('fashion', 'SELECT id, pixels FROM fashion_img WHERE id < %d') p""" % a.large)
