@@ -440,15 +440,12 @@ onnx_match_patterns(onnx_ctx *cx)
 {
 	for (size_t i = 0; i < cx->g->n_node; i++)
 	{
-		const char *op = cx->g->node[i]->op_type;
-
-		if (op == NULL || cx->rw[i].skip || cx->rw[i].op)
-			continue;
-		if (strcmp(op, "Erf") == 0)
+		/* is_op also checks the entry node has the input and output read */
+		if (is_op(cx, (int) i, "Erf"))
 			match_gelu(cx, (int) i);
-		else if (strcmp(op, "ReduceMean") == 0)
+		else if (is_op(cx, (int) i, "ReduceMean"))
 			match_layernorm(cx, (int) i);
-		else if (strcmp(op, "Softmax") == 0)
+		else if (is_op(cx, (int) i, "Softmax"))
 			match_attention(cx, (int) i);
 	}
 }
