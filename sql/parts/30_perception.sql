@@ -9,15 +9,15 @@ COMMENT ON FUNCTION @extschema@.tl_activations(text, anyarray, text) IS
     'The output of one layer (names as tl_layers lists them) for one sample, flattened row-major.';
 
 CREATE FUNCTION @extschema@.tl_perception(model text, input anyarray,
-                                          layers text[] DEFAULT NULL, pooling text DEFAULT 'avg')
+                                          layers text[] DEFAULT NULL, pooling text DEFAULT 'auto')
 RETURNS real[]
 AS 'MODULE_PATHNAME', 'pg_tl_perception'
 LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.tl_perception(text, anyarray, text[], text) IS
-    'The perception vector of a sample: each chosen layer pooled over time/space to one value per feature (avg or max), each block L2-normalised, concatenated. Default layers: every layer with learned features except the output layer.';
+    'The perception vector of a sample: each chosen layer pooled over time/space to one value per feature, each block L2-normalised, concatenated. Pooling auto (the default, as runs use) is max for a model that reduces its positions by global max pooling only, else avg. Default layers: every layer with learned features except the output layer.';
 
 CREATE FUNCTION @extschema@.tl_perception_batch(model text, query text, layers text[] DEFAULT NULL,
-                                                pooling text DEFAULT 'avg', batch_size integer DEFAULT NULL)
+                                                pooling text DEFAULT 'auto', batch_size integer DEFAULT NULL)
 RETURNS TABLE (id text, output real[], perception real[])
 AS 'MODULE_PATHNAME', 'pg_tl_perception_batch'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;

@@ -260,7 +260,7 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cm->cxt);
 
-		es.plan = tl_perception_new(cm->entry->model, NULL, 0, 0, tl_guc_perception_max_width, &st);
+		es.plan = tl_perception_new(cm->entry->model, NULL, 0, TL_POOL_AUTO, tl_guc_perception_max_width, &st);
 		MemoryContextSwitchTo(old);
 		if (es.plan == NULL)
 			tl_pg_raise(&st, cm->entry->name);

@@ -159,10 +159,14 @@ read_labels(const char *schema, Oid fn_oid, int32 run, run_labels *rl, MemoryCon
  * more samples than that); NULL when the run has no graph (or the catalog
  * has no tl_neighbour yet).
  */
+#define GRAPH_FETCH_ROWS 65536
+
 static int32 *
 read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContext cxt)
 {
 	SPITupleTable *tt;
+	Portal		cur;
+	MemoryContext rows;
 	int32	   *nbr;
 	int			stored = 0,
 				with_vectors = 0;
@@ -183,26 +187,39 @@ read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContex
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("run %d stores %d neighbours per sample, fewer than the %d asked for", run, stored, k),
 				 errhint("SELECT tl_neighbours(%d, %d) stores more.", run, k)));
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id FROM %s.tl_neighbour "
-									   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.<=) $2", schema), 2,
-							  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
-							  NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading tl_neighbour failed");
-	tt = SPI_tuptable;
 	nbr = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) n * k);
 	for (int64 i = 0; i < (int64) n * k; i++)
 		nbr[i] = -1;
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/* k rows per sample: read through a cursor, so memory does not grow with n */
+	cur = SPI_cursor_open_with_args(NULL, psprintf("SELECT sample_id, rank, neighbour_id FROM %s.tl_neighbour "
+												   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.<=) $2", schema),
+									2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
+									NULL, true, 0);
+	rows = AllocSetContextCreate(CurrentMemoryContext, "tensorlens graph rows", ALLOCSET_DEFAULT_SIZES);
+	for (;;)
 	{
-		int			i = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
-		int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+		MemoryContext old;
 
-		if (i >= 0 && rank >= 1 && rank <= k)
-			nbr[(int64) i * k + rank - 1] = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
-		if ((r & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(cur, true, GRAPH_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		tt = SPI_tuptable;
+		old = MemoryContextSwitchTo(rows);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			int			i = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
+			int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
+
+			if (i >= 0 && rank >= 1 && rank <= k)
+				nbr[(int64) i * k + rank - 1] = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rows);
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_freetuptable(tt);
+	SPI_cursor_close(cur);
+	MemoryContextDelete(rows);
 	return nbr;
 }
 

@@ -74,14 +74,16 @@ perception_plan(tl_call_model *cm, ArrayType *layers, const char *pooling)
 	MemoryContext old;
 	tl_perception *p;
 
-	if (strcmp(pooling, "avg") == 0 || strcmp(pooling, "mean") == 0)
+	if (strcmp(pooling, "auto") == 0)
+		use_max = TL_POOL_AUTO;
+	else if (strcmp(pooling, "avg") == 0 || strcmp(pooling, "mean") == 0)
 		use_max = 0;
 	else if (strcmp(pooling, "max") == 0)
 		use_max = 1;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pooling must be 'avg' or 'max', not '%s'", pooling)));
+				 errmsg("pooling must be 'auto', 'avg' or 'max', not '%s'", pooling)));
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%d|", pooling, tl_guc_perception_max_width);
@@ -145,7 +147,7 @@ pg_tl_perception(PG_FUNCTION_ARGS)
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	input = PG_GETARG_ARRAYTYPE_P(1);
 	p = perception_plan(cm, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2),
-						PG_ARGISNULL(3) ? "avg" : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+						PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	x = tl_array_to_input(input, cm->entry->model, cm->entry->name, &shape);
 	tl_call_forward(cm, &shape, x, 1);
 	v = palloc(sizeof(float) * tl_perception_width(p));
@@ -210,7 +212,7 @@ pg_tl_perception_batch(PG_FUNCTION_ARGS)
 	pe.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
 	pe.plan = perception_plan(cm, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2),
-							  PG_ARGISNULL(3) ? "avg" : text_to_cstring(PG_GETARG_TEXT_PP(3)));
+							  PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	progress = tl_progress_begin("tl_perception_batch", -1);
 	tl_batch_query(cm, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				   PG_ARGISNULL(4) ? 0 : PG_GETARG_INT32(4), 2, "id, input",
@@ -243,7 +245,7 @@ pg_tl_run_perception(PG_FUNCTION_ARGS)
 	if (ra.input_query == NULL)
 		return (Datum) 0;		/* nothing to compute perception vectors from */
 	cm = tl_call_model_get(fcinfo, cstring_to_text(ra.model));
-	pe.plan = perception_plan(cm, NULL, "avg");
+	pe.plan = perception_plan(cm, NULL, "auto");
 	tl_batch_run_query(cm, &ra, PG_GETARG_DATUM(1), emit_perception, &pe);
 	return (Datum) 0;
 }
@@ -260,7 +262,7 @@ pg_tl_perception_layers(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	cm = tl_call_model_get(fcinfo, PG_GETARG_TEXT_PP(0));
-	p = perception_plan(cm, PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), "avg");
+	p = perception_plan(cm, PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), "auto");
 	for (int b = 0; b < tl_perception_n_blocks(p); b++)
 	{
 		int			layer,

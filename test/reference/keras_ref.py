@@ -718,6 +718,13 @@ class Model:
         self.output_names = [n for n, _ in self.output_nodes]
         self.keras_version = keras_version
 
+    def pools_by_max(self):
+        """Whether the model reduces its positions by global max pooling only
+        (no global average pooling): its perception vector pools by max."""
+        kinds = [l.cls for l in self.layers.values()]
+        return (any(k.startswith("GlobalMaxPooling") for k in kinds)
+                and not any(k.startswith("GlobalAveragePooling") for k in kinds))
+
     def forward(self, x):
         """x: array (one input) or list/dict of arrays.  Returns an
         OrderedDict {layer name: activation} in execution order plus

@@ -15,7 +15,8 @@ array literals, floats with %.9g):
            Conv1D model (imdb_conv1d__datadonk23.h5), defined as
            tl_perception's default: the layers with learned features but the
            output layer (embed, conv1d_1, conv1d_2, as prep_fixtures.py lists
-           them), each averaged over time and L2-normalised, concatenated
+           them), each pooled over time by max as the model pools (its
+           global max pooling: pooling 'auto') and L2-normalised, concatenated
            (192 wide); computed with keras_ref.py.  Row ids are the review ids.
 
 For each population NAME:
@@ -103,12 +104,13 @@ def fashion(path, out):
 
 
 def perception(model, layers, x):
-    """Each layer's output averaged over time, L2-normalised, concatenated."""
+    """Each layer's output pooled over time as the model pools (max for a model
+    with global max pooling only, else the mean), L2-normalised, concatenated."""
     acts = model.forward(x)
     blocks = []
     for name in layers:
-        a = acts[name]
-        a = a.reshape(a.shape[0], -1, a.shape[-1]).mean(axis=1)
+        a = acts[name].reshape(acts[name].shape[0], -1, acts[name].shape[-1])
+        a = a.max(axis=1) if model.pools_by_max() else a.mean(axis=1)
         norm = np.linalg.norm(a, axis=1, keepdims=True)
         blocks.append(np.divide(a, norm, out=np.zeros_like(a), where=norm > 0))
     return np.concatenate(blocks, axis=1)

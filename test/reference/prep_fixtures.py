@@ -25,8 +25,10 @@ as PostgreSQL array literals, floats printed with %.9g):
   activations.tsv  model, id, layer, expected -- every layer's output
                    (flattened) for the first reviews/digits of three models
   perception.tsv   model, id, expected -- perception vectors computed here:
-                   each learned layer but the output layer, averaged over
-                   time/space, L2-normalised per layer, concatenated
+                   each learned layer but the output layer, pooled over
+                   time/space as the model pools (max for a model with global
+                   max pooling only, else the mean), L2-normalised per layer,
+                   concatenated
 
 Summary lines (max errors, accuracies, timings) go to stderr.
 """
@@ -347,8 +349,8 @@ def write_perception(data, out, n_samples=10):
                         write_row(fa, [key, rid, name, flit(a[i])])
                 blocks = []
                 for name in layers:
-                    a = np.asarray(acts[name][i], dtype=np.float64)
-                    v = a.reshape(-1, a.shape[-1]).mean(axis=0)
+                    a = np.asarray(acts[name][i], dtype=np.float64).reshape(-1, acts[name].shape[-1])
+                    v = a.max(axis=0) if model.pools_by_max() else a.mean(axis=0)
                     blocks.append(v / np.linalg.norm(v))
                 write_row(fp, [key, rid, flit(np.concatenate(blocks))])
         d = os.path.join(data, "datasets", "mnist")

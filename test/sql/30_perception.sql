@@ -60,10 +60,14 @@ SELECT count(*) AS rows,
                            'SELECT id, input FROM imdb_ref WHERE model = ''imdb_conv1d__datadonk23'' AND id < 10') b
   JOIN perception_got g ON g.model = 'imdb_conv1d__datadonk23' AND g.id = b.id::int
   JOIN imdb_ref r ON r.model = g.model AND r.id = g.id;
--- max pooling is another vector, still unit blocks
-SELECT cardinality(tl_perception('imdb_conv1d__datadonk23', input, NULL, 'max')) AS width,
-       tl_perception('imdb_conv1d__datadonk23', input, NULL, 'max') <> tl_perception('imdb_conv1d__datadonk23', input) AS differs
-  FROM imdb_ref WHERE model = 'imdb_conv1d__datadonk23' AND id = 0;
+-- pooling 'auto' (the default) pools as the model does: by max for the Conv1D
+-- model (global max pooling), by the mean for the LSTM model (no global pooling);
+-- the other pooling is another vector of the same width
+SELECT model, tl_perception(model, input) = tl_perception(model, input, NULL, 'max') AS auto_is_max,
+       tl_perception(model, input) = tl_perception(model, input, NULL, 'avg') AS auto_is_avg,
+       cardinality(tl_perception(model, input, NULL, 'avg')) = cardinality(tl_perception(model, input)) AS same_width
+  FROM imdb_ref WHERE model IN ('imdb_conv1d__datadonk23', 'imdb_embed_lstm__anushree1001') AND id = 0
+  ORDER BY model;
 
 -- determinism: another backend computes the very same vector (dblink opens a
 -- second connection to this server); a restart check follows the suite

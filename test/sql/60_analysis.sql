@@ -76,7 +76,9 @@ SELECT count(*) AS pairs, sum((prediction_a <> prediction_b)::int) AS changed
 SELECT count(*) AS failures, bool_and(prediction <> label) AS all_wrong
   FROM tl_failures(:run1);
 
--- mislabel search and failure clusters
+-- mislabel search and failure clusters (a golden file: the rows show the
+-- columns; the ranking's quality is tested on real data in 62_data_issues.
+-- The toy's outputs are 0.9 or 0.1, so the top is a tie broken by id)
 SELECT rank, sample_id, label, suggested_label, confident_learning,
        round(self_confidence::numeric, 2) AS self_conf, neighbour_disagreement
   FROM tl_label_issues(:run1, 5) ORDER BY rank LIMIT 5;

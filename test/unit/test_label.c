@@ -124,7 +124,7 @@ compare(const char *what, int c, double skill, double purity, int expect_better)
 	}
 	a_score = auroc(score, p.flipped, p.n);
 	a_self = auroc(self, p.flipped, p.n);
-	printf("%s: AUROC %.4f, self-confidence %.4f, neighbour weight %.1f\n", what, a_score, a_self, beta);
+	printf("%s: AUROC %.4f, self-confidence %.4f, neighbour weight %.2f\n", what, a_score, a_self, beta);
 	if (expect_better)
 		CHECK(a_score > a_self + 0.01, "%s: informative neighbours must help (%.4f vs %.4f)", what, a_score, a_self);
 	else
@@ -199,6 +199,76 @@ test_combine(void)
 	CHECK_NEAR(out[0] + out[1], 1.0, 1e-12);
 }
 
+static const double *sort_key;
+
+static int
+by_key(const void *a, const void *b)
+{
+	double		x = sort_key[*(const int *) a],
+				y = sort_key[*(const int *) b];
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A calibrated binary model (the true class drawn with the model's
+ * probability) reported at temperature 2 (its log-odds halved: it is
+ * underconfident), whose neighbours are the samples it scores alike: they
+ * repeat what the model says.  Their labels sharpen its likelihood as a
+ * temperature would; the fit must give that to the temperature, not to the
+ * neighbours, and keep the model's own ranking.
+ */
+static void
+test_redundant_neighbours(void)
+{
+	planted		p = plant(3000, 2, 10, 0.6, 0.0);
+	tl_label_scores *sc = malloc(sizeof(tl_label_scores) * p.n);
+	float	   *score = malloc(sizeof(float) * p.n),
+			   *self = malloc(sizeof(float) * p.n);
+	double	   *p1 = malloc(sizeof(double) * p.n);
+	int		   *order = malloc(sizeof(int) * p.n);
+	tl_label_graph g = {p.nbr, p.k};
+	tl_status	st = {0};
+	double		weight = -1;
+
+	for (int i = 0; i < p.n; i++)
+	{
+		double		z = 2 * sqrt(-2 * log(1 - uniform())) * cos(2 * M_PI * uniform());
+		int			truth = uniform() < 1 / (1 + exp(-z));
+
+		p.flipped[i] = uniform() < 0.05;
+		p.labels[i] = p.flipped[i] ? 1 - truth : truth;
+		p1[i] = p.probs[i * 2 + 1] = 1 / (1 + exp(-z / 2));
+		p.probs[i * 2] = 1 - p1[i];
+		order[i] = i;
+	}
+	sort_key = p1;
+	qsort(order, p.n, sizeof(int), by_key);
+	for (int r = 0; r < p.n; r++)
+		for (int m = 0; m < p.k; m++)
+		{
+			int			o = r - p.k / 2 + m + (m >= p.k / 2);
+
+			o = o < 0 ? -o : o >= p.n ? 2 * p.n - 2 - o : o;
+			p.nbr[order[r] * p.k + m] = order[o];
+		}
+	CHECK(tl_label_scores_compute(p.probs, p.labels, p.n, 2, &g, 1, sc, &weight, &st) == 0, "redundant: %s", st.msg);
+	for (int i = 0; i < p.n; i++)
+	{
+		score[i] = sc[i].score;
+		self[i] = (float) (1 - p.probs[i * 2 + p.labels[i]]);
+	}
+	printf("binary, underconfident model, redundant neighbours: AUROC %.4f, self-confidence %.4f, neighbour weight %.2f\n",
+		   auroc(score, p.flipped, p.n), auroc(self, p.flipped, p.n), weight);
+	CHECK(weight == 0, "neighbours that repeat a calibrated model get no weight: %.2f", weight);
+	free(sc);
+	free(score);
+	free(self);
+	free(p1);
+	free(order);
+	release(&p);
+}
+
 int
 main(void)
 {
@@ -210,6 +280,7 @@ main(void)
 	/* a strong model, neighbours at random: the score must stay with the model */
 	compare("binary, strong model, random neighbours", 2, 0.9, 0.0, 0);
 	compare("10 classes, strong model, random neighbours", 10, 0.85, 0.0, 0);
+	test_redundant_neighbours();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -10,6 +10,9 @@
 #include "analysis/tl_label.h"
 
 #define BETA_STEPS 10			/* β = 0, 0.1, ..., 1 */
+#define ALPHA_STEPS 8			/* α = 2^(s/4), s = −8 … 8: 0.25 … 4 */
+#define FIT_SAMPLES 20000		/* the fit reads every ⌈n / this⌉-th sample */
+#define LIKELIHOOD_RATIO_1DF 6.63	/* χ² with 1 degree of freedom, p = 0.01 */
 
 /* Confident learning: per-class thresholds, each sample's confident class. */
 static int
@@ -109,23 +112,24 @@ neighbour_log_distribution(const double *probs, const int32_t *labels, int c,
 }
 
 static double
-log_term(const double *p, const double *logq, int j, double beta)
+log_term(const double *p, const double *logq, int j, double alpha, double beta)
 {
-	return log(p[j] > 1e-300 ? p[j] : 1e-300) + beta * logq[j];
+	return alpha * log(p[j] > 1e-300 ? p[j] : 1e-300) + beta * logq[j];
 }
 
-/* log p̃(label) for p̃ ∝ p · q^β */
+/* log p̃(label) for p̃ ∝ p^α · q^β */
 static double
-combined_log_likelihood(const double *p, const double *logq, int c, int label, double beta)
+combined_log_likelihood(const double *p, const double *logq, int c, int label,
+						double alpha, double beta)
 {
 	double		mx = -INFINITY,
 				sum = 0;
 
 	for (int j = 0; j < c; j++)
-		mx = fmax(mx, log_term(p, logq, j, beta));
+		mx = fmax(mx, log_term(p, logq, j, alpha, beta));
 	for (int j = 0; j < c; j++)
-		sum += exp(log_term(p, logq, j, beta) - mx);
-	return log_term(p, logq, label, beta) - mx - log(sum);
+		sum += exp(log_term(p, logq, j, alpha, beta) - mx);
+	return log_term(p, logq, label, alpha, beta) - mx - log(sum);
 }
 
 static int
@@ -135,6 +139,65 @@ by_double(const void *a, const void *b)
 				y = *(const double *) b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * The neighbours' weight: (α, β) maximising the likelihood of the given
+ * labels under p̃ ∝ p^α · q^β over every step-th sample, trimmed of the
+ * share confident learning flags (the suspects are not evidence).  The
+ * temperature α calibrates the model first, so that β measures what the
+ * neighbours add to a calibrated model rather than repairing its scale;
+ * the weight returned, β/α, orders the samples as p^α · q^β does (exactly
+ * so for two classes).  It is 0 unless the neighbours raise the
+ * log-likelihood significantly over the model alone (calibrated too):
+ * twice the gain must pass χ²(1) at p = 0.01, so that neighbours that add
+ * nothing cannot move the ranking by the fit's noise.
+ */
+static double
+fit_neighbour_weight(const double *probs, const double *logq, const int32_t *labels,
+					 int n, int c, int flagged, double *ll)
+{
+	int			step = n / FIT_SAMPLES + 1,
+				m = 0,
+				trim;
+	double		best = -INFINITY,
+				best_alone = -INFINITY,
+				weight = 0;
+
+	for (int i = 0; i < n; i += step)
+		m++;
+	trim = (int) ((int64_t) flagged * m / (n > 0 ? n : 1));
+	for (int a = -ALPHA_STEPS; a <= ALPHA_STEPS; a++)
+	{
+		double		alpha = pow(2.0, a / 4.0);
+
+		for (int s = 0; s <= BETA_STEPS; s++)
+		{
+			double		beta = (double) s / BETA_STEPS,
+						mean = 0;
+			int			k = 0;
+
+			for (int i = 0; i < n; i += step)
+				ll[k++] = combined_log_likelihood(probs + (int64_t) i * c, logq + (int64_t) i * c,
+												  c, labels[i], alpha, beta);
+			qsort(ll, m, sizeof(double), by_double);
+			for (int i = trim; i < m; i++)
+				mean += ll[i];
+			mean /= (m - trim > 0 ? m - trim : 1);
+			if (s == 0 && mean > best_alone)
+				best_alone = mean;
+			if (mean > best + 1e-12)
+			{
+				best = mean;
+				weight = beta / alpha;
+			}
+		}
+		tl_check_interrupt();
+	}
+	/* the neighbours only when they improve the fit significantly (likelihood ratio) */
+	if (2 * (best - best_alone) * (m - trim) < LIKELIHOOD_RATIO_1DF)
+		return 0;
+	return weight;
 }
 
 int
@@ -147,8 +210,7 @@ tl_label_scores_compute(const double *probs, const int32_t *labels, int n, int c
 			   *tmp,
 			   *pt;
 	int			flagged;
-	double		beta = 0,
-				best = -INFINITY;
+	double		beta = 0;
 
 	for (int i = 0; i < n; i++)
 		if (labels[i] < 0 || labels[i] >= c)
@@ -172,26 +234,8 @@ tl_label_scores_compute(const double *probs, const int32_t *labels, int n, int c
 		neighbour_log_distribution(probs, labels, c, graphs, n_graphs, i,
 								   logq + (int64_t) i * c, tmp, &out[i].neighbour_disagreement);
 
-	/* β by the likelihood of the given labels, trimmed of the flagged samples */
 	if (n_graphs > 0)
-		for (int s = 0; s <= BETA_STEPS; s++)
-		{
-			double		b = (double) s / BETA_STEPS,
-						mean = 0;
-
-			for (int i = 0; i < n; i++)
-				ll[i] = combined_log_likelihood(probs + (int64_t) i * c, logq + (int64_t) i * c, c, labels[i], b);
-			qsort(ll, n, sizeof(double), by_double);
-			for (int i = flagged; i < n; i++)
-				mean += ll[i];
-			mean /= (n - flagged > 0 ? n - flagged : 1);
-			if (mean > best + 1e-12)
-			{
-				best = mean;
-				beta = b;
-			}
-			tl_check_interrupt();
-		}
+		beta = fit_neighbour_weight(probs, logq, labels, n, c, flagged, ll);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -205,7 +249,7 @@ tl_label_scores_compute(const double *probs, const int32_t *labels, int n, int c
 
 		for (int j = 0; j < c; j++)
 		{
-			pt[j] = log_term(p, lq, j, beta);
+			pt[j] = log_term(p, lq, j, 1.0, beta);
 			mx = pt[j] > mx ? pt[j] : mx;
 			if (j != label && (other < 0 || p[j] > p[other]))
 				other = j;

@@ -86,6 +86,21 @@ make_projection(block *b, const char *name, tl_status *st)
 	return 0;
 }
 
+int
+tl_perception_pools_max(const tl_model *m)
+{
+	int			by_max = 0;
+
+	for (int i = 0; i < m->n_layers; i++)
+		if (tl_layer_is(&m->layers[i], TL_LAYER_GLOBAL_POOL))
+		{
+			if (!m->layers[i].u.gpool.is_max)
+				return 0;
+			by_max = 1;
+		}
+	return by_max;
+}
+
 tl_perception *
 tl_perception_new(const tl_model *m, const int *layers, int n_layers,
 				  int use_max, int max_width, tl_status *st)
@@ -96,7 +111,7 @@ tl_perception_new(const tl_model *m, const int *layers, int n_layers,
 
 	if (p == NULL)
 		goto nomem;
-	p->use_max = use_max;
+	p->use_max = use_max == TL_POOL_AUTO ? tl_perception_pools_max(m) : use_max;
 	p->blocks = tl_calloc(m->n_layers, sizeof(block));
 	if (p->blocks == NULL)
 		goto nomem;

@@ -14,9 +14,19 @@ typedef struct tl_perception tl_perception;
  * layers; NULL chooses every layer with learned features (Embedding,
  * Dense, convolutions, recurrent and normalisation layers) except the one
  * that produces the model's output.  use_max pools with max instead of the
- * mean.  When the concatenated width exceeds max_width, each block is
+ * mean; TL_POOL_AUTO pools as the model does (tl_perception_pools_max).  When the concatenated width exceeds max_width, each block is
  * reduced by a fixed random projection seeded by the layer's name.
  */
+#define TL_POOL_AUTO (-1)
+
+/*
+ * Whether the model reduces its positions by max only (global max pooling,
+ * no global average pooling).  Such a model ignores a position that does
+ * not win the max, e.g. the padding of a short review; a mean over
+ * positions would describe mostly that padding.
+ */
+int			tl_perception_pools_max(const tl_model *m);
+
 tl_perception *tl_perception_new(const tl_model *m, const int *layers, int n_layers,
 								 int use_max, int max_width, tl_status *st);
 void		tl_perception_free(tl_perception *p);

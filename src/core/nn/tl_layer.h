@@ -46,6 +46,8 @@ typedef enum tl_padding
 									 * position only: Grad-CAM looks through it */
 #define TL_LAYER_ACTIVATION 0x10	/* an activation is all it does (nothing fused to keep
 									 * for the backward pass) */
+#define TL_LAYER_GLOBAL_POOL 0x20	/* reduces all positions to one per feature
+									 * (u.gpool.is_max: by max, else the mean) */
 
 /* A sliding window over positions (convolution, pooling); rank 1: axis 1 only. */
 typedef struct tl_window

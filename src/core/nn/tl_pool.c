@@ -469,6 +469,7 @@ gpool_forward_from_tokens(const tl_layer *l, tl_exec *ex, const tl_layer *emb,
 
 const tl_layer_ops tl_ops_global_pool = {
 	.family = "global_pool",
+	.flags = TL_LAYER_GLOBAL_POOL,
 	.configure = gpool_configure,
 	.shape = gpool_shape,
 	.forward = gpool_forward,
