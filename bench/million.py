@@ -11,15 +11,16 @@ its private memory, every 20 ms; VmHWM at the end, which also counts the
 shared buffers it touched):
 
   evaluate       tl_evaluate on the GAP model: inference, losses, perception
-                 vectors, tl_result rows, then tl_analyze (PCA, placing)
+                 vectors, tl_result rows, then tl_analyze (PCA, placing, the
+                 neighbour graph: NN-descent above tensorlens.knn_exact_max)
   pca            tl_pca_fit over the run's perception vectors, no workers
   pca parallel   the same with 2 parallel workers (Partial Aggregate)
   infer          SELECT count(tl_infer(...)) over the table, no workers
   infer parallel the same on 2 parallel workers (Parallel Seq Scan)
   clusters       tl_failure_clusters (k-means on the coordinates)
   map            tl_svg_scatter of the whole run (bytes of SVG)
-  label issues   tl_label_issues: exact neighbours, O(n^2); only for
-                 N <= --label-issues-max (default 100,000)
+  label issues   tl_label_issues over the stored graph
+  outliers       tl_outliers within the run, over the stored graph
 
 and prints one table (also written to --out).  Growth from the smallest N to
 the largest is given per stage as the ratio of the times beside n log n.
@@ -119,7 +120,6 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--label-issues-max", type=int, default=100000)
     ap.add_argument("--out")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -160,13 +160,13 @@ def main():
         stage("clusters", "SELECT count(*) FROM tl_failure_clusters(%d, 8)" % run)
         stage("map", "SELECT octet_length(tl_svg_scatter(x, y, loss, label_name, sample_id ORDER BY sample_id)) "
                      "FROM tl_population WHERE run = %d" % run)
-        if n <= a.label_issues_max:
-            stage("label issues", "SELECT count(*) FROM tl_label_issues(%d)" % run)
+        stage("label issues", "SELECT count(*) FROM tl_label_issues(%d)" % run)
+        stage("outliers", "SELECT count(*) FROM tl_outliers(%d)" % run)
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         nlogn = hi * math.log(hi) / (lo * math.log(lo))
         say("\n== growth from %d to %d (n log n: %.1fx)" % (lo, hi, nlogn))
-        for name in ("evaluate", "pca", "pca parallel", "infer", "infer parallel", "clusters", "map", "label issues"):
+        for name in ("evaluate", "pca", "pca parallel", "infer", "infer parallel", "clusters", "map", "label issues", "outliers"):
             if (name, lo) in res and (name, hi) in res:
                 g = res[(name, hi)][0] / max(res[(name, lo)][0], 1e-9)
                 say("  %-16s %6.1fx  %s" % (name, g, "within n log n" if g <= nlogn * 1.1 else "ABOVE n log n"))

@@ -2,8 +2,8 @@
 # bench/million.sh — a million IMDB reviews end to end (issue 18): the 5000
 # real reviews repeated and shuffled, tl_evaluate on the GAP model (inference,
 # losses, perception vectors, rows, tl_analyze), the PCA aggregate and per-row
-# inference with and without parallel workers, failure clusters, the map and,
-# up to 100,000 samples, label issues; time per stage and the backend's peak
+# inference with and without parallel workers, failure clusters, the map,
+# label issues and outliers; time per stage and the backend's peak
 # memory (bench/million.py).  Not part of the test suite: it takes about
 # 20-40 minutes and 3-4 GB of disk; run it when the machine is quiet.
 #
