@@ -135,6 +135,7 @@ pg_tl_neighbour_edges(PG_FUNCTION_ARGS)
 	tl_points	pts;
 	int32	   *idx;
 	float	   *dist;
+	Datum	   *names;
 	tl_status	st = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -150,6 +151,11 @@ pg_tl_neighbour_edges(PG_FUNCTION_ARGS)
 	dist = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) pts.n * k);
 	if (tl_knn_graph(pts.x, pts.n, pts.d, k, tl_guc_knn_exact_max, idx, dist, &st) < 0)
 		tl_pg_raise(&st, NULL);
+	pfree(pts.x);
+	/* each id as text once: k rows name every sample (10 million at a million samples) */
+	names = MemoryContextAllocHuge(cxt, sizeof(Datum) * (Size) pts.n);
+	for (int i = 0; i < pts.n; i++)
+		names[i] = CStringGetTextDatum(pts.ids[i]);
 	for (int i = 0; i < pts.n; i++)
 	{
 		for (int r = 0; r < k; r++)
@@ -157,9 +163,9 @@ pg_tl_neighbour_edges(PG_FUNCTION_ARGS)
 			Datum		values[4];
 			bool		nulls[4] = {0};
 
-			values[0] = CStringGetTextDatum(pts.ids[i]);
+			values[0] = names[i];
 			values[1] = Int32GetDatum(r + 1);
-			values[2] = CStringGetTextDatum(pts.ids[idx[(int64) i * k + r]]);
+			values[2] = names[idx[(int64) i * k + r]];
 			values[3] = Float4GetDatum(dist[(int64) i * k + r]);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
