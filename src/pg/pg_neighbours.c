@@ -45,10 +45,14 @@ tl_pg_check_run(const char *schema, int32 run)
  * neighbour space of space_run, sorted by sample_id (byte order).  Call
  * inside SPI; allocates in cxt.
  */
+#define POINTS_FETCH_ROWS 65536
+
 void
 tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts, MemoryContext cxt)
 {
 	SPITupleTable *tt;
+	Portal		cur;
+	int			cap = 0;
 	bool		isnull;
 
 	tl_pg_check_run(schema, run);
@@ -64,35 +68,48 @@ tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %d has no neighbour space", space_run),
 				 errhint("tl_analyze(%d) places a run with perception vectors and stores its neighbours.", space_run)));
-	if (SPI_execute_with_args(psprintf("SELECT t.sample_id, %s.tl_pca_project(s.neighbour_space, t.perception) "
-									   "FROM %s.tl_result t, %s.tl_run s "
-									   "WHERE t.run OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2 AND t.perception IS NOT NULL "
-									   "ORDER BY t.sample_id COLLATE pg_catalog.\"C\"", schema, schema, schema),
-							  2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(space_run)},
-							  NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading the perception vectors of run %d failed", run);
-	tt = SPI_tuptable;
-	pts->n = (int) SPI_processed;
+	/* through a cursor: a million projected vectors never sit in one SPI result */
+	cur = SPI_cursor_open_with_args(NULL, psprintf("SELECT t.sample_id, %s.tl_pca_project(s.neighbour_space, t.perception) "
+												   "FROM %s.tl_result t, %s.tl_run s "
+												   "WHERE t.run OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2 AND t.perception IS NOT NULL "
+												   "ORDER BY t.sample_id COLLATE pg_catalog.\"C\"", schema, schema, schema),
+									2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(space_run)},
+									NULL, true, 0);
+	pts->n = 0;
 	pts->d = 0;
-	pts->ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(pts->n, 1));
+	pts->ids = NULL;
 	pts->x = NULL;
-	for (int i = 0; i < pts->n; i++)
+	for (;;)
 	{
-		int			d;
-		float	   *v = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull)),
-										   "a projected perception vector", &d);
-
-		if (i == 0)
+		SPI_cursor_fetch(cur, true, POINTS_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		tt = SPI_tuptable;
+		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			pts->d = d;
-			pts->x = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) pts->n * d);
+			int			d;
+			float	   *v = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull)),
+											   "a projected perception vector", &d);
+
+			if (pts->n == cap)
+			{
+				cap = cap ? cap * 2 : POINTS_FETCH_ROWS;
+				pts->d = d;
+				pts->ids = pts->ids ? repalloc_huge(pts->ids, sizeof(char *) * cap)
+					: MemoryContextAllocHuge(cxt, sizeof(char *) * cap);
+				pts->x = pts->x ? repalloc_huge(pts->x, sizeof(float) * (Size) cap * d)
+					: MemoryContextAllocHuge(cxt, sizeof(float) * (Size) cap * d);
+			}
+			memcpy(pts->x + (int64) pts->n * pts->d, v, sizeof(float) * pts->d);
+			pts->ids[pts->n++] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
+			pfree(v);
 		}
-		memcpy(pts->x + (int64) i * d, v, sizeof(float) * d);
-		pts->ids[i] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[i], tt->tupdesc, 1));
-		pfree(v);
+		SPI_freetuptable(tt);
 		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_freetuptable(tt);
+	SPI_cursor_close(cur);
+	if (pts->ids == NULL)
+		pts->ids = MemoryContextAlloc(cxt, sizeof(char *));
 }
 
 static int
