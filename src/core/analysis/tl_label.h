@@ -30,16 +30,18 @@ typedef struct tl_label_graph
  * (the runs' perception spaces), possibly none.  Fills out[n] and, when
  * not NULL, *beta (the neighbour weight chosen).
  *
- * The score is 1 − p̃(label) with p̃ ∝ p · q^β (a product of experts):
+ * The score is 1 − p̃(label) with p̃ ∝ p · q^w (a product of experts):
  * p is the models' distribution and q the labels of the sample's
  * neighbours, each counted with that neighbour's own self-confidence
  * (Laplace-smoothed; averaged over the graphs; uniform without
  * neighbours, so a sample without a perception vector keeps its own
- * model term).  β in {0, 0.1, ..., 1} maximises the likelihood of the
- * given labels over the samples confident learning does not flag (a
- * trimmed likelihood: the flagged ones are the suspects, not evidence):
- * β = 0 when the neighbours add nothing to the model, so the score is
- * never worse than self-confidence by more than the fit's noise.
+ * model term).  w = β/α for the temperature α and weight β that maximise
+ * the likelihood of the given labels under p^α · q^β over the samples
+ * confident learning does not flag (a trimmed likelihood: the flagged
+ * ones are the suspects, not evidence); w = 0 unless the neighbours
+ * improve that likelihood significantly over the calibrated model alone
+ * (a likelihood-ratio test), so neighbours that add nothing leave the
+ * ranking to self-confidence.
  *
  * Confident learning (Northcutt, Jiang, Chuang, JAIR 2021): the threshold
  * of class j is the mean p_j over the samples labelled j; a sample's
