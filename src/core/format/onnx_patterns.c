@@ -88,7 +88,8 @@ scalar(onnx_ctx *cx, const char *name, double *out)
 	if (v->producer < 0)
 		return 0;
 	p = cx->g->node[v->producer];
-	if (strcmp(p->op_type, "Constant") != 0 || (a = onnx_attr(p, "value")) == NULL || a->t == NULL)
+	if (p->op_type == NULL || strcmp(p->op_type, "Constant") != 0 ||
+		(a = onnx_attr(p, "value")) == NULL || a->t == NULL)
 		return 0;
 	{
 		tl_status	st = {0};
