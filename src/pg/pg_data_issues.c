@@ -152,6 +152,27 @@ read_labels(const char *schema, Oid fn_oid, int32 run, run_labels *rl, MemoryCon
 	SPI_freetuptable(tt);
 }
 
+typedef struct graph_reader
+{
+	char	  **ids;
+	int			n,
+				k;
+	int32	   *nbr;
+} graph_reader;
+
+/* tl_pg_row_fn: one stored edge (sample_id, rank, neighbour_id) into the index table. */
+static void
+add_edge(HeapTuple row, TupleDesc desc, void *arg)
+{
+	graph_reader *gr = arg;
+	bool		isnull;
+	int			i = tl_pg_find_id(gr->ids, gr->n, SPI_getvalue(row, desc, 1));
+	int			rank = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
+
+	if (i >= 0 && rank >= 1 && rank <= gr->k)
+		gr->nbr[(int64) i * gr->k + rank - 1] = tl_pg_find_id(gr->ids, gr->n, SPI_getvalue(row, desc, 3));
+}
+
 /*
  * The first k neighbours of each of ids (n, sorted) in the stored graph of
  * run, as indices into ids (-1: none, or a neighbour not among ids).  Fails
@@ -159,14 +180,10 @@ read_labels(const char *schema, Oid fn_oid, int32 run, run_labels *rl, MemoryCon
  * more samples than that); NULL when the run has no graph (or the catalog
  * has no tl_neighbour yet).
  */
-#define GRAPH_FETCH_ROWS 65536
-
 static int32 *
 read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContext cxt)
 {
-	SPITupleTable *tt;
-	Portal		cur;
-	MemoryContext rows;
+	graph_reader gr;
 	int32	   *nbr;
 	int			stored = 0,
 				with_vectors = 0;
@@ -190,36 +207,14 @@ read_graph(const char *schema, int32 run, char **ids, int n, int k, MemoryContex
 	nbr = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) n * k);
 	for (int64 i = 0; i < (int64) n * k; i++)
 		nbr[i] = -1;
-	/* k rows per sample: read through a cursor, so memory does not grow with n */
-	cur = SPI_cursor_open_with_args(NULL, psprintf("SELECT sample_id, rank, neighbour_id FROM %s.tl_neighbour "
-												   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.<=) $2", schema),
-									2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
-									NULL, true, 0);
-	rows = AllocSetContextCreate(CurrentMemoryContext, "tensorlens graph rows", ALLOCSET_DEFAULT_SIZES);
-	for (;;)
-	{
-		MemoryContext old;
-
-		SPI_cursor_fetch(cur, true, GRAPH_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		tt = SPI_tuptable;
-		old = MemoryContextSwitchTo(rows);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			int			i = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
-			int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
-
-			if (i >= 0 && rank >= 1 && rank <= k)
-				nbr[(int64) i * k + rank - 1] = tl_pg_find_id(ids, n, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rows);
-		SPI_freetuptable(tt);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(cur);
-	MemoryContextDelete(rows);
+	gr.ids = ids;
+	gr.n = n;
+	gr.k = k;
+	gr.nbr = nbr;
+	tl_pg_each_row(psprintf("SELECT sample_id, rank, neighbour_id FROM %s.tl_neighbour "
+							"WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.<=) $2", schema),
+				   2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
+				   add_edge, &gr);
 	return nbr;
 }
 

@@ -40,19 +40,73 @@ tl_pg_check_run(const char *schema, int32 run)
 				 errmsg("run %d does not exist", run)));
 }
 
+#define FETCH_ROWS 65536
+
+void
+tl_pg_each_row(const char *query, int nargs, Oid *types, Datum *values, tl_pg_row_fn fn, void *arg)
+{
+	Portal		cur = SPI_cursor_open_with_args(NULL, query, nargs, types, values, NULL, true, 0);
+	MemoryContext rows = AllocSetContextCreate(CurrentMemoryContext, "tensorlens rows", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		MemoryContext old;
+
+		SPI_cursor_fetch(cur, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(rows);
+		for (uint64 r = 0; r < SPI_processed; r++)
+			fn(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, arg);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rows);
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(cur);
+	MemoryContextDelete(rows);
+}
+
+/* tl_pg_row_fn: one projected vector and its id into the points (kept in cxt). */
+typedef struct points_reader
+{
+	tl_points  *pts;
+	MemoryContext cxt;
+	int			cap;
+} points_reader;
+
+static void
+add_point(HeapTuple row, TupleDesc desc, void *arg)
+{
+	points_reader *pr = arg;
+	tl_points  *pts = pr->pts;
+	bool		isnull;
+	int			d;
+	float	   *v = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(row, desc, 2, &isnull)),
+									   "a projected perception vector", &d);
+
+	if (pts->n == pr->cap)
+	{
+		pr->cap = pr->cap ? pr->cap * 2 : FETCH_ROWS;
+		pts->d = d;
+		pts->ids = pts->ids ? repalloc_huge(pts->ids, sizeof(char *) * pr->cap)
+			: MemoryContextAllocHuge(pr->cxt, sizeof(char *) * pr->cap);
+		pts->x = pts->x ? repalloc_huge(pts->x, sizeof(float) * (Size) pr->cap * d)
+			: MemoryContextAllocHuge(pr->cxt, sizeof(float) * (Size) pr->cap * d);
+	}
+	memcpy(pts->x + (int64) pts->n * pts->d, v, sizeof(float) * pts->d);
+	pts->ids[pts->n++] = MemoryContextStrdup(pr->cxt, SPI_getvalue(row, desc, 1));
+}
+
 /*
  * The samples of run with a perception vector, projected into the
  * neighbour space of space_run, sorted by sample_id (byte order).  Call
  * inside SPI; allocates in cxt.
  */
-#define POINTS_FETCH_ROWS 65536
-
 void
 tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts, MemoryContext cxt)
 {
-	SPITupleTable *tt;
-	Portal		cur;
-	int			cap = 0;
+	points_reader pr = {pts, cxt, 0};
 	bool		isnull;
 
 	tl_pg_check_run(schema, run);
@@ -68,46 +122,16 @@ tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run %d has no neighbour space", space_run),
 				 errhint("tl_analyze(%d) places a run with perception vectors and stores its neighbours.", space_run)));
-	/* through a cursor: a million projected vectors never sit in one SPI result */
-	cur = SPI_cursor_open_with_args(NULL, psprintf("SELECT t.sample_id, %s.tl_pca_project(s.neighbour_space, t.perception) "
-												   "FROM %s.tl_result t, %s.tl_run s "
-												   "WHERE t.run OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2 AND t.perception IS NOT NULL "
-												   "ORDER BY t.sample_id COLLATE pg_catalog.\"C\"", schema, schema, schema),
-									2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(space_run)},
-									NULL, true, 0);
 	pts->n = 0;
 	pts->d = 0;
 	pts->ids = NULL;
 	pts->x = NULL;
-	for (;;)
-	{
-		SPI_cursor_fetch(cur, true, POINTS_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		tt = SPI_tuptable;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			int			d;
-			float	   *v = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull)),
-											   "a projected perception vector", &d);
-
-			if (pts->n == cap)
-			{
-				cap = cap ? cap * 2 : POINTS_FETCH_ROWS;
-				pts->d = d;
-				pts->ids = pts->ids ? repalloc_huge(pts->ids, sizeof(char *) * cap)
-					: MemoryContextAllocHuge(cxt, sizeof(char *) * cap);
-				pts->x = pts->x ? repalloc_huge(pts->x, sizeof(float) * (Size) cap * d)
-					: MemoryContextAllocHuge(cxt, sizeof(float) * (Size) cap * d);
-			}
-			memcpy(pts->x + (int64) pts->n * pts->d, v, sizeof(float) * pts->d);
-			pts->ids[pts->n++] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 1));
-			pfree(v);
-		}
-		SPI_freetuptable(tt);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(cur);
+	tl_pg_each_row(psprintf("SELECT t.sample_id, %s.tl_pca_project(s.neighbour_space, t.perception) "
+							"FROM %s.tl_result t, %s.tl_run s "
+							"WHERE t.run OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) $2 AND t.perception IS NOT NULL "
+							"ORDER BY t.sample_id COLLATE pg_catalog.\"C\"", schema, schema, schema),
+				   2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(space_run)},
+				   add_point, &pr);
 	if (pts->ids == NULL)
 		pts->ids = MemoryContextAlloc(cxt, sizeof(char *));
 }

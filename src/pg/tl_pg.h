@@ -211,6 +211,15 @@ struct tl_pca_acc;
 struct tl_pca_model;
 void		tl_pg_pca_finish(struct tl_pca_acc *acc, struct tl_pca_model *pm);
 
+/*
+ * Each row of query (nargs parameters), read through a cursor in chunks
+ * (pg_neighbours.c): memory does not grow with the rows.  fn runs in a
+ * context reset after every chunk: what it keeps it copies elsewhere.
+ */
+typedef void (*tl_pg_row_fn) (HeapTuple row, TupleDesc desc, void *arg);
+void		tl_pg_each_row(const char *query, int nargs, Oid *types, Datum *values,
+						   tl_pg_row_fn fn, void *arg);
+
 /* Runs (pg_analysis.c): the quoted schema of the calling function; an ERROR (42704) unless the caller sees the run. */
 const char *tl_pg_schema_of(FunctionCallInfo fcinfo);
 void		tl_pg_check_run(const char *schema, int32 run);
