@@ -257,7 +257,53 @@ descent_join(descent *g, int a, int b)
 	return descent_offer(g, a, b, dist) + descent_offer(g, b, a, dist);
 }
 
-/* Appends v to u's candidate list (forward part fixed, reverse part a reservoir of K). */
+/*
+ * The candidate lists of one round, packed: v's new candidates at
+ * list + offn[v] (nnew[v] of them: its neighbours flagged new, then a
+ * sample of at most K of those who list v as new), its old ones at
+ * list + offo[v] (nold[v]).  Forward entries number n·K in all and reverse
+ * ones no more, so 2·n·K entries hold every list (rows of 2·K new and 2·K
+ * old, fixed, took twice that: 320 MB at a million samples).
+ */
+typedef struct candidates
+{
+	int32_t    *list;			/* 2·n·K */
+	int64_t    *offn,			/* n each */
+			   *offo;
+	int		   *nnew,			/* n each */
+			   *nold,
+			   *fnew,			/* the forward part of each list */
+			   *fold,
+			   *snew,			/* reverse entries offered (the reservoir's count) */
+			   *sold;
+} candidates;
+
+static int
+candidates_alloc(candidates *c, int n, int K)
+{
+	c->list = tl_malloc(sizeof(int32_t) * 2 * (size_t) n * K);
+	c->offn = tl_malloc(sizeof(int64_t) * 2 * (size_t) n);
+	c->nnew = tl_malloc(sizeof(int) * 6 * (size_t) n);
+	if (!c->list || !c->offn || !c->nnew)
+		return -1;
+	c->offo = c->offn + n;
+	c->nold = c->nnew + n;
+	c->fnew = c->nold + n;
+	c->fold = c->fnew + n;
+	c->snew = c->fold + n;
+	c->sold = c->snew + n;
+	return 0;
+}
+
+static void
+candidates_free(candidates *c)
+{
+	tl_free(c->list);
+	tl_free(c->offn);
+	tl_free(c->nnew);
+}
+
+/* Appends v to a list (forward part fixed, reverse part a reservoir of K). */
 static void
 reverse_add(int32_t *list, int *count, int *seen, int base, int K, int32_t v, uint64_t *rng)
 {
@@ -273,149 +319,171 @@ reverse_add(int32_t *list, int *count, int *seen, int base, int K, int32_t v, ui
 	(*seen)++;
 }
 
-/*
- * (long function: the rounds of NN-descent — sample new/old candidates,
- * build the reverse lists, local joins, count updates — share the graph,
- * the candidate lists and the interrupt checks of one loop; split, each
- * step would take all of them as arguments.)
- */
-int
-tl_knn_descent(const float *x, int n, int d, int k, uint64_t seed, int max_iter,
-			   int32_t *idx, float *dist, tl_status *st)
+/* Where each list goes: its forward entries and its reverse ones, at most K. */
+static void
+candidates_place(const descent *g, candidates *c)
 {
-	descent		g = {x, n, d, 0, NULL, NULL, NULL};
-	int			K = k > DESCENT_MIN_K ? k : DESCENT_MIN_K;
-	int			C;
-	int32_t    *cnew,
-			   *cold;
-	int		   *nnew,
-			   *nold,
-			   *fnew,
-			   *fold,
-			   *snew,
-			   *sold;
-	uint64_t	rng = seed;
-	int			rc = 0;
+	int			K = g->K;
+	int64_t		at = 0;
 
-	if (k < 1 || k >= n)
-		return tl_fail(st, TL_ERR_ARG, "k must be between 1 and %d (the samples less one), not %d", n - 1, k);
-	if (K > n - 1)
-		K = n - 1;
-	g.K = K;
-	C = 2 * K;
-	g.nd = tl_malloc(sizeof(float) * n * (size_t) K);
-	g.ni = tl_malloc(sizeof(int32_t) * n * (size_t) K);
-	g.nf = tl_malloc((size_t) n * K);
-	cnew = tl_malloc(sizeof(int32_t) * n * (size_t) C);
-	cold = tl_malloc(sizeof(int32_t) * n * (size_t) C);
-	nnew = tl_malloc(sizeof(int) * n * (size_t) 6);
-	if (!g.nd || !g.ni || !g.nf || !cnew || !cold || !nnew)
+	for (int v = 0; v < g->n; v++)
+		c->fnew[v] = c->fold[v] = c->snew[v] = c->sold[v] = 0;
+	for (int64_t e = 0; e < (int64_t) g->n * K; e++)
 	{
-		rc = tl_fail(st, TL_ERR_NOMEM, "out of memory for the approximate neighbours of %d samples", n);
-		goto done;
+		if (g->nf[e])
+		{
+			c->fnew[e / K]++;
+			c->snew[g->ni[e]]++;
+		}
+		else
+		{
+			c->fold[e / K]++;
+			c->sold[g->ni[e]]++;
+		}
 	}
-	nold = nnew + n;
-	fnew = nold + n;
-	fold = fnew + n;
-	snew = fold + n;
-	sold = snew + n;
-
-	/* start: K distinct random neighbours each */
-	for (int v = 0; v < n; v++)
+	for (int v = 0; v < g->n; v++)
 	{
-		float	   *ld = g.nd + (int64_t) v * K;
-		int32_t    *li = g.ni + (int64_t) v * K;
+		c->offn[v] = at;
+		at += c->fnew[v] + (c->snew[v] < K ? c->snew[v] : K);
+		c->offo[v] = at;
+		at += c->fold[v] + (c->sold[v] < K ? c->sold[v] : K);
+	}
+}
+
+/*
+ * This round's candidates: every neighbour, new or old (the new ones are
+ * flagged old now: each pair is joined once), and the reverse lists
+ * sampled to K.
+ */
+static void
+candidates_build(descent *g, candidates *c, uint64_t *rng)
+{
+	int			K = g->K;
+
+	candidates_place(g, c);
+	for (int v = 0; v < g->n; v++)
+	{
+		c->nnew[v] = c->nold[v] = c->snew[v] = c->sold[v] = 0;
+		for (int64_t e = (int64_t) v * K; e < (int64_t) (v + 1) * K; e++)
+		{
+			if (g->nf[e])
+				c->list[c->offn[v] + c->nnew[v]++] = g->ni[e];
+			else
+				c->list[c->offo[v] + c->nold[v]++] = g->ni[e];
+			g->nf[e] = 0;
+		}
+	}
+	for (int v = 0; v < g->n; v++)
+	{
+		for (int j = 0; j < c->fnew[v]; j++)
+		{
+			int32_t		u = c->list[c->offn[v] + j];
+
+			reverse_add(c->list + c->offn[u], &c->nnew[u], &c->snew[u], c->fnew[u], K, v, rng);
+		}
+		for (int j = 0; j < c->fold[v]; j++)
+		{
+			int32_t		u = c->list[c->offo[v] + j];
+
+			reverse_add(c->list + c->offo[u], &c->nold[u], &c->sold[u], c->fold[u], K, v, rng);
+		}
+	}
+}
+
+/* The local joins of a round: new with new, new with old.  Returns the updates. */
+static int64_t
+candidates_join(descent *g, const candidates *c)
+{
+	int64_t		changes = 0;
+
+	for (int v = 0; v < g->n; v++)
+	{
+		const int32_t *cn = c->list + c->offn[v];
+		const int32_t *co = c->list + c->offo[v];
+
+		for (int a = 0; a < c->nnew[v]; a++)
+		{
+			for (int b = a + 1; b < c->nnew[v]; b++)
+				changes += descent_join(g, cn[a], cn[b]);
+			for (int b = 0; b < c->nold[v]; b++)
+				changes += descent_join(g, cn[a], co[b]);
+		}
+		if ((v & 1023) == 0)
+			tl_check_interrupt();
+	}
+	return changes;
+}
+
+/* Start: K distinct random neighbours each, all new. */
+static void
+descent_start(descent *g, uint64_t *rng)
+{
+	int			K = g->K;
+
+	for (int v = 0; v < g->n; v++)
+	{
+		float	   *ld = g->nd + (int64_t) v * K;
+		int32_t    *li = g->ni + (int64_t) v * K;
+		const float *xv = g->x + (int64_t) v * g->d;
 		int			l = 0;
 
 		while (l < K)
 		{
-			int32_t		u = (int32_t) (splitmix64(&rng) % (uint64_t) n);
+			int32_t		u = (int32_t) (splitmix64(rng) % (uint64_t) g->n);
 			int			dup = u == v;
 
 			for (int c = 0; c < l && !dup; c++)
 				dup = li[c] == u;
 			if (!dup)
-				l = list_insert(ld, li, l, K, difference_distance(x + (int64_t) v * d, x + (int64_t) u * d, d), u);
+				l = list_insert(ld, li, l, K, difference_distance(xv, g->x + (int64_t) u * g->d, g->d), u);
 		}
-		memset(g.nf + (int64_t) v * K, 1, K);
+		memset(g->nf + (int64_t) v * K, 1, K);
 		if ((v & 4095) == 0)
 			tl_check_interrupt();
 	}
+}
 
+int
+tl_knn_descent(const float *x, int n, int d, int k, uint64_t seed, int max_iter,
+			   int32_t *idx, float *dist, tl_status *st)
+{
+	descent		g = {x, n, d, 0, NULL, NULL, NULL};
+	candidates	c = {0};
+	uint64_t	rng = seed;
+	int			rc = 0;
+
+	if (k < 1 || k >= n)
+		return tl_fail(st, TL_ERR_ARG, "k must be between 1 and %d (the samples less one), not %d", n - 1, k);
+	g.K = k > DESCENT_MIN_K ? k : DESCENT_MIN_K;
+	if (g.K > n - 1)
+		g.K = n - 1;
+	g.nd = tl_malloc(sizeof(float) * n * (size_t) g.K);
+	g.ni = tl_malloc(sizeof(int32_t) * n * (size_t) g.K);
+	g.nf = tl_malloc((size_t) n * g.K);
+	if (!g.nd || !g.ni || !g.nf || candidates_alloc(&c, n, g.K) < 0)
+	{
+		rc = tl_fail(st, TL_ERR_NOMEM, "out of memory for the approximate neighbours of %d samples", n);
+		goto done;
+	}
+	descent_start(&g, &rng);
 	for (int iter = 0; iter < max_iter; iter++)
 	{
-		int64_t		changes = 0;
-
-		/* forward candidates: new ones are joined once, then become old */
-		for (int v = 0; v < n; v++)
-		{
-			int32_t    *li = g.ni + (int64_t) v * K;
-			uint8_t    *lf = g.nf + (int64_t) v * K;
-
-			nnew[v] = nold[v] = 0;
-			for (int c = 0; c < K; c++)
-			{
-				if (lf[c])
-				{
-					cnew[(int64_t) v * C + nnew[v]++] = li[c];
-					lf[c] = 0;
-				}
-				else
-					cold[(int64_t) v * C + nold[v]++] = li[c];
-			}
-			fnew[v] = nnew[v];
-			fold[v] = nold[v];
-			snew[v] = sold[v] = 0;
-		}
-		/* reverse candidates: who lists v, sampled to K */
-		for (int v = 0; v < n; v++)
-		{
-			for (int c = 0; c < fnew[v]; c++)
-			{
-				int32_t		u = cnew[(int64_t) v * C + c];
-
-				reverse_add(cnew + (int64_t) u * C, &nnew[u], &snew[u], fnew[u], K, v, &rng);
-			}
-			for (int c = 0; c < fold[v]; c++)
-			{
-				int32_t		u = cold[(int64_t) v * C + c];
-
-				reverse_add(cold + (int64_t) u * C, &nold[u], &sold[u], fold[u], K, v, &rng);
-			}
-		}
-		/* local join: new with new, new with old */
-		for (int v = 0; v < n; v++)
-		{
-			const int32_t *cn = cnew + (int64_t) v * C;
-			const int32_t *co = cold + (int64_t) v * C;
-
-			for (int a = 0; a < nnew[v]; a++)
-			{
-				for (int b = a + 1; b < nnew[v]; b++)
-					changes += descent_join(&g, cn[a], cn[b]);
-				for (int b = 0; b < nold[v]; b++)
-					changes += descent_join(&g, cn[a], co[b]);
-			}
-			if ((v & 1023) == 0)
-				tl_check_interrupt();
-		}
-		if (changes < (int64_t) (0.001 * n * K) + 1)
+		candidates_build(&g, &c, &rng);
+		if (candidates_join(&g, &c) < (int64_t) (0.001 * n * g.K) + 1)
 			break;
 	}
 	for (int v = 0; v < n; v++)
 	{
-		memcpy(idx + (int64_t) v * k, g.ni + (int64_t) v * K, sizeof(int32_t) * k);
+		memcpy(idx + (int64_t) v * k, g.ni + (int64_t) v * g.K, sizeof(int32_t) * k);
 		if (dist)
-			for (int c = 0; c < k; c++)
-				dist[(int64_t) v * k + c] = (float) tl_knn_distance(x + (int64_t) v * d, x + (int64_t) g.ni[(int64_t) v * K + c] * d, d);
+			for (int j = 0; j < k; j++)
+				dist[(int64_t) v * k + j] = (float) tl_knn_distance(x + (int64_t) v * d, x + (int64_t) g.ni[(int64_t) v * g.K + j] * d, d);
 	}
 done:
 	tl_free(g.nd);
 	tl_free(g.ni);
 	tl_free(g.nf);
-	tl_free(cnew);
-	tl_free(cold);
-	tl_free(nnew);
+	candidates_free(&c);
 	return rc;
 }
 
