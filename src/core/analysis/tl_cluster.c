@@ -28,10 +28,41 @@ sq_dist(const float *a, const float *b, int d)
 	return s;
 }
 
+/*
+ * Lloyd's iterations stop when no assignment changes or, as scikit-learn's
+ * KMeans does (tol = 1e-4), when the centres move by less than KMEANS_TOL
+ * times the data's mean variance (squared, summed): on a million points the
+ * last few boundary points keep flipping for dozens of rounds that move no
+ * centre visibly.
+ */
+#define KMEANS_TOL 1e-4
+
+static double
+mean_variance(const float *x, int n, int d)
+{
+	double		total = 0;
+
+	for (int j = 0; j < d; j++)
+	{
+		double		s = 0,
+					s2 = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			s += x[(int64_t) i * d + j];
+			s2 += (double) x[(int64_t) i * d + j] * x[(int64_t) i * d + j];
+		}
+		total += s2 / n - (s / n) * (s / n);
+	}
+	return d > 0 ? total / d : 0;
+}
+
 int
 tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 		  int32_t *assign, float *centroids, tl_status *st)
 {
+	double		tol,
+				shift;
 	double	   *dist2 = tl_malloc(sizeof(double) * n);
 	double	   *sums = tl_malloc(sizeof(double) * (size_t) k * d);
 	int64_t    *counts = tl_malloc(sizeof(int64_t) * k);
@@ -83,7 +114,8 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 	}
 	for (int i = 0; i < n; i++)
 		assign[i] = -1;
-	for (int it = 0; it < max_iter; it++)
+	tol = KMEANS_TOL * mean_variance(x, n, d);
+	for (int it = 0, settled = 0; it < max_iter; it++)
 	{
 		int			changed = 0;
 
@@ -105,7 +137,7 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 			changed += assign[i] != best;
 			assign[i] = best;
 		}
-		if (!changed)
+		if (!changed || settled)
 			break;
 		memset(sums, 0, sizeof(double) * (size_t) k * d);
 		memset(counts, 0, sizeof(int64_t) * k);
@@ -115,10 +147,19 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 			for (int j = 0; j < d; j++)
 				sums[(int64_t) assign[i] * d + j] += x[(int64_t) i * d + j];
 		}
+		shift = 0;
 		for (int c = 0; c < k; c++)
 			if (counts[c] > 0)	/* an emptied cluster keeps its centre */
 				for (int j = 0; j < d; j++)
-					centroids[(int64_t) c * d + j] = (float) (sums[(int64_t) c * d + j] / counts[c]);
+				{
+					float		m = (float) (sums[(int64_t) c * d + j] / counts[c]);
+					float	   *cj = centroids + (int64_t) c * d + j;
+
+					shift += ((double) m - *cj) * ((double) m - *cj);
+					*cj = m;
+				}
+		/* the centres have stopped moving: one more assignment to match them */
+		settled = shift <= tol;
 		tl_check_interrupt();
 	}
 	tl_free(dist2);

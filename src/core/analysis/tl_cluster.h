@@ -8,7 +8,8 @@
 
 /*
  * k-means++ seeding from a fixed seed, then Lloyd iterations until no
- * assignment changes (at most max_iter).  x: n × d; writes assign[n] and
+ * assignment changes or the centres settle as scikit-learn's tolerance
+ * (1e-4) has it (at most max_iter).  x: n × d; writes assign[n] and
  * centroids[k][d].  Requires 1 <= k <= n.
  */
 int			tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
