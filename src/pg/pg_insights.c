@@ -24,57 +24,100 @@
 #define CLUSTER_MAX_SAMPLES 1000000
 
 /*
- * The perception vectors of the rows of tt (column col), projected onto
- * their own CLUSTER_COMPONENTS leading principal components: n × *d floats
- * in the current memory context.
+ * The perception vectors of the runs, projected onto their own
+ * CLUSTER_COMPONENTS leading principal components: read twice through a
+ * cursor (the components, then the projections), so that a million 112-wide
+ * vectors never sit in memory at once (they took 550 MB as one result).
  */
-static float *
-reduce_perception(SPITupleTable *tt, int n, int col, int *d)
+typedef struct cluster_points
 {
-	tl_pca_acc *acc = NULL;
-	tl_pca_model pm;
+	tl_pca_acc *acc;			/* pass 1 */
+	tl_pca_model pm;			/* pass 2 */
+	int			width;
+	int			n;				/* rows counted in pass 1 */
+	int			placed;			/* rows projected in pass 2 */
+	float	   *x;				/* n × pm.k */
+	int32	   *runs;
+	char	  **ids;
+	MemoryContext cxt;
+} cluster_points;
+
+static float *
+perception_of(HeapTuple row, TupleDesc desc, cluster_points *cp)
+{
+	bool		isnull;
+	int			w;
+	float	   *p = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(row, desc, 3, &isnull)),
+									   "a perception vector", &w);
+
+	if (cp->width == 0)
+		cp->width = w;
+	if (w != cp->width)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("perception vectors of %d and %d values cannot be clustered together", cp->width, w),
+				 errhint("Runs compared with each other must be runs of one model.")));
+	return p;
+}
+
+/* tl_pg_row_fn, pass 1: one vector into the principal components. */
+static void
+accumulate_perception(HeapTuple row, TupleDesc desc, void *arg)
+{
+	cluster_points *cp = arg;
+	float	   *p = perception_of(row, desc, cp);
 	tl_status	st = {0};
-	int			width = 0;
-	float	   *out;
+	MemoryContext old;
+	int			rc;
 
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int			w;
-		float	   *p = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, col, &isnull)),
-										   "a perception vector", &w);
+	if (++cp->n > CLUSTER_MAX_SAMPLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("more than %d perception vectors; clusters are found among up to %d",
+						CLUSTER_MAX_SAMPLES, CLUSTER_MAX_SAMPLES)));
+	/* the accumulator allocates its state at the first vector: not per chunk */
+	old = MemoryContextSwitchTo(cp->cxt);
+	if (cp->acc == NULL)
+		cp->acc = tl_pca_acc_new(Min(CLUSTER_COMPONENTS, cp->width), TL_PCA_AUTO, &st);
+	rc = cp->acc ? tl_pca_acc_add(cp->acc, p, cp->width, &st) : -1;
+	MemoryContextSwitchTo(old);
+	if (rc < 0)
+		tl_pg_raise(&st, NULL);
+}
 
-		if (acc == NULL)
-		{
-			width = w;
-			acc = tl_pca_acc_new(Min(CLUSTER_COMPONENTS, w), TL_PCA_AUTO, &st);
-			if (acc == NULL)
-				tl_pg_raise(&st, NULL);
-		}
-		if (w != width)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("perception vectors of %d and %d values cannot be clustered together", width, w),
-					 errhint("Runs compared with each other must be runs of one model.")));
-		if (tl_pca_acc_add(acc, p, w, &st) < 0)
-			tl_pg_raise(&st, NULL);
-		pfree(p);
-		CHECK_FOR_INTERRUPTS();
-	}
-	tl_pg_pca_finish(acc, &pm);
-	*d = pm.k;
-	out = palloc_extended(sizeof(float) * n * pm.k, MCXT_ALLOC_HUGE);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int			w;
-		float	   *p = tl_array_to_floats(DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, col, &isnull)),
-										   "a perception vector", &w);
+/* tl_pg_row_fn, pass 2: one vector projected, its run and id kept. */
+static void
+project_perception(HeapTuple row, TupleDesc desc, void *arg)
+{
+	cluster_points *cp = arg;
+	float	   *p = perception_of(row, desc, cp);
+	bool		isnull;
 
-		tl_pca_model_project(&pm, p, out + (int64) i * pm.k);
-		pfree(p);
-	}
-	return out;
+	if (cp->placed == cp->n)
+		elog(ERROR, "tensorlens: the perception vectors changed between two reads");
+	tl_pca_model_project(&cp->pm, p, cp->x + (int64) cp->placed * cp->pm.k);
+	cp->runs[cp->placed] = DatumGetInt32(SPI_getbinval(row, desc, 1, &isnull));
+	cp->ids[cp->placed++] = MemoryContextStrdup(cp->cxt, SPI_getvalue(row, desc, 2));
+}
+
+/* Both passes over the rows of the runs (an int4[]) with a perception vector. */
+static void
+read_cluster_points(const char *schema, Datum runs, cluster_points *cp)
+{
+	const char *query = psprintf("SELECT run, sample_id, perception FROM %s.tl_result "
+								 "WHERE run OPERATOR(pg_catalog.=) ANY ($1) AND perception IS NOT NULL "
+								 "ORDER BY run, sample_id", schema);
+
+	tl_pg_each_row(query, 1, (Oid[]) {INT4ARRAYOID}, &runs, accumulate_perception, cp);
+	if (cp->n == 0)
+		return;
+	tl_pg_pca_finish(cp->acc, &cp->pm);
+	cp->x = MemoryContextAllocHuge(cp->cxt, sizeof(float) * (Size) cp->n * cp->pm.k);
+	cp->runs = MemoryContextAllocHuge(cp->cxt, sizeof(int32) * (Size) cp->n);
+	cp->ids = MemoryContextAllocHuge(cp->cxt, sizeof(char *) * (Size) cp->n);
+	tl_pg_each_row(query, 1, (Oid[]) {INT4ARRAYOID}, &runs, project_perception, cp);
+	if (cp->placed != cp->n)
+		elog(ERROR, "tensorlens: the perception vectors changed between two reads");
 }
 
 /*
@@ -92,15 +135,10 @@ pg_tl_perception_clusters(PG_FUNCTION_ARGS)
 	const char *schema = tl_pg_schema_of(fcinfo);
 	Datum		runs[2];
 	int			n_runs = 1;
-	SPITupleTable *tt;
-	int			n,
-				d;
-	float	   *x;
+	cluster_points cp = {0};
 	int32	   *assign;
 	tl_cluster_choice choice;
 	tl_status	st = {0};
-	MemoryContext cxt = CurrentMemoryContext,
-				old;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -110,46 +148,27 @@ pg_tl_perception_clusters(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) != PG_GETARG_INT32(0))
 		runs[n_runs++] = PG_GETARG_DATUM(1);
 	InitMaterializedSRF(fcinfo, 0);
+	cp.cxt = CurrentMemoryContext;
 	SPI_connect();
 	for (int r = 0; r < n_runs; r++)
 		tl_pg_check_run(schema, DatumGetInt32(runs[r]));
-	if (SPI_execute_with_args(psprintf("SELECT run, sample_id, perception FROM %s.tl_result "
-									   "WHERE run OPERATOR(pg_catalog.=) ANY ($1) AND perception IS NOT NULL "
-									   "ORDER BY run, sample_id", schema), 1,
-							  (Oid[]) {INT4ARRAYOID},
-							  (Datum[]) {PointerGetDatum(construct_array(runs, n_runs, INT4OID, 4, true, TYPALIGN_INT))},
-							  NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading the perception vectors failed");
-	tt = SPI_tuptable;
-	if (SPI_processed > CLUSTER_MAX_SAMPLES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%llu perception vectors; clusters are found among up to %d",
-						(unsigned long long) SPI_processed, CLUSTER_MAX_SAMPLES)));
-	n = (int) SPI_processed;
-	if (n == 0)
-	{
-		SPI_finish();
+	read_cluster_points(schema, PointerGetDatum(construct_array(runs, n_runs, INT4OID, 4, true, TYPALIGN_INT)), &cp);
+	SPI_finish();
+	if (cp.n == 0)
 		return (Datum) 0;
-	}
-	x = reduce_perception(tt, n, 3, &d);
-	assign = palloc(sizeof(int32) * n);
-	if (tl_kmeans_auto(x, n, d, 0, assign, &choice, &st) < 0)
+	assign = palloc(sizeof(int32) * cp.n);
+	if (tl_kmeans_auto(cp.x, cp.n, cp.pm.k, 0, assign, &choice, &st) < 0)
 		tl_pg_raise(&st, NULL);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < cp.n; i++)
 	{
-		bool		isnull;
 		Datum		values[3];
 		bool		nulls[3] = {0};
 
-		values[0] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-		old = MemoryContextSwitchTo(cxt);
-		values[1] = CStringGetTextDatum(SPI_getvalue(tt->vals[i], tt->tupdesc, 2));
-		MemoryContextSwitchTo(old);
+		values[0] = Int32GetDatum(cp.runs[i]);
+		values[1] = CStringGetTextDatum(cp.ids[i]);
 		values[2] = Int32GetDatum(assign[i] + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	SPI_finish();
 	return (Datum) 0;
 }
 
