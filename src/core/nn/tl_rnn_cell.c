@@ -134,14 +134,15 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 #define ONE_SAMPLE_MAX (64 * 1024)
 
 /*
- * rec (cols) = beta rec + a (k) U (k x cols, row stride ld) for one sample,
- * 64 columns at a time in 8 vector accumulators (two FMAs per cycle).
- * Per-row calls run one such small product per time step (32 x 128, 300
- * times, for the IMDB LSTM): without sgemv's per-call checks and dispatch.
+ * rec (cols) = base + a (k) U (k x cols, row stride ld) for one sample;
+ * base may be rec itself, NULL for zeros.  64 columns at a time in 8 vector
+ * accumulators (two FMAs per cycle).  Per-row calls run one such small
+ * product per time step (32 x 128, 300 times, for the IMDB LSTM): without
+ * sgemv's per-call checks and dispatch.
  */
 static void TL_CLONES
-matvec_one(int k, int cols, const float *a, const float *U, int ld, float beta,
-		   float *rec)
+matvec_one(int k, int cols, const float *a, const float *U, int ld,
+		   const float *base, float *rec)
 {
 	int			c0 = 0;
 
@@ -157,11 +158,7 @@ matvec_one(int k, int cols, const float *a, const float *U, int ld, float beta,
 				s[q] += a[j] * *(const v8u *) (row + 8 * q);
 		}
 		for (int q = 0; q < 8; q++)
-		{
-			v8u		   *o = (v8u *) (rec + c0 + 8 * q);
-
-			*o = beta == 0.0f ? s[q] : beta * *o + s[q];
-		}
+			*(v8u *) (rec + c0 + 8 * q) = base ? *(const v8u *) (base + c0 + 8 * q) + s[q] : s[q];
 	}
 	for (; c0 + 8 <= cols; c0 += 8)
 	{
@@ -169,7 +166,7 @@ matvec_one(int k, int cols, const float *a, const float *U, int ld, float beta,
 
 		for (int j = 0; j < k; j++)
 			s += a[j] * *(const v8u *) (U + (int64_t) j * ld + c0);
-		*(v8u *) (rec + c0) = beta == 0.0f ? s : beta * *(v8u *) (rec + c0) + s;
+		*(v8u *) (rec + c0) = base ? *(const v8u *) (base + c0) + s : s;
 	}
 	for (; c0 < cols; c0++)
 	{
@@ -177,13 +174,13 @@ matvec_one(int k, int cols, const float *a, const float *U, int ld, float beta,
 
 		for (int j = 0; j < k; j++)
 			s += a[j] * U[(int64_t) j * ld + c0];
-		rec[c0] = beta == 0.0f ? s : beta * rec[c0] + s;
+		rec[c0] = base ? base[c0] + s : s;
 	}
 }
 
 /*
  * rec (m x cols, row stride ld) = beta rec + a (m x k) U (k x cols, row
- * stride ld).  One sample (per-row calls) skips the packing and buffer
+ * stride ld), beta 0 or 1.  One sample (per-row calls) skips the packing and buffer
  * set-up an sgemm pays on every call, which for one row of a recurrent step
  * costs more than the product: a small matrix goes to matvec_one, a large
  * one to sgemv.
@@ -193,7 +190,7 @@ rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
 			float beta, float *rec)
 {
 	if (m == 1 && (int64_t) k * cols <= ONE_SAMPLE_MAX)
-		matvec_one(k, cols, a, U, ld, beta, rec);
+		matvec_one(k, cols, a, U, ld, beta == 0.0f ? NULL : rec, rec);
 	else if (m == 1)
 		cblas_sgemv(CblasRowMajor, CblasTrans, k, cols, 1.0f, U, ld, a, 1, beta, rec, 1);
 	else
@@ -216,25 +213,28 @@ rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
  * in the core, now 0-4 µs (bench/row_bench.c).
  */
 static void
-lstm_step_one(const tl_rnn_cfg *r, const float *U, const float *xt, float *h,
-			  float *c, float *g)
+lstm_step_one(const tl_rnn_cfg *r, const float *U, const float *xt,
+			  float *restrict h, float *restrict c, float *restrict g)
 {
 	int			u = r->units;
+	/* one pointer per gate: with -fwrapv, g[u + k] would not vectorise */
+	const float *gi = g,
+			   *gf = g + u,
+			   *go = g + 3 * u;
+	float	   *gc = g + 2 * u;
 
-	matvec_one(u, 4 * u, h, U, 4 * u, 0.0f, g);
-	for (int k = 0; k < 4 * u; k++)
-		g[k] = xt[k] + g[k];
+	matvec_one(u, 4 * u, h, U, 4 * u, xt, g);
 	tl_act_apply(&r->rec_act, g, 1, 2 * u, 1);
-	tl_act_apply(&r->act, g + 2 * u, 1, u, 1);
+	tl_act_apply(&r->act, gc, 1, u, 1);
 	tl_act_apply(&r->rec_act, g + 3 * u, 1, u, 1);
 	for (int k = 0; k < u; k++)
 	{
-		c[k] = g[u + k] * c[k] + g[k] * g[2 * u + k];
-		g[2 * u + k] = c[k];
+		c[k] = gf[k] * c[k] + gi[k] * gc[k];
+		gc[k] = c[k];
 	}
-	tl_act_apply(&r->act, g + 2 * u, 1, u, 1);
+	tl_act_apply(&r->act, gc, 1, u, 1);
 	for (int k = 0; k < u; k++)
-		h[k] = g[3 * u + k] * g[2 * u + k];
+		h[k] = go[k] * gc[k];
 }
 
 /*
