@@ -208,9 +208,9 @@ rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
  * and c and h updated.  The batched lstm_gates does the same arithmetic
  * (the same activations; the sums in another order) through blocks of
  * samples, whose copies and five calls per block a lone sample would pay
- * at every step: with them, and the step's token-table rows copied first,
- * a per-row call of the IMDB LSTM cost 23-26 µs more than a batched sample
- * in the core, now 0-4 µs (bench/row_bench.c).
+ * at every step: with them (and the token-table rows all copied first, and
+ * sgemv) a per-row call of the IMDB LSTM cost 23 µs more than a batched
+ * sample in the core, now 15 µs less (bench/row_bench.c, 300 random ids).
  */
 static void
 lstm_step_one(const tl_rnn_cfg *r, const float *U, const float *xt,
