@@ -122,6 +122,11 @@ $(UNIT_BUILD)/libtlcore_asan.a: $(call core_objs,$(UNIT_BUILD)/asan)
 $(UNIT_ASAN): $(UNIT_BUILD)/%_asan: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore_asan.a
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore_asan.a $(CORE_LIBS)
 
+# bench/row_bench.c, the per-row cost in the core, linked against the objects
+# the server runs (their flags: the unit tests' library lacks some)
+build/row_bench: bench/row_bench.c $(CORE_SRCS:.c=.o)
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS:.c=.o) $(CORE_LIBS)
+
 unit-asan: $(UNIT_ASAN)
 	s=0; for t in $(UNIT_ASAN); do \
 	  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \

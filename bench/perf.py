@@ -12,7 +12,11 @@ time of the backend from /proc/<pid>/stat or of this process for PyTorch):
   infer      batched inference, rows read from a table (tl_infer_batch) vs
              PyTorch eager (bench/torch_models.py) on the same inputs, same
              thread count (1), best batch size of each
-  per-row    SELECT tl_infer(model, input) FROM t: per-row cost vs batched
+  per-row    SELECT count(tl_infer(model, input)) FROM t against
+             tl_infer_batch over the same rows (25,000 reviews, 5000 images)
+             at its best batch size, alternating in the same session for
+             --per-row-rounds rounds: medians and the spread of the
+             per-round difference
   fusion     the same with tensorlens.fusion = off (plain GEMM paths) and
              the Conv1D model's GFLOP/s against the sgemm peak
   perception tl_perception_batch over 25,000 reviews
@@ -23,6 +27,9 @@ time of the backend from /proc/<pid>/stat or of this process for PyTorch):
   parallel   SELECT count(tl_infer(...)) with 2 parallel workers (information)
 
 Prints a table per section and a summary (also written to --work/summary.txt).
+--only-per-row runs the per-row section alone (with its batched reference).
+Backend CPU time is read in nanoseconds from /proc/<pid>/schedstat (the
+kernel's runtime of the task; /proc/<pid>/stat's 10 ms ticks where absent).
 """
 import argparse
 import gzip
@@ -86,7 +93,7 @@ def lit(a):
     return "{" + ",".join(map(str, a)) + "}"
 
 
-def prepare(a, cur):
+def prepare(a, cur, pca=True):
     reviews = read_reviews(os.path.join(a.data, "datasets", "imdb", "imdb_reviews_5000.tsv"), None)
     wi = imdb_tokenize.load_word_index(os.path.join(a.data, "datasets", "imdb", "imdb_word_index.json"))
     # PyTorch gets each model's input as the Keras recipe builds it (padded);
@@ -123,18 +130,11 @@ def prepare(a, cur):
     with open(fpath, "w") as f:
         for i in range(len(px)):
             f.write("%d\t%d\t{%s}\n" % (i, flabels[i], ",".join("%.9g" % v for v in px[i])))
-    # 25,000 x 1,024 perception-like vectors for the PCA (as in the PCA docs)
-    rng = np.random.default_rng(42)
-    z = rng.standard_normal((25000, 64)) / np.arange(1, 65)
-    x = np.maximum(z @ rng.standard_normal((64, 1024)) + 0.1 * rng.standard_normal((25000, 1024)), 0)
-    x = x.reshape(25000, 4, 256)
-    x /= np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-12)
-    pca_x = x.reshape(25000, 1024).astype(np.float32)
-    ppath = os.path.join(a.work, "pca.tsv")
-    with open(ppath, "w") as f:
-        for i in range(len(pca_x)):
-            f.write("%d\t{%s}\n" % (i, ",".join("%.9g" % v for v in pca_x[i])))
-    for p in (path, fpath, ppath):
+    paths, pca_x = [path, fpath], None
+    if pca:
+        paths.append(os.path.join(a.work, "pca.tsv"))
+        pca_x = pca_vectors(paths[-1])
+    for p in paths:
         os.chmod(p, 0o644)
     cur.execute("""
         CREATE TABLE imdb (id int PRIMARY KEY, label int, gap int[], cnn int[], lstm int[]);
@@ -146,17 +146,36 @@ def prepare(a, cur):
           FROM imdb, generate_series(0, 4) r;
         CREATE TABLE imdb100k AS SELECT r * 5000 + id AS id, label, cnn
           FROM imdb, generate_series(0, 19) r;
-        CREATE TABLE pca_vec (id int, vec real[]);
-        COPY pca_vec FROM %s;
-    """, (path, fpath, ppath))
+    """, paths[:2])
+    if pca:
+        cur.execute("CREATE TABLE pca_vec (id int, vec real[]); COPY pca_vec FROM %s", paths[2:])
     cur.execute("VACUUM ANALYZE")
     return inputs, labels, px, pca_x
+
+
+def pca_vectors(ppath):
+    # 25,000 x 1,024 perception-like vectors for the PCA (as in the PCA docs)
+    rng = np.random.default_rng(42)
+    z = rng.standard_normal((25000, 64)) / np.arange(1, 65)
+    x = np.maximum(z @ rng.standard_normal((64, 1024)) + 0.1 * rng.standard_normal((25000, 1024)), 0)
+    x = x.reshape(25000, 4, 256)
+    x /= np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-12)
+    pca_x = x.reshape(25000, 1024).astype(np.float32)
+    with open(ppath, "w") as f:
+        for i in range(len(pca_x)):
+            f.write("%d\t{%s}\n" % (i, ",".join("%.9g" % v for v in pca_x[i])))
+    return pca_x
 
 
 # ---------------------------------------------------------------------------
 # timing helpers
 # ---------------------------------------------------------------------------
 def backend_cpu(pid):
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        pass
     with open("/proc/%d/stat" % pid) as f:
         st = f.read().rsplit(")", 1)[1].split()
     return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
@@ -195,6 +214,45 @@ def best(rs):
     return min(r[0] for r in rs), min(r[1] for r in rs)
 
 
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def per_row(a, sess, summary, bs_sizes):
+    """One tl_infer call per row against tl_infer_batch on the same rows, at
+    its best batch size (the batched section's, else the fastest in CPU of
+    bs_sizes), the two alternating in the same session; medians of the rounds
+    and the spread (min..max) of the per-round difference."""
+    rounds = a.per_row_rounds
+    say("\n== per-row tl_infer (one call per row) vs batched on the same rows, alternating, %d rounds;"
+        "\n   µs per sample, medians (backend CPU; the overhead's min..max over the rounds)" % rounds)
+    say("  %-12s %6s %5s %9s %9s %9s %9s %9s %19s" % (
+        "model", "rows", "bs", "per row", "batched", "overhead", "cpu row", "cpu batch", "cpu overhead"))
+    for name in ("imdb_gap", "imdb_cnn", "imdb_lstm", "fashion_cnn", "mnist_cnn"):
+        col = MODELS[name][2]
+        frm = "fashion WHERE id < 5000" if col == "px" else "imdb25k"
+        n = 5000 if col == "px" else 25000
+        q_row = "SELECT count(tl_infer(%%s, %s)) FROM %s" % (col, frm)
+        q_bat = "SELECT count(*) FROM tl_infer_batch(%%s, 'SELECT id, %s FROM %s', %%s)" % (
+            col, frm.replace("'", "''"))
+        sess.time(q_row, (name,))                       # model cached, buffers planned
+        if name in summary and summary[name].get("tl"):
+            bs = summary[name]["tl"][2]
+        else:
+            bs = min(bs_sizes, key=lambda b: sess.time(q_bat, (name, b))[1])
+        rs = []
+        for r in range(rounds):
+            w1, c1, _ = sess.time(q_row, (name,))
+            w2, c2, _ = sess.time(q_bat, (name, bs))
+            rs.append([1e6 * v / n for v in (w1, w2, w1 - w2, c1, c2, c1 - c2)])
+        med = [median([r[k] for r in rs]) for k in range(6)]
+        lo, hi = min(r[5] for r in rs), max(r[5] for r in rs)
+        say("  %-12s %6d %5d %9.1f %9.1f %9.1f %9.1f %9.1f %7.1f (%.1f..%.1f)" % (
+            (name, n, bs) + tuple(med) + (lo, hi)))
+        summary.setdefault(name, {})["per_row"] = (med, lo, hi)
+
+
 # ---------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser()
@@ -204,19 +262,32 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--models", required=True, help="directory holding the .h5 files (server-readable)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--peak", type=float, required=True, help="sgemm GFLOP/s (2048^2), one thread, wall time")
+    ap.add_argument("--peak", type=float, help="sgemm GFLOP/s (2048^2), one thread, wall time (required but"
+                    " with --only-per-row)")
     ap.add_argument("--peak-cpu", type=float, help="the same per CPU second (default: --peak)")
     ap.add_argument("--quick", action="store_true", help="fewer batch sizes and rounds")
+    ap.add_argument("--per-row-rounds", type=int, default=7, help="rounds of the per-row section")
+    ap.add_argument("--only-per-row", action="store_true",
+                    help="the per-row section alone (no PyTorch, no PCA data)")
     a = ap.parse_args()
+    if a.peak is None and not a.only_per_row:
+        ap.error("--peak is required")
     a.peak_cpu = a.peak_cpu or a.peak
     torch.set_num_threads(1)
     setup = Session(a.dsn)
     say("loading data ...")
-    inputs, labels, px, pca_x = prepare(a, setup.cur)
+    inputs, labels, px, pca_x = prepare(a, setup.cur, pca=not a.only_per_row)
     for name in MODELS:
         f = model_file(a, name)
         setup.cur.execute("SELECT tl_model_load(%s, %s)", (name, f))
     bs_sql = [64, 256] if a.quick else [32, 128, 512]
+    if a.only_per_row:
+        sess = Session(a.dsn, ["SET tensorlens.max_batch_memory = '1GB'"])
+        per_row(a, sess, {}, bs_sql)
+        sess.close()
+        with open(os.path.join(a.work, "summary.txt"), "w") as f:
+            f.write("\n".join(OUT) + "\n")
+        return
     bs_torch = [64, 256] if a.quick else [32, 128, 512]
     rounds = 2 if a.quick else a.rounds
     summary = {}
@@ -321,21 +392,7 @@ def main():
         summary[name]["gflops"] = (tl[0] * cflop / 1e9, tl[1] * cflop / 1e9)
 
     # ---- per-row tl_infer ------------------------------------------------------------
-    say("\n== per-row tl_infer (one call per row, 5000 rows) vs batched, µs per sample")
-    say("  %-12s %12s %12s %14s %12s %12s %14s" % ("model", "per row", "batched", "overhead/row",
-                                                    "cpu per row", "cpu batched", "cpu overhead"))
-    for name in ("imdb_gap", "imdb_cnn", "imdb_lstm", "fashion_cnn", "mnist_cnn"):
-        col = MODELS[name][2]
-        n = ROWS[name]
-        q = source(name).replace("SELECT id, %s FROM" % col, "SELECT count(tl_infer(%%s, %s)) FROM" % col)
-        rs = []
-        for r in range(rounds):
-            rs.append(sess.time(q, (name,))[:2])
-        w, c = best(rs)
-        bw, bc = 1e6 / summary[name]["tl"][0], 1e6 / summary[name]["tl"][1]
-        say("  %-12s %9.1f µs %9.1f µs %11.1f µs %9.1f µs %9.1f µs %11.1f µs" % (
-            name, 1e6 * w / n, bw, 1e6 * w / n - bw, 1e6 * c / n, bc, 1e6 * c / n - bc))
-        summary[name]["per_row"] = (1e6 * w / n, bw)
+    per_row(a, sess, summary, bs_sql)
 
     # ---- parallel ------------------------------------------------------------------
     say("\n== per-row tl_infer over 25,000 reviews, parallel sequential scan (information: 2 cores, shared)")

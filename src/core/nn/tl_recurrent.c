@@ -3,7 +3,8 @@
  *
  * The input projection x·W (+ input bias) of every time step is one sgemm
  * over all samples and steps; each step then adds h·U (one sgemm for the
- * batch) and applies the gates.  Keras gate orders: LSTM i, f, c, o;
+ * batch; for a lone sample a small vector kernel, tl_rnn_cell.c) and
+ * applies the gates.  Keras gate orders: LSTM i, f, c, o;
  * GRU z, r, h.  GRU comes in two forms: reset_after=False applies the reset
  * gate before the recurrent product (one bias vector), reset_after=True
  * after it (a bias for the input and one for the recurrent product).

@@ -114,21 +114,127 @@ lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
 	}
 }
 
+/* 8 floats: one AVX register (two SSE ones in the default clone). */
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+/*
+ * An FMA clone (GCC's "avx2" clone would not contract the multiply-adds),
+ * as in tl_conv2d_kernel.c.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
+#define TL_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define TL_CLONES
+#endif
+
+/* Largest recurrent matrix (k x cols floats) the one-sample kernel takes:
+ * 256 KiB, an L2's worth; beyond it the product is bound by memory and
+ * sgemv's per-call cost does not matter. */
+#define ONE_SAMPLE_MAX (64 * 1024)
+
+/*
+ * rec (cols) = base + a (k) U (k x cols, row stride ld) for one sample;
+ * base may be rec itself, NULL for zeros.  64 columns at a time in 8 vector
+ * accumulators (two FMAs per cycle).  Per-row calls run one such small
+ * product per time step (32 x 128, 300 times, for the IMDB LSTM): without
+ * sgemv's per-call checks and dispatch.
+ */
+static void TL_CLONES
+matvec_one(int k, int cols, const float *a, const float *U, int ld,
+		   const float *base, float *rec)
+{
+	int			c0 = 0;
+
+	for (; c0 + 64 <= cols; c0 += 64)
+	{
+		v8			s[8] = {{0}};
+
+		for (int j = 0; j < k; j++)
+		{
+			const float *row = U + (int64_t) j * ld + c0;
+
+			for (int q = 0; q < 8; q++)
+				s[q] += a[j] * *(const v8u *) (row + 8 * q);
+		}
+		for (int q = 0; q < 8; q++)
+			*(v8u *) (rec + c0 + 8 * q) = base ? *(const v8u *) (base + c0 + 8 * q) + s[q] : s[q];
+	}
+	for (; c0 + 8 <= cols; c0 += 8)
+	{
+		v8			s = {0};
+
+		for (int j = 0; j < k; j++)
+			s += a[j] * *(const v8u *) (U + (int64_t) j * ld + c0);
+		*(v8u *) (rec + c0) = base ? *(const v8u *) (base + c0) + s : s;
+	}
+	for (; c0 < cols; c0++)
+	{
+		float		s = 0.0f;
+
+		for (int j = 0; j < k; j++)
+			s += a[j] * U[(int64_t) j * ld + c0];
+		rec[c0] = base ? base[c0] + s : s;
+	}
+}
+
 /*
  * rec (m x cols, row stride ld) = beta rec + a (m x k) U (k x cols, row
- * stride ld).  One sample (per-row calls) is a matrix-vector product:
- * sgemv skips the packing and buffer set-up an sgemm pays on every call,
- * which for one row of a recurrent step costs more than the product.
+ * stride ld), beta 0 or 1.  One sample (per-row calls) skips the packing and buffer
+ * set-up an sgemm pays on every call, which for one row of a recurrent step
+ * costs more than the product: a small matrix goes to matvec_one, a large
+ * one to sgemv.
  */
 static void
 rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
 			float beta, float *rec)
 {
-	if (m == 1)
+	if (m == 1 && (int64_t) k * cols <= ONE_SAMPLE_MAX)
+		matvec_one(k, cols, a, U, ld, beta == 0.0f ? NULL : rec, rec);
+	else if (m == 1)
 		cblas_sgemv(CblasRowMajor, CblasTrans, k, cols, 1.0f, U, ld, a, 1, beta, rec, 1);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, cols, k,
 					1.0f, a, k, U, ld, beta, rec, ld);
+}
+
+/* Steps ahead whose token-table row one sample's LSTM prefetches. */
+#define ROW_AHEAD 4
+
+/*
+ * One LSTM step for one sample, without step records: the pre-activations
+ * xt (the step's input projection, read only) + h U are completed in a
+ * buffer of 4u floats, each gate activated in one call (i and f together)
+ * and c and h updated.  The batched lstm_gates does the same arithmetic
+ * (the same activations; the sums in another order) through blocks of
+ * samples, whose copies and five calls per block a lone sample would pay
+ * at every step: with them (and the token-table rows all copied first, and
+ * sgemv) a per-row call of the IMDB LSTM cost 23 µs more than a batched
+ * sample in the core, now 15 µs less (bench/row_bench.c, 300 random ids).
+ */
+static void
+lstm_step_one(const tl_rnn_cfg *r, const float *U, const float *xt,
+			  float *restrict h, float *restrict c, float *restrict g)
+{
+	int			u = r->units;
+	/* one pointer per gate: with -fwrapv, g[u + k] would not vectorise */
+	const float *gi = g,
+			   *gf = g + u,
+			   *go = g + 3 * u;
+	float	   *gc = g + 2 * u;
+
+	matvec_one(u, 4 * u, h, U, 4 * u, xt, g);
+	tl_act_apply(&r->rec_act, g, 1, 2 * u, 1);
+	tl_act_apply(&r->act, gc, 1, u, 1);
+	tl_act_apply(&r->rec_act, g + 3 * u, 1, u, 1);
+	for (int k = 0; k < u; k++)
+	{
+		c[k] = gf[k] * c[k] + gi[k] * gc[k];
+		gc[k] = c[k];
+	}
+	tl_act_apply(&r->act, gc, 1, u, 1);
+	for (int k = 0; k < u; k++)
+		h[k] = go[k] * gc[k];
 }
 
 /*
@@ -160,11 +266,15 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	float	   *h_was = rh + (int64_t) m * u;
 	float	   *c_was = h_was + (int64_t) m * u;
 	const float *mask = mk ? mk->mask : NULL;
+	/* one sample's LSTM steps: lstm_step_one */
+	int			one = m == 1 && !recs && r->cell == TL_CELL_LSTM &&
+		(int64_t) u * gu <= ONE_SAMPLE_MAX;
 
 	if (xtab)
 	{
-		/* x holds token ids: each step's projection is a row of E W + b */
-		for (int64_t row = 0; row < (int64_t) m * T; row++)
+		/* x holds token ids: each step's projection is a row of E W + b
+		 * (read in place by one sample's LSTM steps) */
+		for (int64_t row = 0; row < (int64_t) m * T && !one; row++)
 			memcpy(xw + row * xs, xtab + (int64_t) x[row] * gu, sizeof(float) * gu);
 	}
 	else
@@ -192,16 +302,30 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			memcpy(h_was, h, sizeof(float) * m * u);
 			memcpy(c_was, c, sizeof(float) * m * u);
 		}
+		if (one && xtab && s + ROW_AHEAD < T)
+		{
+			/* a random row of a table of megabytes: fetched ahead, as the
+			 * copy of all rows at once would have overlapped the misses */
+			int			ta = r->go_backwards ? T - 1 - s - ROW_AHEAD : s + ROW_AHEAD;
+			const char *p = (const char *) (xtab + (int64_t) x[ta] * gu);
+
+			for (int64_t off = 0; off < (int64_t) sizeof(float) * gu; off += 64)
+				__builtin_prefetch(p + off);
+		}
+		if (one)
+			lstm_step_one(r, U, xtab ? xtab + (int64_t) x[t] * gu : xw + (int64_t) t * xs,
+						  h, c, rec);
 		/* recurrent product h·U (GRU without reset_after: z and r only) */
-		for (int i = 0; i < m; i++)
+		for (int i = 0; i < m && !one; i++)
 		{
 			if (b_rec)
 				memcpy(rec + (int64_t) i * gu, b_rec, sizeof(float) * gu);
 			else
 				memset(rec + (int64_t) i * gu, 0, sizeof(float) * gu);
 		}
-		rec_product(m, (r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
-					h, U, gu, 1.0f, rec);
+		if (!one)
+			rec_product(m, (r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
+						h, U, gu, 1.0f, rec);
 
 		if (r->cell == TL_CELL_GRU && !r->reset_after)
 		{
@@ -221,7 +345,7 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			rec_product(m, u, u, rh, U + 2 * u, gu, 0.0f, rec + 2 * u);
 		}
 
-		if (r->cell == TL_CELL_LSTM)
+		if (r->cell == TL_CELL_LSTM && !one)
 			lstm_gates(r, xw, xs, T, t, rec, h, c, m);
 
 		/* the pre-activations replace xw's row of this step (used only here) */
