@@ -15,6 +15,7 @@
 
 #include "nn/tl_conv2d_kernel.h"
 #include "nn/tl_layer.h"
+#include "nn/tl_simd.h"
 
 /* Scratch for packed patches, in floats (8 MiB). */
 #define PATCH_SCRATCH (2 * 1024 * 1024)
@@ -413,10 +414,7 @@ tl_conv_token_table(const tl_layer *conv, const tl_layer *emb, tl_status *st)
  * one table row per tap.  A window whose ids are those of the window before
  * (a run of padding) repeats its output exactly, without the sums.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void
+static void TL_VECTOR_CLONES
 conv_tokens_rows(const float *table, const float *ids, const float *bias,
 				 float *out, int n, int w, int ow, int taps, int f,
 				 int stride, int dil, int pw)
