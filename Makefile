@@ -122,9 +122,10 @@ $(UNIT_BUILD)/libtlcore_asan.a: $(call core_objs,$(UNIT_BUILD)/asan)
 $(UNIT_ASAN): $(UNIT_BUILD)/%_asan: test/unit/%.c test/unit/test_util.h $(UNIT_BUILD)/libtlcore_asan.a
 	clang $(CORE_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< $(UNIT_BUILD)/libtlcore_asan.a $(CORE_LIBS)
 
-# bench/row_bench.c, the per-row cost in the core, linked against the objects
-# the server runs (their flags: the unit tests' library lacks some)
-build/row_bench: bench/row_bench.c $(CORE_SRCS:.c=.o)
+# bench/row_bench.c (the per-row cost in the core) and bench/plain_bench.c
+# (the plain path's GFLOP/s), linked against the objects the server runs
+# (their flags: the unit tests' library lacks some)
+build/row_bench build/plain_bench: build/%: bench/%.c bench/bench_core.h $(CORE_SRCS:.c=.o)
 	$(CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS:.c=.o) $(CORE_LIBS)
 
 unit-asan: $(UNIT_ASAN)

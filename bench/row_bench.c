@@ -13,31 +13,10 @@
  * only = "row" or "batch" runs that side alone (to profile it under perf).
  */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cblas.h>
 
-#include "base/tl_core.h"
-
-static double
-thread_cpu(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
+#include "bench_core.h"
 
 static void
 report(const char *what, double *v, int n)
@@ -49,11 +28,7 @@ report(const char *what, double *v, int n)
 int
 main(int argc, char **argv)
 {
-	FILE	   *f;
-	char	   *buf;
-	long		len;
 	tl_status	st = {0};
-	tl_limits	lim = {256 << 20, 256 << 20};
 	tl_model   *m;
 	tl_runner  *r;
 	tl_shape	in;
@@ -85,18 +60,10 @@ main(int argc, char **argv)
 	do_row = argc <= 7 || strcmp(argv[7], "batch") != 0;
 	do_batch = argc <= 7 || strcmp(argv[7], "row") != 0;
 	openblas_set_num_threads(1);
-	f = fopen(argv[1], "rb");
-	if (f == NULL)
-		return perror(argv[1]), 1;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(len);
-	if (fread(buf, 1, len, f) != (size_t) len)
-		return perror(argv[1]), 1;
-	fclose(f);
-	m = tl_model_load(buf, len, &lim, &st);
-	if (m == NULL || tl_model_prepare_fusion(m, 64 << 20, &st) < 0 ||
+	m = load_model_file(argv[1]);
+	if (m == NULL)
+		return 1;
+	if (tl_model_prepare_fusion(m, 64 << 20, &st) < 0 ||
 		tl_model_fit_input(m, NULL, 1, T, &in, &st) < 0)
 	{
 		fprintf(stderr, "%s\n", st.msg);
@@ -165,7 +132,6 @@ main(int argc, char **argv)
 	printf("max |per row - batched| of the first output: %.3g\n", maxdiff);
 	tl_runner_free(r);
 	tl_model_free(m);
-	free(buf);
 	free(x);
 	free(y1);
 	return 0;

@@ -8,9 +8,10 @@
  * Prints one line per shape: "sgemm M N K gflops G cpu_gflops C" (best of
  * several repetitions, by wall time and by the process's CPU time, which a
  * busy shared machine inflates less), and the OpenBLAS kernel in use.  Shapes: 2048²,
- * the im2col GEMM of the IMDB Conv1D's first layer as the plain path runs
- * it (2340 patches of 7 x 128 values against 32 filters per block), and the
- * per-tap form (M x 128 x 32).
+ * the IMDB Conv1D's first layer as the plain path runs it (one review's 500
+ * rows of 128 values against 7 taps x 32 filters side by side), and two
+ * earlier forms of it: im2col (2340 patches of 7 x 128 values against 32
+ * filters per block) and one product per tap (M x 128 x 32).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,5 +73,6 @@ main(void)
 	shape("square 2048", 2048, 2048, 2048, 2);
 	shape("Conv1D im2col block", 2340, 32, 896, 40);
 	shape("Conv1D per-tap block", 4096, 32, 128, 100);
+	shape("Conv1D all taps, one review", 500, 224, 128, 200);
 	return 0;
 }

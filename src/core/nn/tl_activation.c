@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/tl_activation.h"
+#include "nn/tl_simd.h"
 
 static const struct
 {
@@ -213,12 +214,6 @@ sigmoid_v(float x)
  * One loop per function: each vectorises on its own, and with GCC also in
  * AVX2 and AVX-512 versions picked at load time for the CPU at hand.
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
-#define TL_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TL_VECTOR_CLONES
-#endif
-
 static void __attribute__((noinline)) TL_VECTOR_CLONES
 tanh_array(float *x, int64_t n)
 {

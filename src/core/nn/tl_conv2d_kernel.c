@@ -19,25 +19,13 @@
 #include <string.h>
 
 #include "nn/tl_conv2d_kernel.h"
+#include "nn/tl_simd.h"
 
-/* 8 floats: one AVX register (two SSE ones in the default clone). */
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
 typedef int v8i __attribute__((vector_size(32)));
 
 #define VF 2					/* vectors per filter block */
 #define F_BLOCK (8 * VF)
 #define TILE_R 6				/* pixels per tile: 12 accumulators */
-
-/*
- * An FMA clone (AVX + FMA, which every AVX2 and AVX-512 CPU has: GCC's
- * "avx2" and "avx512f" clones would not contract the multiply-adds).
- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
-#define TL_CLONES __attribute__((target_clones("fma", "default")))
-#else
-#define TL_CLONES
-#endif
 
 int
 tl_conv2d_direct_applies(const tl_layer *l)

@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include "nn/tl_recurrent.h"
+#include "nn/tl_simd.h"
 
 /* Units per block of the vectorised LSTM gates. */
 #define LSTM_BLOCK 1024
@@ -113,20 +114,6 @@ lstm_gates(const tl_rnn_cfg *r, float *xw, int xs, int T, int t,
 		}
 	}
 }
-
-/* 8 floats: one AVX register (two SSE ones in the default clone). */
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
-
-/*
- * An FMA clone (GCC's "avx2" clone would not contract the multiply-adds),
- * as in tl_conv2d_kernel.c.
- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(TL_SANITIZE)
-#define TL_CLONES __attribute__((target_clones("fma", "default")))
-#else
-#define TL_CLONES
-#endif
 
 /* Largest recurrent matrix (k x cols floats) the one-sample kernel takes:
  * 256 KiB, an L2's worth; beyond it the product is bound by memory and
