@@ -16,6 +16,7 @@
 
 #include "analysis/tl_knn.h"
 #include "analysis/tl_label.h"
+#include "analysis/tl_quantile.h"
 
 /* ---- a run's labelled results ------------------------------------------ */
 typedef struct run_labels
@@ -595,6 +596,133 @@ pg_tl_near_duplicates(PG_FUNCTION_ARGS)
 #define OUTLIER_REFERENCE_QUANTILE 0.95
 
 /*
+ * The scores of a run within itself, read through a cursor from its stored
+ * graph: per sample (in byte order of sample_id) the nearest neighbour
+ * (rank 1) and the distance at rank k (the score).
+ */
+typedef struct outlier_scores
+{
+	int			k;
+	int			n,
+				cap;
+	char	  **ids;
+	char	  **nearest;
+	float	   *score;
+	MemoryContext cxt;
+} outlier_scores;
+
+/* tl_pg_row_fn: one edge (sample_id, rank, neighbour_id, distance) of rank 1 or k. */
+static void
+add_outlier_edge(HeapTuple row, TupleDesc desc, void *arg)
+{
+	outlier_scores *os = arg;
+	char	   *id = SPI_getvalue(row, desc, 1);
+	bool		isnull;
+	int			rank = DatumGetInt32(SPI_getbinval(row, desc, 2, &isnull));
+
+	if (os->n == 0 || strcmp(os->ids[os->n - 1], id) != 0)
+	{
+		if (os->n == os->cap)
+		{
+			os->cap = os->cap ? 2 * os->cap : 1024;
+			os->ids = repalloc_huge(os->ids, sizeof(char *) * (Size) os->cap);
+			os->nearest = repalloc_huge(os->nearest, sizeof(char *) * (Size) os->cap);
+			os->score = repalloc_huge(os->score, sizeof(float) * (Size) os->cap);
+		}
+		os->ids[os->n] = MemoryContextStrdup(os->cxt, id);
+		os->nearest[os->n] = NULL;
+		os->score[os->n++] = 0;
+	}
+	if (rank == 1)
+		os->nearest[os->n - 1] = MemoryContextStrdup(os->cxt, SPI_getvalue(row, desc, 3));
+	if (rank == os->k)
+		os->score[os->n - 1] = DatumGetFloat4(SPI_getbinval(row, desc, 4, &isnull));
+}
+
+/*
+ * Within the run: the scores from its graph, flagged above Q3 + 3 IQR of
+ * them (the quantiles computed here as percentile_cont would).  Call
+ * inside SPI.
+ */
+static void
+outliers_within(const char *schema, int32 run, outlier_scores *os, double *threshold)
+{
+	bool		isnull;
+	double		q1,
+				q3;
+	tl_status	st = {0};
+
+	/* every sample stores the same ranks 1..k: count one sample's (an index scan) */
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.count(*)::integer FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1 "
+									   "AND sample_id OPERATOR(pg_catalog.=) (SELECT sample_id FROM %s.tl_neighbour "
+									   "WHERE run OPERATOR(pg_catalog.=) $1 LIMIT 1)", schema, schema),
+							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "tensorlens: reading tl_neighbour failed");
+	os->k = Min(os->k, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	os->ids = MemoryContextAlloc(os->cxt, sizeof(char *));
+	os->nearest = MemoryContextAlloc(os->cxt, sizeof(char *));
+	os->score = MemoryContextAlloc(os->cxt, sizeof(float));
+	if (os->k > 0)
+		tl_pg_each_row(psprintf("SELECT sample_id, rank, neighbour_id, distance FROM %s.tl_neighbour "
+								"WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) ANY (ARRAY[1, $2]) "
+								"ORDER BY sample_id COLLATE pg_catalog.\"C\", rank", schema),
+					   2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(os->k)},
+					   add_outlier_edge, os);
+	if (os->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %d has no neighbour graph", run),
+				 errhint("tl_analyze(%d) stores it once the run has perception vectors.", run)));
+	if (tl_quantile(os->score, os->n, 0.25, &q1, &st) < 0 ||
+		tl_quantile(os->score, os->n, 0.75, &q3, &st) < 0)
+		tl_pg_raise(&st, NULL);
+	*threshold = q3 + 3 * (q3 - q1);
+}
+
+/* Label and prediction of each sample of ids (sorted, byte order), NULL where none. */
+typedef struct outlier_labels
+{
+	char	  **ids;
+	int			n,
+				at;
+	Datum	   *label,
+			   *prediction;
+	bool	   *label_null,
+			   *prediction_null;
+} outlier_labels;
+
+/* tl_pg_row_fn: one result (sample_id, label, prediction), rows in the order of ids. */
+static void
+add_outlier_label(HeapTuple row, TupleDesc desc, void *arg)
+{
+	outlier_labels *ol = arg;
+	char	   *id = SPI_getvalue(row, desc, 1);
+
+	while (ol->at < ol->n && strcmp(ol->ids[ol->at], id) < 0)
+		ol->at++;
+	if (ol->at < ol->n && strcmp(ol->ids[ol->at], id) == 0)
+	{
+		ol->label[ol->at] = SPI_getbinval(row, desc, 2, &ol->label_null[ol->at]);
+		ol->prediction[ol->at] = SPI_getbinval(row, desc, 3, &ol->prediction_null[ol->at]);
+	}
+}
+
+static void
+read_outlier_labels(const char *schema, int32 run, outlier_labels *ol, MemoryContext cxt)
+{
+	ol->at = 0;
+	ol->label = MemoryContextAllocHuge(cxt, sizeof(Datum) * (Size) Max(ol->n, 1));
+	ol->prediction = MemoryContextAllocHuge(cxt, sizeof(Datum) * (Size) Max(ol->n, 1));
+	ol->label_null = MemoryContextAllocHuge(cxt, sizeof(bool) * (Size) Max(ol->n, 1));
+	ol->prediction_null = MemoryContextAllocHuge(cxt, sizeof(bool) * (Size) Max(ol->n, 1));
+	memset(ol->label_null, true, sizeof(bool) * ol->n);
+	memset(ol->prediction_null, true, sizeof(bool) * ol->n);
+	tl_pg_each_row(psprintf("SELECT sample_id, label, prediction FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 "
+							"AND perception IS NOT NULL ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema),
+				   1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, add_outlier_label, ol);
+}
+
+/*
  * tl_outliers(run, reference_run) → TABLE(rank, sample_id, score, outlier,
  * nearest_id, label, prediction), most atypical first.  Within a run: the
  * distance to the k-th stored neighbour, flagged above Q3 + 3 IQR of the
@@ -618,7 +746,7 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 	float	   *score;
 	double		threshold;
 	int		   *order;
-	SPITupleTable *tt;
+	outlier_labels ol;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -631,44 +759,13 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 	tl_pg_check_run(schema, ref);
 	if (ref == run)
 	{
-		double		q1,
-					q3;
-		bool		isnull;
+		outlier_scores os = {OUTLIER_K, 0, 0, NULL, NULL, NULL, cxt};
 
-		if (SPI_execute_with_args(psprintf("SELECT coalesce(pg_catalog.max(rank), 0) FROM %s.tl_neighbour WHERE run OPERATOR(pg_catalog.=) $1", schema),
-								  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "tensorlens: reading tl_neighbour failed");
-		k = Min(k, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
-		require_graph(schema, run, Max(k, 1), 0.25, &q1);
-		require_graph(schema, run, k, 0.75, &q3);
-		threshold = q3 + 3 * (q3 - q1);
-		/* rank 1 (the nearest) and rank k (the score) of each sample, no join */
-		if (SPI_execute_with_args(psprintf("SELECT sample_id, rank, neighbour_id, distance FROM %s.tl_neighbour "
-										   "WHERE run OPERATOR(pg_catalog.=) $1 AND rank OPERATOR(pg_catalog.=) ANY (ARRAY[1, $2]) "
-										   "ORDER BY sample_id COLLATE pg_catalog.\"C\", rank", schema), 2,
-								  (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(run), Int32GetDatum(k)},
-								  NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "tensorlens: reading tl_neighbour failed");
-		tt = SPI_tuptable;
-		ids = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
-		nearest = MemoryContextAlloc(cxt, sizeof(char *) * Max(SPI_processed, 1));
-		score = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			char	   *id = SPI_getvalue(tt->vals[r], tt->tupdesc, 1);
-			int			rank = DatumGetInt32(SPI_getbinval(tt->vals[r], tt->tupdesc, 2, &isnull));
-
-			if (n == 0 || strcmp(ids[n - 1], id) != 0)
-			{
-				ids[n] = MemoryContextStrdup(cxt, id);
-				nearest[n] = NULL;
-				n++;
-			}
-			if (rank == 1)
-				nearest[n - 1] = MemoryContextStrdup(cxt, SPI_getvalue(tt->vals[r], tt->tupdesc, 3));
-			if (rank == k)
-				score[n - 1] = DatumGetFloat4(SPI_getbinval(tt->vals[r], tt->tupdesc, 4, &isnull));
-		}
+		outliers_within(schema, run, &os, &threshold);
+		n = os.n;
+		ids = os.ids;
+		nearest = os.nearest;
+		score = os.score;
 	}
 	else
 	{
@@ -691,16 +788,14 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 		}
 	}
 	/* labels and predictions of the samples ranked */
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, label, prediction FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 "
-									   "AND perception IS NOT NULL ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema), 1,
-							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading the results of run %d failed", run);
-	tt = SPI_tuptable;
+	ol.ids = ids;
+	ol.n = n;
+	read_outlier_labels(schema, run, &ol, cxt);
+	SPI_finish();
 	order = order_by_score(score, n);
 	for (int r = 0; r < n; r++)
 	{
 		int			i = order[r];
-		int			j = tl_pg_find_id(ids, n, ids[i]);
 		Datum		values[7];
 		bool		nulls[7] = {0};
 
@@ -708,15 +803,16 @@ pg_tl_outliers(PG_FUNCTION_ARGS)
 		values[1] = CStringGetTextDatum(ids[i]);
 		values[2] = Float4GetDatum(score[i]);
 		values[3] = BoolGetDatum(score[i] > threshold);
-		values[4] = CStringGetTextDatum(nearest[i]);
-		nulls[5] = nulls[6] = true;
-		if (j >= 0 && (uint64) j < SPI_processed && strcmp(SPI_getvalue(tt->vals[j], tt->tupdesc, 1), ids[i]) == 0)
-		{
-			values[5] = SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &nulls[5]);
-			values[6] = SPI_getbinval(tt->vals[j], tt->tupdesc, 3, &nulls[6]);
-		}
+		/* NULL only when the stored graph lost its rank-1 rows */
+		nulls[4] = nearest[i] == NULL;
+		values[4] = nulls[4] ? (Datum) 0 : CStringGetTextDatum(nearest[i]);
+		values[5] = ol.label[i];
+		nulls[5] = ol.label_null[i];
+		values[6] = ol.prediction[i];
+		nulls[6] = ol.prediction_null[i];
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if ((r & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
-	SPI_finish();
 	return (Datum) 0;
 }
