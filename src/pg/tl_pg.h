@@ -260,6 +260,15 @@ void		tl_pg_check_run(const char *schema, int32 run);	/* inside SPI */
 void		tl_pg_run_points(const char *schema, int32 run, int32 space_run, tl_points *pts,
 							 MemoryContext cxt);
 int			tl_pg_find_id(char **ids, int n, const char *id);	/* -1 if absent */
+
+/* Shared by the data issues (pg_data_issues.c), inside SPI. */
+/* A quantile of the distances at one rank of run's stored graph; ERROR (55000) without one. */
+void		tl_pg_require_graph(const char *schema, int32 run, int rank, double q, double *out);
+/* run's samples (a) and ref's (b) in ref's neighbour space; for each of a its k nearest of b. */
+void		tl_pg_against_reference(const char *schema, int32 run, int32 ref, int *k, tl_points *a,
+									tl_points *b, int32 **idx, float **dist, MemoryContext cxt);
+/* Sample indices ordered by score, highest first (ties: index order). */
+int		   *tl_pg_order_by_score(const float *score, int n);
 void		tl_pg_check_k(int32 k);	/* an ERROR unless k >= 1 */
 
 /* An output kind's name (pg_output.c); an ERROR naming the valid ones. */
