@@ -6,17 +6,7 @@
 #include <string.h>
 
 #include "analysis/tl_cluster.h"
-
-static uint64_t
-next_random(uint64_t *s)
-{
-	/* splitmix64 */
-	uint64_t	z = (*s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
+#include "base/tl_random.h"
 
 static double
 sq_dist(const float *a, const float *b, int d)
@@ -82,7 +72,7 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory for k-means");
 	}
 	/* k-means++: each next centre drawn with probability ∝ squared distance */
-	memcpy(centroids, x + (int64_t) (next_random(&seed) % n) * d, sizeof(float) * d);
+	memcpy(centroids, x + (int64_t) (tl_random_next(&seed) % n) * d, sizeof(float) * d);
 	for (int i = 0; i < n; i++)
 		dist2[i] = sq_dist(x + (int64_t) i * d, centroids, d);
 	for (int c = 1; c < k; c++)
@@ -93,7 +83,7 @@ tl_kmeans(const float *x, int n, int d, int k, int max_iter, uint64_t seed,
 
 		for (int i = 0; i < n; i++)
 			total += dist2[i];
-		target = (double) (next_random(&seed) >> 11) / 9007199254740992.0 * total;
+		target = (double) (tl_random_next(&seed) >> 11) / 9007199254740992.0 * total;
 		for (int i = 0; i < n; i++)
 		{
 			target -= dist2[i];

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "base/tl_random.h"
 #include "analysis/tl_knn.h"
 
 #define ROW_BLOCK 256
@@ -181,16 +182,6 @@ typedef struct descent
 	uint8_t    *nf;				/* n × K: 1 = new (not yet joined) */
 } descent;
 
-static uint64_t
-splitmix64(uint64_t *s)
-{
-	uint64_t	z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 /* Offers w as a neighbour of u at distance dist: 1 if u's list changed. */
 static int
 descent_offer(descent *g, int u, int32_t w, float dist)
@@ -311,7 +302,7 @@ reverse_add(int32_t *list, int *count, int *seen, int base, int K, int32_t v, ui
 		list[(*count)++] = v;
 	else
 	{
-		uint64_t	r = splitmix64(rng) % (uint64_t) (*seen + 1);
+		uint64_t	r = tl_random_next(rng) % (uint64_t) (*seen + 1);
 
 		if (r < (uint64_t) K)
 			list[base + r] = v;
@@ -429,7 +420,7 @@ descent_start(descent *g, uint64_t *rng)
 
 		while (l < K)
 		{
-			int32_t		u = (int32_t) (splitmix64(rng) % (uint64_t) g->n);
+			int32_t		u = (int32_t) (tl_random_next(rng) % (uint64_t) g->n);
 			int			dup = u == v;
 
 			for (int c = 0; c < l && !dup; c++)

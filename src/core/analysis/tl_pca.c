@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 
+#include "base/tl_random.h"
 #include "analysis/tl_pca.h"
 
 /* LAPACK (Fortran symbols; the trailing arguments are the hidden lengths
@@ -110,21 +111,11 @@ tl_pca_acc_new(int k, tl_pca_method method, tl_status *st)
 
 /* ---- the test matrix Ω ------------------------------------------------ */
 
-static uint64_t
-splitmix64(uint64_t *s)
-{
-	uint64_t	z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
 /* uniform in (0, 1) */
 static double
 unit_open(uint64_t *s)
 {
-	return ((double) (splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return ((double) (tl_random_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 /*

@@ -17,6 +17,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/tl_hash.h"
+#include "base/tl_random.h"
 #include "analysis/tl_perception.h"
 #include "nn/tl_model_int.h"
 
@@ -55,32 +57,20 @@ head_layer(const tl_model *m)
 	return i;
 }
 
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t	z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
 static int
 make_projection(block *b, const char *name, tl_status *st)
 {
-	uint64_t	seed = 1469598103934665603ull;	/* FNV-1a of the layer name */
+	uint64_t	seed = tl_hash_string(name);
 	float		scale = 1.0f / sqrtf((float) b->width);
 	uint64_t	bits = 0;
 
-	for (const char *c = name; *c; c++)
-		seed = (seed ^ (unsigned char) *c) * 1099511628211ull;
 	b->proj = tl_malloc(sizeof(float) * (size_t) b->width * b->channels);
 	if (b->proj == NULL)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory for the perception projection");
 	for (int64_t k = 0; k < (int64_t) b->width * b->channels; k++)
 	{
 		if (k % 64 == 0)
-			bits = splitmix64(&seed);
+			bits = tl_random_next(&seed);
 		b->proj[k] = (bits >> (k % 64)) & 1 ? scale : -scale;
 	}
 	return 0;

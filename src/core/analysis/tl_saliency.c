@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/tl_random.h"
 #include "analysis/tl_saliency.h"
 #include "nn/tl_model_int.h"
 
@@ -549,17 +550,6 @@ done:
 	return rc;
 }
 
-/* splitmix64 */
-static uint64_t
-mix(uint64_t *s)
-{
-	uint64_t	z = (*s += 0x9E3779B97F4A7C15ULL);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
-
 /* Uniform scores in [0, 1), a function of the seed and the input. */
 static void
 random_scores(const sal *c, uint64_t seed, float *scores)
@@ -574,7 +564,7 @@ random_scores(const sal *c, uint64_t seed, float *scores)
 		s ^= bits + 0x632BE59BD9B4E019ULL + (s << 6) + (s >> 2);
 	}
 	for (int64_t p = 0; p < c->n_in; p++)
-		scores[p] = (float) ((mix(&s) >> 40) / 16777216.0);
+		scores[p] = (float) ((tl_random_next(&s) >> 40) / 16777216.0);
 }
 
 int

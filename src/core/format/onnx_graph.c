@@ -14,24 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/tl_hash.h"
 #include "format/onnx_int.h"
 
 /* ---- names ------------------------------------------------------------- */
-static uint64_t
-hash_name(const char *s)
-{
-	uint64_t	h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	return h;
-}
-
 /* The slot of name in the value hash (its value index + 1, or 0 if free). */
 static int *
 value_slot(onnx_ctx *cx, const char *name)
 {
-	uint64_t	h = hash_name(name);
+	uint64_t	h = tl_hash_string(name);
 
 	for (int k = 0;; k++)
 	{
