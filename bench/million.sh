@@ -4,7 +4,11 @@
 # losses, perception vectors, rows, tl_analyze), the PCA aggregate and per-row
 # inference with and without parallel workers, failure clusters, the map,
 # label issues and outliers; time per stage and the backend's peak
-# memory (bench/million.py).  Not part of the test suite: it takes about
+# memory (bench/million.py).  Shared buffers: 6 GB, a quarter of this
+# machine's memory (PostgreSQL's advice for a dedicated server), so that the
+# million-row tables stay in them: a sequential scan of a table larger than a
+# quarter of shared_buffers reads through a 256 kB ring and gets every page
+# from the operating system again.  Not part of the test suite: it takes about
 # 20-40 minutes and 3-4 GB of disk; run it when the machine is quiet.
 #
 #   bash bench/million.sh              TL_DATA_DIR (default ../shared/data),
@@ -20,7 +24,7 @@ export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-psycopg2
 . contrib/cluster.sh
-tl_installed_cluster million "$PORT" -c fsync=off -c synchronous_commit=off -c shared_buffers=512MB \
+tl_installed_cluster million "$PORT" -c fsync=off -c synchronous_commit=off -c shared_buffers=6GB \
   -c max_wal_size=16GB -c checkpoint_timeout=30min -c max_parallel_workers_per_gather=2 \
   -c tensorlens.progress_interval=60s
 TMP=$TL_CLUSTER

@@ -301,6 +301,82 @@ pg_tl_evaluate(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A run's placed samples, read through a cursor in byte order of sample_id
+ * (the order k-means' seeding sees them in): coordinates (z where the map
+ * has one), failed, labelled, loss.
+ */
+typedef struct cluster_rows
+{
+	int			n,
+				cap,
+				d;				/* 3 when the first row has z, else 2 */
+	char	  **ids;
+	float	   *x;				/* n × 3 as read, packed to n × d after */
+	float	   *loss;
+	bool	   *failed,
+			   *labelled;
+	MemoryContext cxt;
+} cluster_rows;
+
+/* tl_pg_row_fn: one row (sample_id, x, y, z, failed, loss, labelled). */
+static void
+add_cluster_row(HeapTuple row, TupleDesc desc, void *arg)
+{
+	cluster_rows *cr = arg;
+	bool		isnull;
+	Datum		v;
+
+	if (cr->n == cr->cap)
+	{
+		cr->cap = cr->cap ? 2 * cr->cap : 1024;
+		cr->ids = repalloc_huge(cr->ids, sizeof(char *) * (Size) cr->cap);
+		cr->x = repalloc_huge(cr->x, sizeof(float) * 3 * (Size) cr->cap);
+		cr->loss = repalloc_huge(cr->loss, sizeof(float) * (Size) cr->cap);
+		cr->failed = repalloc_huge(cr->failed, sizeof(bool) * (Size) cr->cap);
+		cr->labelled = repalloc_huge(cr->labelled, sizeof(bool) * (Size) cr->cap);
+	}
+	cr->ids[cr->n] = MemoryContextStrdup(cr->cxt, SPI_getvalue(row, desc, 1));
+	for (int j = 0; j < 3; j++)
+	{
+		v = SPI_getbinval(row, desc, j + 2, &isnull);
+		cr->x[(int64) cr->n * 3 + j] = isnull ? 0.0f : DatumGetFloat4(v);
+		if (j == 2 && cr->n == 0)
+			cr->d = isnull ? 2 : 3;
+	}
+	cr->failed[cr->n] = DatumGetBool(SPI_getbinval(row, desc, 5, &isnull));
+	v = SPI_getbinval(row, desc, 6, &isnull);
+	cr->loss[cr->n] = isnull ? NAN : DatumGetFloat4(v);
+	cr->labelled[cr->n] = DatumGetBool(SPI_getbinval(row, desc, 7, &isnull));
+	cr->n++;
+}
+
+static void
+read_cluster_rows(const char *schema, int32 run, cluster_rows *cr)
+{
+	cr->ids = MemoryContextAlloc(cr->cxt, sizeof(char *));
+	cr->x = MemoryContextAlloc(cr->cxt, sizeof(float) * 3);
+	cr->loss = MemoryContextAlloc(cr->cxt, sizeof(float));
+	cr->failed = MemoryContextAlloc(cr->cxt, sizeof(bool));
+	cr->labelled = MemoryContextAlloc(cr->cxt, sizeof(bool));
+	/*
+	 * failed = a labelled sample predicted otherwise (an unlabelled one is
+	 * never a failure); int4eq, since "=" would be looked up
+	 */
+	tl_pg_each_row(psprintf("SELECT sample_id, x, y, z, label IS NOT NULL AND NOT "
+							"COALESCE(pg_catalog.int4eq(prediction, label), false) AS failed, loss, "
+							"label IS NOT NULL AS labelled "
+							"FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND x IS NOT NULL AND y IS NOT NULL "
+							"ORDER BY sample_id COLLATE pg_catalog.\"C\"", schema),
+				   1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, add_cluster_row, cr);
+	if (cr->d == 2)
+		for (int i = 0; i < cr->n; i++)
+		{
+			cr->x[(int64) i * 2] = cr->x[(int64) i * 3];
+			cr->x[(int64) i * 2 + 1] = cr->x[(int64) i * 3 + 1];
+		}
+}
+
+/*
  * tl_failure_clusters(run, clusters) → k-means (k-means++ seeding, fixed
  * seed) on the run's coordinates; per cluster its size, failures, error
  * rate, mean loss, centre and worst samples, highest mean loss first.
@@ -313,15 +389,12 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	int32		run = PG_GETARG_INT32(0);
 	int32		k = PG_GETARG_INT32(1);
 	const char *schema = tl_pg_schema_of(fcinfo);
-	SPITupleTable *tt;
-	int			n,
-				d = 0;
-	float	   *x,
-			   *centroids;
+	float	   *centroids;
 	int32	   *assign;
 	tl_cluster_summary *summary;
 	tl_status	st = {0};
 	MemoryContext cxt = CurrentMemoryContext;
+	cluster_rows cr = {0, 0, 2, NULL, NULL, NULL, NULL, NULL, cxt};
 
 	if (k < 1 || k > 1000)
 		ereport(ERROR,
@@ -330,67 +403,25 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	tl_pg_check_run(schema, run);
-	/*
-	 * failed = a labelled sample predicted otherwise (an unlabelled one is
-	 * never a failure); int4eq, since "=" would be looked up
-	 */
-	if (SPI_execute_with_args(psprintf("SELECT sample_id, x, y, z, label IS NOT NULL AND NOT "
-									   "COALESCE(pg_catalog.int4eq(prediction, label), false) AS failed, loss, "
-									   "label IS NOT NULL AS labelled "
-									   "FROM %s.tl_result WHERE run OPERATOR(pg_catalog.=) $1 AND x IS NOT NULL AND y IS NOT NULL "
-									   "ORDER BY sample_id", schema), 1,
-							  (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(run)}, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "tensorlens: reading run %d failed", run);
-	tt = SPI_tuptable;
-	n = (int) SPI_processed;
-	if (n < k)
+	read_cluster_rows(schema, run, &cr);
+	SPI_finish();
+	if (cr.n < k)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("run %d has %d placed samples, fewer than the %d clusters asked for", run, n, k),
+				 errmsg("run %d has %d placed samples, fewer than the %d clusters asked for", run, cr.n, k),
 				 errhint("A run is placed by tl_analyze once it has perception vectors.")));
-	{
-		bool		znull;
-
-		SPI_getbinval(tt->vals[0], tt->tupdesc, 4, &znull);
-		d = znull ? 2 : 3;
-	}
-	x = MemoryContextAlloc(cxt, sizeof(float) * n * d);
-	assign = MemoryContextAlloc(cxt, sizeof(int32) * n);
-	centroids = MemoryContextAlloc(cxt, sizeof(float) * k * d);
-	for (int i = 0; i < n; i++)
-		for (int j = 0; j < d; j++)
-		{
-			bool		isnull;
-			Datum		v = SPI_getbinval(tt->vals[i], tt->tupdesc, j + 2, &isnull);
-
-			x[i * d + j] = isnull ? 0.0f : DatumGetFloat4(v);
-		}
+	assign = MemoryContextAllocHuge(cxt, sizeof(int32) * (Size) cr.n);
+	centroids = MemoryContextAlloc(cxt, sizeof(float) * k * cr.d);
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		int			rc = tl_kmeans(x, n, d, k, 100, UINT64_C(20261129), assign, centroids, &st);
+		int			rc = tl_kmeans(cr.x, cr.n, cr.d, k, 100, UINT64_C(20261129), assign, centroids, &st);
 
 		MemoryContextSwitchTo(old);
 		if (rc < 0)
 			tl_pg_raise(&st, NULL);
 	}
-	{
-		bool	   *failed = MemoryContextAlloc(cxt, sizeof(bool) * n);
-		bool	   *labelled = MemoryContextAlloc(cxt, sizeof(bool) * n);
-		float	   *loss = MemoryContextAlloc(cxt, sizeof(float) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			bool		isnull;
-			Datum		l;
-
-			failed[i] = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
-			labelled[i] = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
-			l = SPI_getbinval(tt->vals[i], tt->tupdesc, 6, &isnull);
-			loss[i] = isnull ? NAN : DatumGetFloat4(l);
-		}
-		summary = MemoryContextAlloc(cxt, sizeof(tl_cluster_summary) * k);
-		tl_cluster_summarise(assign, n, k, labelled, failed, loss, summary);
-	}
+	summary = MemoryContextAlloc(cxt, sizeof(tl_cluster_summary) * k);
+	tl_cluster_summarise(assign, cr.n, k, cr.labelled, cr.failed, cr.loss, summary);
 	for (int c = 0; c < k; c++)
 	{
 		const tl_cluster_summary *cs = &summary[c];
@@ -399,7 +430,7 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 		Datum		worst[TL_CLUSTER_WORST];
 
 		for (int w = 0; w < cs->n_worst; w++)
-			worst[w] = CStringGetTextDatum(SPI_getvalue(tt->vals[cs->worst[w]], tt->tupdesc, 1));
+			worst[w] = CStringGetTextDatum(cr.ids[cs->worst[w]]);
 		values[0] = Int32GetDatum(c + 1);
 		values[1] = Int32GetDatum(cs->size);
 		values[2] = Int32GetDatum(cs->failures);
@@ -408,12 +439,11 @@ pg_tl_failure_clusters(PG_FUNCTION_ARGS)
 		nulls[3] = cs->labelled == 0;
 		values[4] = Float4GetDatum(cs->with_loss ? (float) (cs->loss_sum / cs->with_loss) : 0.0f);
 		nulls[4] = cs->with_loss == 0;
-		values[5] = Float4GetDatum(centroids[c * d]);
-		values[6] = Float4GetDatum(centroids[c * d + 1]);
+		values[5] = Float4GetDatum(centroids[c * cr.d]);
+		values[6] = Float4GetDatum(centroids[c * cr.d + 1]);
 		values[7] = PointerGetDatum(construct_array(worst, cs->n_worst, TEXTOID, -1, false, TYPALIGN_INT));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	SPI_finish();
 	return (Datum) 0;
 }
 

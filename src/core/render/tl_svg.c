@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/tl_hash.h"
 #include "render/tl_svg.h"
 
 static const char *const palette[10] = {
@@ -130,10 +131,37 @@ typedef struct plot
 				cmax;
 	int			numeric;		/* colours are numbers: a ramp, not categories */
 	int			n_cat;
-	const char **cats;			/* distinct categories, sorted */
+	const char **cats;			/* distinct categories, first seen first */
+	const char **sorted;		/* the same sorted: the legend */
+	int		   *cat_of;			/* per point: its category's place in cats as first seen, or -1 */
+	int		   *cat_rank;		/* a category's place as first seen → its place sorted */
+	int		   *slots;			/* open addressing: -1 or a place in cats; n_slots a power of 2 */
+	size_t		n_slots;
 	order_item *order;			/* drawing order of the shown points */
 	int			shown;
 } plot;
+
+/*
+ * The place of category c in p->cats, added when new.  A hash set, so that
+ * a million dots of a few categories cost a million lookups, not a sort of
+ * a million strings.  The table holds at most half its slots (n_slots > 2n
+ * from the start: it never grows).
+ */
+static int
+category_of(plot *p, const char *c)
+{
+	size_t		at = (size_t) tl_hash_string(c) & (p->n_slots - 1);
+
+	while (p->slots[at] >= 0)
+	{
+		if (strcmp(p->cats[p->slots[at]], c) == 0)
+			return p->slots[at];
+		at = (at + 1) & (p->n_slots - 1);
+	}
+	p->slots[at] = p->n_cat;
+	p->cats[p->n_cat] = c;
+	return p->n_cat++;
+}
 
 /* Ranges, the shown points and the colour values of the points. */
 static void
@@ -169,8 +197,10 @@ scan_points(const tl_svg_point *pts, int n, plot *p)
 			}
 			else
 				p->numeric = 0;
-			p->cats[p->n_cat++] = pts[i].colour;
+			p->cat_of[i] = category_of(p, pts[i].colour);
 		}
+		else
+			p->cat_of[i] = -1;
 		p->order[p->shown].idx = i;
 		p->order[p->shown].size = isfinite(pts[i].size) ? pts[i].size : NAN;
 		p->shown++;
@@ -198,13 +228,14 @@ arrange(plot *p)
 	qsort(p->order, p->shown, sizeof(order_item), by_size);
 	if (!p->numeric && p->n_cat > 0)
 	{
-		int			u = 0;
+		memcpy(p->sorted, p->cats, sizeof(char *) * p->n_cat);
+		qsort(p->sorted, p->n_cat, sizeof(char *), by_string);
+		for (int c = 0; c < p->n_cat; c++)
+		{
+			const char **hit = bsearch(&p->cats[c], p->sorted, p->n_cat, sizeof(char *), by_string);
 
-		qsort(p->cats, p->n_cat, sizeof(char *), by_string);
-		for (int i = 0; i < p->n_cat; i++)
-			if (u == 0 || strcmp(p->cats[u - 1], p->cats[i]) != 0)
-				p->cats[u++] = p->cats[i];
-		p->n_cat = u;
+			p->cat_rank[c] = (int) (hit - p->sorted);
+		}
 	}
 	else
 		p->n_cat = 0;
@@ -266,11 +297,7 @@ write_dots(tl_text *out, const tl_svg_point *pts, const plot *pl)
 			tl_text_printf(out, " fill=\"%s\"", col);
 		}
 		else
-		{
-			const char **hit = bsearch(&p->colour, pl->cats, pl->n_cat, sizeof(char *), by_string);
-
-			tl_text_printf(out, " class=\"c%d\"", (int) (hit - pl->cats));
-		}
+			tl_text_printf(out, " class=\"c%d\"", pl->cat_rank[pl->cat_of[pl->order[k].idx]]);
 		if (p->label)
 		{
 			tl_text_puts(out, "><title>");
@@ -305,13 +332,24 @@ write_legend(tl_text *out, const plot *p)
 	{
 		tl_text_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" class=\"c%d\"/><text x=\"%.1f\" y=\"%.1f\">",
 					   lx + 5, ly + c * 18, c, lx + 16, ly + c * 18 + 4);
-		tl_text_escaped(out, p->cats[c]);
+		tl_text_escaped(out, p->sorted[c]);
 		tl_text_puts(out, "</text>\n");
 	}
 	if (p->n_cat > 30)
 		tl_text_printf(out, "<text x=\"%.1f\" y=\"%.1f\">… %d more</text>\n", lx, ly + 30 * 18, p->n_cat - 30);
 	if (p->smax >= p->smin)
 		tl_text_printf(out, "<text x=\"%.1f\" y=\"%d\">size %.3g … %.3g</text>\n", lx, p->h - 14, p->smin, p->smax);
+}
+
+static void
+free_plot(plot *p)
+{
+	tl_free(p->order);
+	tl_free(p->cats);
+	tl_free(p->sorted);
+	tl_free(p->cat_of);
+	tl_free(p->cat_rank);
+	tl_free(p->slots);
 }
 
 int
@@ -326,22 +364,27 @@ tl_svg_scatter(const tl_svg_point *pts, int n, const tl_svg_options *o,
 	p.h = o->height;
 	p.pw = p.w - MARGIN_LEFT - MARGIN_RIGHT;
 	p.ph = p.h - MARGIN_TOP - MARGIN_BOTTOM;
+	for (p.n_slots = 4; p.n_slots <= 2 * (size_t) n; p.n_slots *= 2)
+		;
 	p.order = tl_malloc(sizeof(order_item) * (n ? n : 1));
 	p.cats = tl_malloc(sizeof(char *) * (n ? n : 1));
-	if (p.order == NULL || p.cats == NULL)
+	p.sorted = tl_malloc(sizeof(char *) * (n ? n : 1));
+	p.cat_of = tl_malloc(sizeof(int) * (n ? n : 1));
+	p.cat_rank = tl_malloc(sizeof(int) * (n ? n : 1));
+	p.slots = tl_malloc(sizeof(int) * (size_t) p.n_slots);
+	if (p.order == NULL || p.cats == NULL || p.sorted == NULL || p.cat_of == NULL || p.cat_rank == NULL || p.slots == NULL)
 	{
-		tl_free(p.order);
-		tl_free(p.cats);
+		free_plot(&p);
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
 	}
+	memset(p.slots, -1, sizeof(int) * (size_t) p.n_slots);
 	scan_points(pts, n, &p);
 	arrange(&p);
 	write_frame(out, &p, o);
 	write_dots(out, pts, &p);
 	write_legend(out, &p);
 	tl_text_puts(out, "</svg>\n");
-	tl_free(p.order);
-	tl_free(p.cats);
+	free_plot(&p);
 	if (out->failed)
 		return tl_fail(st, TL_ERR_NOMEM, "out of memory rendering %d points", n);
 	return 0;
