@@ -4,8 +4,8 @@
 # losses, perception vectors, rows, tl_analyze), the PCA aggregate and per-row
 # inference with and without parallel workers, failure clusters, the map,
 # label issues and outliers; time per stage and the backend's peak
-# memory (bench/million.py).  Shared buffers: 6 GB, a quarter of this
-# machine's memory (PostgreSQL's advice for a dedicated server), so that the
+# memory (bench/million.py).  Shared buffers: a quarter of the machine's
+# memory (PostgreSQL's advice for a dedicated server; 6 GB here), so that the
 # million-row tables stay in them: a sequential scan of a table larger than a
 # quarter of shared_buffers reads through a 256 kB ring and gets every page
 # from the operating system again.  Not part of the test suite: it takes about
@@ -24,7 +24,8 @@ export OPENBLAS_NUM_THREADS=1
 
 tl_install_packages python3-psycopg2
 . contrib/cluster.sh
-tl_installed_cluster million "$PORT" -c fsync=off -c synchronous_commit=off -c shared_buffers=6GB \
+SHARED_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 4096 ))
+tl_installed_cluster million "$PORT" -c fsync=off -c synchronous_commit=off -c shared_buffers=${SHARED_MB}MB \
   -c max_wal_size=16GB -c checkpoint_timeout=30min -c max_parallel_workers_per_gather=2 \
   -c tensorlens.progress_interval=60s
 TMP=$TL_CLUSTER
