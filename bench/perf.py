@@ -62,6 +62,9 @@ MODELS = {  # tensorlens name -> (file, torch kind, column)
     "mnist_cnn": ("mnist_cnn__gosolna", "fashion", "px"),
 }
 FILES = {"fashion_cnn": "fashion_cnn.h5", "mnist_cnn": "mnist_cnn__gosolna.keras"}
+# the other recurrent kinds (the LSTM's recipe and input: the lstm column),
+# in the per-row section only
+RECURRENT = {"imdb_gru": "imdb_embed_gru__anushree1001", "imdb_simplernn": "imdb_embed_simplernn__anushree1001"}
 OUT = []
 # rows per timed run: the GAP model is fast, so it runs over 25,000 rows
 # (the 5000 reviews five times) to keep the backend's CPU time (10 ms ticks)
@@ -71,6 +74,8 @@ ROWS = {"imdb_gap": 25000, "imdb_cnn": 5000, "imdb_lstm": 5000, "fashion_cnn": 5
 
 
 def model_file(a, name):
+    if name in RECURRENT:
+        return os.path.join(a.models, "%s.h5" % RECURRENT[name])
     return os.path.join(a.models, FILES.get(name, "%s.h5" % MODELS[name][0]))
 
 
@@ -229,8 +234,8 @@ def per_row(a, sess, summary, bs_sizes):
         "\n   µs per sample, medians (backend CPU; the overhead's min..max over the rounds)" % rounds)
     say("  %-12s %6s %5s %9s %9s %9s %9s %9s %19s" % (
         "model", "rows", "bs", "per row", "batched", "overhead", "cpu row", "cpu batch", "cpu overhead"))
-    for name in ("imdb_gap", "imdb_cnn", "imdb_lstm", "fashion_cnn", "mnist_cnn"):
-        col = MODELS[name][2]
+    for name in ("imdb_gap", "imdb_cnn", "imdb_lstm", "imdb_gru", "imdb_simplernn", "fashion_cnn", "mnist_cnn"):
+        col = MODELS[name][2] if name in MODELS else "lstm"
         frm = "fashion WHERE id < 5000" if col == "px" else "imdb25k"
         n = 5000 if col == "px" else 25000
         q_row = "SELECT count(tl_infer(%%s, %s)) FROM %s" % (col, frm)
@@ -277,7 +282,7 @@ def main():
     setup = Session(a.dsn)
     say("loading data ...")
     inputs, labels, px, pca_x = prepare(a, setup.cur, pca=not a.only_per_row)
-    for name in MODELS:
+    for name in list(MODELS) + list(RECURRENT):
         f = model_file(a, name)
         setup.cur.execute("SELECT tl_model_load(%s, %s)", (name, f))
     bs_sql = [64, 256] if a.quick else [32, 128, 512]

@@ -43,7 +43,7 @@ tl_on_exit 'tl_cluster_stop "$TMP"; rm -rf "$TMP"'
 
 cc -O2 -o "$TMP/sgemm_peak" bench/sgemm_peak.c $(pkg-config --cflags --libs openblas)
 mkdir -p "$TMP/work" "$TMP/models"
-cp "$DATA_DIR"/models/imdb/imdb_{conv1d__datadonk23,embed_gap_dense__kolerabi,embed_lstm__anushree1001}.h5 \
+cp "$DATA_DIR"/models/imdb/imdb_{conv1d__datadonk23,embed_gap_dense__kolerabi,embed_lstm__anushree1001,embed_gru__anushree1001,embed_simplernn__anushree1001}.h5 \
    "$DATA_DIR"/models/mnist/mnist_cnn__gosolna.keras contrib/fashion/fashion_cnn.h5 "$TMP/models/"
 chmod -R a+rX "$TMP/models"
 chmod 777 "$TMP/work"

@@ -185,7 +185,7 @@ rec_product(int m, int cols, int k, const float *a, const float *U, int ld,
 					1.0f, a, k, U, ld, beta, rec, ld);
 }
 
-/* Steps ahead whose token-table row one sample's LSTM prefetches. */
+/* Steps ahead whose token-table row one sample's steps prefetch. */
 #define ROW_AHEAD 4
 
 /*
@@ -225,6 +225,54 @@ lstm_step_one(const tl_rnn_cfg *r, const float *U, const float *xt,
 }
 
 /*
+ * One GRU step for one sample, without step records, in rec (3u floats):
+ * the recurrent products, then z and r activated together, the candidate,
+ * h.  Each activation is one vector call where the batched step makes one
+ * scalar call per unit (27 µs more per row than batched for the IMDB GRU,
+ * bench/row_bench.c).  Keras' reset_after (the default) adds the recurrent
+ * bias b_rec and applies r to the candidate's recurrent product; without
+ * it r applies to h before its product.
+ */
+static void
+gru_step_one(const tl_rnn_cfg *r, const float *U, const float *b_rec, const float *xt,
+			 float *restrict h, float *restrict rh, float *restrict rec)
+{
+	int			u = r->units;
+	const float *z = rec,
+			   *rg = rec + u;
+	float	   *hh = rec + 2 * u;
+
+	matvec_one(u, r->reset_after ? 3 * u : 2 * u, h, U, 3 * u, b_rec, rec);
+	for (int k = 0; k < 2 * u; k++)
+		rec[k] += xt[k];
+	tl_act_apply(&r->rec_act, rec, 1, 2 * u, 1);
+	if (r->reset_after)
+		for (int k = 0; k < u; k++)
+			hh[k] = xt[2 * u + k] + rg[k] * hh[k];
+	else
+	{
+		for (int k = 0; k < u; k++)
+			rh[k] = rg[k] * h[k];
+		matvec_one(u, u, rh, U + 2 * u, 3 * u, xt + 2 * u, hh);
+	}
+	tl_act_apply(&r->act, hh, 1, u, 1);
+	for (int k = 0; k < u; k++)
+		h[k] = z[k] * h[k] + (1.0f - z[k]) * hh[k];
+}
+
+/* One SimpleRNN step for one sample, without step records: h = act(xt + h U). */
+static void
+simple_step_one(const tl_rnn_cfg *r, const float *U, const float *xt, float *restrict h,
+				float *restrict rec)
+{
+	int			u = r->units;
+
+	matvec_one(u, u, h, U, u, xt, rec);
+	tl_act_apply(&r->act, rec, 1, u, 1);
+	memcpy(h, rec, sizeof(float) * u);
+}
+
+/*
  * Runs one direction over m samples of T steps: out (unless NULL) receives
  * (m, T, u) when returning sequences, else (m, u).  With recs (m * T *
  * tl_rnn_rec_stride floats) the step records are kept and work holds m*(gu + 5u)
@@ -253,9 +301,8 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 	float	   *h_was = rh + (int64_t) m * u;
 	float	   *c_was = h_was + (int64_t) m * u;
 	const float *mask = mk ? mk->mask : NULL;
-	/* one sample's LSTM steps: lstm_step_one */
-	int			one = m == 1 && !recs && r->cell == TL_CELL_LSTM &&
-		(int64_t) u * gu <= ONE_SAMPLE_MAX;
+	/* one sample's steps: lstm_step_one, gru_step_one, simple_step_one */
+	int			one = m == 1 && !recs && (int64_t) u * gu <= ONE_SAMPLE_MAX;
 
 	if (xtab)
 	{
@@ -300,8 +347,16 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 				__builtin_prefetch(p + off);
 		}
 		if (one)
-			lstm_step_one(r, U, xtab ? xtab + (int64_t) x[t] * gu : xw + (int64_t) t * xs,
-						  h, c, rec);
+		{
+			const float *xt = xtab ? xtab + (int64_t) x[t] * gu : xw + (int64_t) t * xs;
+
+			if (r->cell == TL_CELL_LSTM)
+				lstm_step_one(r, U, xt, h, c, rec);
+			else if (r->cell == TL_CELL_GRU)
+				gru_step_one(r, U, b_rec, xt, h, rh, rec);
+			else
+				simple_step_one(r, U, xt, h, rec);
+		}
 		/* recurrent product h·U (GRU without reset_after: z and r only) */
 		for (int i = 0; i < m && !one; i++)
 		{
@@ -314,7 +369,7 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			rec_product(m, (r->cell == TL_CELL_GRU && !r->reset_after) ? 2 * u : gu, u,
 						h, U, gu, 1.0f, rec);
 
-		if (r->cell == TL_CELL_GRU && !r->reset_after)
+		if (r->cell == TL_CELL_GRU && !r->reset_after && !one)
 		{
 			/* candidate uses (r * h)·U_h, so r is needed first */
 			for (int i = 0; i < m; i++)
@@ -343,42 +398,44 @@ tl_rnn_direction(const tl_layer *l, const tl_rnn_cfg *r, const float *x, int m,
 			float	   *hi = h + (int64_t) i * u;
 			float	   *ci = c + (int64_t) i * u;
 
-			switch (r->cell)
-			{
-				case TL_CELL_SIMPLE:
-					for (int k = 0; k < u; k++)
-					{
-						xt[k] += ri[k];
-						hi[k] = tl_act_scalar(&r->act, xt[k]);
-					}
-					break;
-				case TL_CELL_LSTM:
-					break;		/* done above, for all samples at once */
-				case TL_CELL_GRU:
-					for (int k = 0; k < u; k++)
-					{
-						float		z,
-									hh;
-
-						xt[k] += ri[k];
-						z = tl_act_scalar(&r->rec_act, xt[k]);
-						if (r->reset_after)
+			/* one sample: stepped above */
+			if (!one)
+				switch (r->cell)
+				{
+					case TL_CELL_SIMPLE:
+						for (int k = 0; k < u; k++)
 						{
-							float		rg;
-
-							xt[u + k] += ri[u + k];
-							rg = tl_act_scalar(&r->rec_act, xt[u + k]);
-							xt[2 * u + k] += rg * ri[2 * u + k];
-							if (recs)
-								xt[3 * u + k] = ri[2 * u + k];
+							xt[k] += ri[k];
+							hi[k] = tl_act_scalar(&r->act, xt[k]);
 						}
-						else
-							xt[2 * u + k] += ri[2 * u + k];
-						hh = tl_act_scalar(&r->act, xt[2 * u + k]);
-						hi[k] = z * hi[k] + (1.0f - z) * hh;
-					}
-					break;
-			}
+						break;
+					case TL_CELL_LSTM:
+						break;		/* done above, for all samples at once */
+					case TL_CELL_GRU:
+						for (int k = 0; k < u; k++)
+						{
+							float		z,
+										hh;
+
+							xt[k] += ri[k];
+							z = tl_act_scalar(&r->rec_act, xt[k]);
+							if (r->reset_after)
+							{
+								float		rg;
+
+								xt[u + k] += ri[u + k];
+								rg = tl_act_scalar(&r->rec_act, xt[u + k]);
+								xt[2 * u + k] += rg * ri[2 * u + k];
+								if (recs)
+									xt[3 * u + k] = ri[2 * u + k];
+							}
+							else
+								xt[2 * u + k] += ri[2 * u + k];
+							hh = tl_act_scalar(&r->act, xt[2 * u + k]);
+							hi[k] = z * hi[k] + (1.0f - z) * hh;
+						}
+						break;
+				}
 			if (mask && mask[(int64_t) i * T + t] == 0.0f)
 			{
 				/* a masked step: the state stays */
