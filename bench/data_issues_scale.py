@@ -11,6 +11,7 @@ CPU time (/proc/PID/stat; on a shared machine the CPU time is the measure), and 
 (VmHWM).  The server must run on this machine.
 
   bench/data_issues_scale.py --host H --port P --db D --sizes 10000,100000 [--exact-max 50000]
+                             [--rounds R]
 """
 import argparse
 import io
@@ -48,16 +49,12 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_size(args, base, n):
+def insert_run(cur, base, n):
+    """The run of n samples, inserted (not committed); returns (run, rng)."""
     out, perc, lab = base
     rng = np.random.default_rng(n)
     pick = rng.integers(0, len(lab), n)
     spread = perc.std(0, keepdims=True)
-    conn = psycopg2.connect(host=args.host, port=args.port, dbname=args.db, user="postgres")
-    cur = conn.cursor()
-    cur.execute("SET tensorlens.knn_exact_max = %s", (args.exact_max,))
-    cur.execute("SELECT pg_backend_pid()")
-    pid = cur.fetchone()[0]
     cur.execute("INSERT INTO tl_run (model, dataset, subset, output_kind) VALUES ('scale', 'scale', %s, 'softmax') RETURNING id",
                 (str(n),))
     run = cur.fetchone()[0]
@@ -69,15 +66,77 @@ def one_size(args, base, n):
                                                    ",".join("%.6g" % x for x in v)))
     buf.seek(0)
     cur.copy_expert("COPY tl_result (run, sample_id, label, output, perception) FROM STDIN", buf)
+    return run, rng
+
+
+FUNCTIONS = (("tl_label_issues", "SELECT count(*) FROM tl_label_issues(%s)"),
+             ("tl_outliers", "SELECT count(*) FROM tl_outliers(%s)"),
+             ("tl_near_duplicates", "SELECT count(*) FROM tl_near_duplicates(%s)"))
+
+
+def alternating(args, base, sizes):
+    """Each size's run in a database of its own (DB_N), kept; then the three
+    functions timed --rounds times with the sizes alternating, each in a
+    fresh backend, backend CPU from /proc/PID/schedstat (ns), the least of
+    the rounds counted: the drift of a shared machine falls on both sizes."""
+    dsn = dict(host=args.host, port=args.port, user="postgres")
+    runs, best = {}, {}
+    for n in sizes:
+        admin = psycopg2.connect(dbname=args.db, **dsn)
+        admin.autocommit = True
+        admin.cursor().execute("DROP DATABASE IF EXISTS %s_%d" % (args.db, n))
+        admin.cursor().execute("CREATE DATABASE %s_%d" % (args.db, n))
+        admin.close()
+        conn = psycopg2.connect(dbname="%s_%d" % (args.db, n), **dsn)
+        cur = conn.cursor()
+        cur.execute("CREATE EXTENSION tensorlens")
+        cur.execute("SET tensorlens.knn_exact_max = %s", (args.exact_max,))
+        runs[n], _ = insert_run(cur, base, n)
+        conn.commit()                  # tl_analyze runs at commit
+        conn.autocommit = True
+        cur.execute("VACUUM ANALYZE")
+        conn.close()
+        print("run of %d samples analysed in database %s_%d" % (n, args.db, n), flush=True)
+    for _ in range(args.rounds):
+        for n in sizes:
+            for name, sql in FUNCTIONS:
+                conn = psycopg2.connect(dbname="%s_%d" % (args.db, n), **dsn)
+                cur = conn.cursor()
+                cur.execute("SELECT pg_backend_pid()")
+                pid = cur.fetchone()[0]
+                c0 = schedstat_s(pid)
+                cur.execute(sql, (runs[n],))
+                cur.fetchone()
+                c = schedstat_s(pid) - c0
+                conn.close()
+                best[(name, n)] = min(best.get((name, n), c), c)
+    lo, hi = sizes[0], sizes[-1]
+    nlogn = hi * np.log(hi) / (lo * np.log(lo))
+    for name, _ in FUNCTIONS:
+        print({"function": name, **{"cpu_s_%d" % n: round(best[(name, n)], 3) for n in sizes},
+               "growth": round(best[(name, hi)] / best[(name, lo)], 1), "n_log_n": round(nlogn, 1),
+               "rounds": args.rounds}, flush=True)
+
+
+def schedstat_s(pid):
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def one_size(args, base, n):
+    conn = psycopg2.connect(host=args.host, port=args.port, dbname=args.db, user="postgres")
+    cur = conn.cursor()
+    cur.execute("SET tensorlens.knn_exact_max = %s", (args.exact_max,))
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    run, rng = insert_run(cur, base, n)
     t0, c0 = time.time(), cpu_s(pid)
     conn.commit()                      # tl_analyze runs at commit
     t_analyze, c_analyze = time.time() - t0, cpu_s(pid) - c0
     cur.execute("SELECT status, analysis_error FROM tl_run WHERE id = %s", (run,))
     status = cur.fetchone()
     times, cpu = {}, {"tl_analyze": round(c_analyze, 2)}
-    for name, sql in (("tl_label_issues", "SELECT count(*) FROM tl_label_issues(%s)"),
-                      ("tl_outliers", "SELECT count(*) FROM tl_outliers(%s)"),
-                      ("tl_near_duplicates", "SELECT count(*) FROM tl_near_duplicates(%s)")):
+    for name, sql in FUNCTIONS:
         t0, c0 = time.time(), cpu_s(pid)
         cur.execute(sql, (run,))
         cur.fetchone()
@@ -113,10 +172,16 @@ def main():
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--exact-max", default=50000, type=int)
     ap.add_argument("--recall-samples", default=30, type=int)
+    ap.add_argument("--rounds", default=0, type=int,
+                    help="keep each size's run in a database of its own and time the functions"
+                         " this many rounds, sizes alternating (growth on a shared machine)")
     a = ap.parse_args()
     conn = psycopg2.connect(host=a.host, port=a.port, dbname=a.db, user="postgres")
     base = fashion_perception(conn)
     conn.close()
+    if a.rounds:
+        alternating(a, base, [int(s) for s in a.sizes.split(",")])
+        return
     for n in [int(s) for s in a.sizes.split(",")]:
         one_size(a, base, n)
 
