@@ -51,6 +51,8 @@ if asan_out=$(make -s unit-asan 2>&1); then
   echo "all unit checks pass under the sanitizers ($(echo "$asan_out" | grep -E "^[0-9]+ passed" | tr "\n" " "))"
   PASSED=$((PASSED + 1))
 else
+  # the failing checks and sanitizer reports first (the tail alone can miss them), then the tail
+  echo "$asan_out" | grep -E "FAIL|ERROR|Sanitizer|runtime error|Segmentation|Aborted" | head -40
   echo "$asan_out" | tail -30
   FAILED=$((FAILED + 1))
 fi
